@@ -1,0 +1,11 @@
+{{/* The in-cluster MinIO for kind: a test stand-in for S3, not for production data. */}}
+
+{{- define "fruits-pipeline.minio.labels" -}}
+{{ include "fruits-pipeline.labels" . }}
+app.kubernetes.io/component: minio
+{{- end }}
+
+{{- define "fruits-pipeline.minio.selectorLabels" -}}
+{{ include "fruits-pipeline.selectorLabels" . }}
+app.kubernetes.io/component: minio
+{{- end }}

@@ -1,0 +1,67 @@
+{{/* S3 access, one place for both targets: endpoint, credentials, S3A Hadoop settings. */}}
+
+{{/* Secret holding AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (kind). */}}
+{{- define "fruits-pipeline.s3.secretName" -}}
+{{- default (printf "%s-s3" (include "fruits-pipeline.fullname" .)) .Values.s3.credentials.secretName }}
+{{- end }}
+
+{{/* The S3 endpoint: explicit, else the in-chart MinIO, else empty (AWS S3). */}}
+{{- define "fruits-pipeline.s3.endpoint" -}}
+{{- if .Values.s3.endpoint }}
+{{- .Values.s3.endpoint }}
+{{- else if .Values.minio.enabled }}
+{{- printf "http://%s.%s.svc:%d" .Values.minio.name .Release.Namespace (int .Values.minio.port) }}
+{{- end }}
+{{- end }}
+
+{{/* AWS SDK v2 credentials provider: keys from the environment on kind, IRSA web identity on eks. */}}
+{{- define "fruits-pipeline.s3.credentialsProvider" -}}
+{{- if .Values.s3.credentialsProvider }}
+{{- .Values.s3.credentialsProvider }}
+{{- else if eq .Values.target "eks" }}
+{{- "software.amazon.awssdk.auth.credentials.WebIdentityTokenFileCredentialsProvider" }}
+{{- else }}
+{{- "software.amazon.awssdk.auth.credentials.EnvironmentVariableCredentialsProvider" }}
+{{- end }}
+{{- end }}
+
+{{/*
+hadoopConf of the SparkApplication (the operator passes each as spark.hadoop.KEY): S3A endpoint,
+addressing, credentials and the magic committer; spark.hadoopConf from values wins.
+*/}}
+{{- define "fruits-pipeline.s3.hadoopConf" -}}
+{{- $conf := dict
+  "fs.s3a.impl" "org.apache.hadoop.fs.s3a.S3AFileSystem"
+  "fs.s3a.endpoint.region" .Values.s3.region
+  "fs.s3a.path.style.access" (toString .Values.s3.pathStyleAccess)
+  "fs.s3a.aws.credentials.provider" (include "fruits-pipeline.s3.credentialsProvider" .)
+  "fs.s3a.committer.name" .Values.s3.committer
+-}}
+{{- if eq .Values.s3.committer "magic" }}
+{{- $_ := set $conf "fs.s3a.committer.magic.enabled" "true" }}
+{{- end }}
+{{- with include "fruits-pipeline.s3.endpoint" . }}
+{{- $_ := set $conf "fs.s3a.endpoint" . }}
+{{- $_ := set $conf "fs.s3a.connection.ssl.enabled" (toString (hasPrefix "https://" .)) }}
+{{- end }}
+{{- toYaml (merge (deepCopy .Values.spark.hadoopConf) $conf) }}
+{{- end }}
+
+{{/* Environment with the S3 keys from the Secret (kind); nothing on eks, where IRSA injects its own. */}}
+{{- define "fruits-pipeline.s3.env" -}}
+{{- if ne .Values.target "eks" }}
+{{- $secret := include "fruits-pipeline.s3.secretName" . }}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: AWS_ACCESS_KEY_ID
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: AWS_SECRET_ACCESS_KEY
+- name: AWS_REGION
+  value: {{ .Values.s3.region | quote }}
+{{- end }}
+{{- end }}
