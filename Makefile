@@ -1,0 +1,77 @@
+# fruits-pipeline: every entry point. `make help` lists them.
+# Versions of the runtime live in pyproject.toml; versions of tools in versions.env.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+include versions.env
+export
+
+PYTHON      ?= python3
+VENV        := .venv
+VENV_PY     := $(VENV)/bin/python
+FRUITS      := $(VENV)/bin/fruits
+# Downloaded jars, the MinIO binary and other tools: project-local unless the caller shares a cache.
+FRUITS_CACHE ?= $(CURDIR)/.cache
+BIN         := $(CURDIR)/bin
+SAMPLE_DIR  ?= data/sample
+OUTPUT_DIR  ?= out/demo
+PYTEST_ARGS ?=
+
+export FRUITS_CACHE
+export PATH := $(BIN):$(PATH)
+
+##@ Everyday
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*?##/ {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2} /^##@/ {printf "\n%s\n", substr($$0, 5)}' $(MAKEFILE_LIST)
+
+.PHONY: install
+install: $(VENV)/.installed system-deps ## Create the project virtualenv (.venv) with the job and its test tools
+
+$(VENV)/.installed: pyproject.toml
+	@echo ">> creating $(VENV) and installing fruits-pipeline (first time: a few minutes)"
+	$(PYTHON) -m venv $(VENV)
+	$(VENV_PY) -m pip install --quiet --upgrade pip
+	$(VENV_PY) -m pip install --quiet -e '.[test]'
+	@touch $@
+
+.PHONY: system-deps
+system-deps: ## Java 17+ (required) and OpenBLAS (faster PCA): apt-get installs them as root, else a hint
+	@scripts/system-deps.sh
+
+.PHONY: sample
+sample: install ## Generate the demo data set into data/sample
+	$(FRUITS) sample --out $(SAMPLE_DIR) --seed 42
+
+.PHONY: run
+run: install ## Demo: generate the sample, run the job locally, print where the outputs are
+	@scripts/demo.sh "$(FRUITS)" "$(SAMPLE_DIR)" "$(OUTPUT_DIR)"
+
+.PHONY: test
+test: install jars minio ## Tiers 1-4: unit, spark, s3 (MinIO), chart
+	$(VENV_PY) -m pytest $(PYTEST_ARGS)
+
+.PHONY: test-unit
+test-unit: install ## Tier 1 only: no JVM, seconds
+	$(VENV_PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+##@ Dependencies fetched on first use
+
+.PHONY: jars
+jars: install ## Download the S3A jars (hadoop-aws + AWS SDK bundle) matching pyspark's Hadoop
+	$(VENV_PY) -m fruits.jars --dest $(FRUITS_CACHE)/jars
+
+.PHONY: minio
+minio: $(BIN)/minio ## Build the pinned MinIO server into bin/ (go install)
+
+$(BIN)/minio: versions.env
+	@echo ">> go install MinIO $(MINIO_VERSION) (first time: a few minutes)"
+	GOBIN=$(BIN) go install github.com/minio/minio@$(MINIO_VERSION)
+	@touch $@
+
+.PHONY: clean
+clean: ## Remove outputs and the sample (keeps .venv, bin/ and caches)
+	rm -rf out data
+
+-include mk/*.mk

@@ -1,0 +1,141 @@
+"""The `fruits` command: run, sample, report, weights.
+
+Exit codes: 0 done; 1 the run failed (one line says why, the log above has the details);
+2 a bad argument or setting, reported before Spark starts whenever it can be.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from fruits import __version__
+from fruits.config import ConfigError, JobConfig, S3Settings
+
+log = logging.getLogger("fruits")
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fruits", description="Fruits-360 images -> ResNet50 features -> PCA, with Spark.")
+    parser.add_argument("--version", action="version", version=f"fruits-pipeline {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="featurize a folder of images and write a feature table")
+    run.add_argument("--input", required=True, help="image folder: path, file:// or s3a:// URI (<root>/<Split>/<Label>/<name>.jpg)")
+    run.add_argument("--output", required=True, help="output folder: path, file:// or s3a:// URI")
+    run.add_argument("--weights", default="imagenet", help="imagenet (default), random, or a path/URI to a .h5/.keras file")
+    pca = run.add_mutually_exclusive_group()
+    pca.add_argument("--pca-k", type=int, help="number of PCA components (1-2048)")
+    pca.add_argument("--pca-variance", type=float, help="keep the fewest components that explain this share of variance (default 0.90)")
+    run.add_argument("--batch-size", type=int, default=32, help="images per model call and per Arrow batch (default 32)")
+    run.add_argument("--master", help="Spark master (default local[*], or the one spark-submit gives)")
+    run.add_argument("--limit", type=int, help="only the first N files, in path order")
+    run.add_argument("--format", dest="output_format", choices=("parquet", "csv"), default="parquet",
+                     help="table format; csv flattens vectors into one column per value")
+    run.add_argument("--files-per-partition", type=int, default=64, help="images per Spark task (default 64)")
+    run.add_argument("--seed", type=int, default=42, help="seed of the random weights (default 42)")
+    run.add_argument("--keep-runs", type=int, default=2, help="complete runs kept in the output (default 2)")
+    run.add_argument("--s3-endpoint", help="S3 endpoint URL (MinIO, VPC endpoint); env FRUITS_S3_ENDPOINT")
+    run.add_argument("--s3-path-style", action=argparse.BooleanOptionalAction, default=None,
+                     help="path-style S3 URLs (MinIO needs them); env FRUITS_S3_PATH_STYLE")
+
+    sample = sub.add_parser("sample", help="generate a synthetic Fruits-360-like data set")
+    sample.add_argument("--out", required=True, type=Path, help="folder to create")
+    sample.add_argument("--classes", type=int, default=10, help="number of classes (default 10, at most 12)")
+    sample.add_argument("--per-class", type=int, default=32, help="images per class, 75%% Training / 25%% Test (default 32)")
+    sample.add_argument("--seed", type=int, default=42, help="seed (same seed, same bytes)")
+
+    report = sub.add_parser("report", help="print a run's metrics and redraw its PCA picture")
+    report.add_argument("output", help="the --output of an earlier run")
+    report.add_argument("--png", type=Path, help="write the picture here instead of into the run")
+    report.add_argument("--s3-endpoint", help="S3 endpoint URL; env FRUITS_S3_ENDPOINT")
+    report.add_argument("--s3-path-style", action=argparse.BooleanOptionalAction, default=None)
+
+    weights = sub.add_parser("weights", help="where the ImageNet weights are looked for; download them")
+    weights.add_argument("action", choices=("where", "download"))
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-5s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("py4j", "matplotlib", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(f"fruits: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("fruits: interrupted; the previous complete output is untouched", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - turn any failure into one readable line
+        from fruits.errors import explain
+
+        log.debug("failure", exc_info=True)
+        print(f"fruits: run failed: {explain(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from fruits.job import run_job
+
+    variance = args.pca_variance if args.pca_variance is not None else (None if args.pca_k is not None else 0.90)
+    config = JobConfig(
+        input_uri=args.input, output_uri=args.output, weights=args.weights, pca_k=args.pca_k,
+        pca_variance=variance, batch_size=args.batch_size, master=args.master, limit=args.limit,
+        output_format=args.output_format, files_per_partition=args.files_per_partition, seed=args.seed,
+        keep_runs=args.keep_runs, s3=S3Settings.from_env(args.s3_endpoint, args.s3_path_style),
+    ).validate()
+    result = run_job(config)
+    from fruits.report import summarize
+
+    print(summarize(result.metrics))
+    print(f"\nOutputs of run {result.run.run_id} (current run of {result.run.output}):")
+    for artifact in ("features", "rejected", "model", "metrics.json", "pca_2d.png"):
+        print(f"  {artifact:13s} {result.run[artifact]}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from fruits.sample import generate_sample
+
+    if args.out.exists() and any(args.out.iterdir()):
+        raise ConfigError(f"{args.out} exists and is not empty; choose a new folder")
+    try:
+        counts = generate_sample(args.out, classes=args.classes, per_class=args.per_class, seed=args.seed)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    print(f"wrote {sum(counts.values())} images ({counts['Training']} Training, {counts['Test']} Test, "
+          f"{args.classes} classes) to {args.out}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from fruits.redraw import report_output
+
+    report_output(args.output, args.png, S3Settings.from_env(args.s3_endpoint, args.s3_path_style))
+    return 0
+
+
+def cmd_weights(args: argparse.Namespace) -> int:
+    from fruits.weights import download_imagenet_weights, keras_cache_file
+
+    if args.action == "where":
+        path = keras_cache_file()
+        print(f"{path} ({'present' if path.is_file() else 'missing'}); override with FRUITS_RESNET50_WEIGHTS")
+        return 0
+    print(f"downloaded {download_imagenet_weights()}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "sample": cmd_sample, "report": cmd_report, "weights": cmd_weights}
+
+if __name__ == "__main__":
+    sys.exit(main())

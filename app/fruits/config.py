@@ -1,0 +1,181 @@
+"""One typed place for every setting of a run, validated before Spark starts.
+
+`JobConfig` is built from CLI flags (`cli.py`) with defaults and environment variables filled in
+here, then `validate()` checks everything that can be checked without a JVM, so a typo costs a
+second and a one-line message (exit code 2), not a Spark start-up.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Optional
+from urllib.parse import urlparse
+
+WEIGHT_NAMES = ("imagenet", "random")
+WEIGHT_FILE_SUFFIXES = (".h5", ".keras", ".weights.h5")
+FEATURE_DIM = 2048
+OutputFormat = Literal["parquet", "csv"]
+
+# Environment variables the job reads; documented in the README.
+ENV_WEIGHTS_FILE = "FRUITS_RESNET50_WEIGHTS"
+ENV_S3_ENDPOINT = "FRUITS_S3_ENDPOINT"
+ENV_S3_PATH_STYLE = "FRUITS_S3_PATH_STYLE"
+ENV_S3_CREDENTIALS_PROVIDER = "FRUITS_S3_CREDENTIALS_PROVIDER"
+ENV_JARS_DIR = "FRUITS_JARS_DIR"
+
+
+class ConfigError(ValueError):
+    """A setting is wrong; the message is one line that says what to do instead."""
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """S3A connection settings. None means: leave Hadoop's default (or a value set by spark-submit).
+
+    No keys live here: S3A reads AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY from the environment, or
+    the default provider chain (IRSA web identity on EKS) when they are absent.
+    """
+
+    endpoint: Optional[str] = None
+    path_style: Optional[bool] = None
+    credentials_provider: Optional[str] = None
+
+    @classmethod
+    def from_env(cls, endpoint: Optional[str] = None, path_style: Optional[bool] = None) -> "S3Settings":
+        env_style = os.environ.get(ENV_S3_PATH_STYLE)
+        return cls(
+            endpoint=endpoint or os.environ.get(ENV_S3_ENDPOINT) or None,
+            path_style=path_style if path_style is not None else _parse_bool(env_style, ENV_S3_PATH_STYLE),
+            credentials_provider=os.environ.get(ENV_S3_CREDENTIALS_PROVIDER) or None,
+        )
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """Everything `fruits run` needs. URIs are local paths, file:// or s3a:// URIs."""
+
+    input_uri: str
+    output_uri: str
+    weights: str = "imagenet"
+    pca_k: Optional[int] = None
+    pca_variance: Optional[float] = 0.90
+    batch_size: int = 32
+    master: Optional[str] = None
+    limit: Optional[int] = None
+    output_format: OutputFormat = "parquet"
+    files_per_partition: int = 64
+    seed: int = 42
+    keep_runs: int = 2
+    s3: S3Settings = field(default_factory=S3Settings)
+
+    def validate(self) -> "JobConfig":
+        """Check every setting that needs no JVM; raise ConfigError with a one-line message."""
+        _check_input(self.input_uri)
+        _check_output(self.output_uri, self.input_uri)
+        check_weights(self.weights)
+        if self.pca_k is not None and self.pca_variance is not None:
+            raise ConfigError("give either --pca-k or --pca-variance, not both")
+        if self.pca_k is None and self.pca_variance is None:
+            raise ConfigError("give --pca-k K or --pca-variance V")
+        if self.pca_k is not None and not 1 <= self.pca_k <= FEATURE_DIM:
+            raise ConfigError(f"--pca-k must be between 1 and {FEATURE_DIM} (the feature size), got {self.pca_k}")
+        if self.pca_variance is not None and not 0.0 < self.pca_variance <= 1.0:
+            raise ConfigError(f"--pca-variance must be in (0, 1], got {self.pca_variance}")
+        if self.batch_size < 1:
+            raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.limit is not None and self.limit < 1:
+            raise ConfigError(f"--limit must be at least 1, got {self.limit}")
+        if self.files_per_partition < 1:
+            raise ConfigError(f"--files-per-partition must be at least 1, got {self.files_per_partition}")
+        if self.keep_runs < 1:
+            raise ConfigError(f"--keep-runs must be at least 1, got {self.keep_runs}")
+        if self.output_format not in ("parquet", "csv"):
+            raise ConfigError(f"--format must be parquet or csv, got {self.output_format!r}")
+        return self
+
+    @property
+    def uses_s3(self) -> bool:
+        return any(is_s3(u) for u in (self.input_uri, self.output_uri, self.weights))
+
+
+def is_s3(uri: str) -> bool:
+    return urlparse(uri).scheme in ("s3a", "s3", "s3n")
+
+
+def is_remote(uri: str) -> bool:
+    """True for URIs on a Hadoop filesystem other than the local one (s3a://, hdfs://, ...)."""
+    scheme = urlparse(uri).scheme
+    return scheme not in ("", "file") and len(scheme) > 1  # one letter: a Windows drive
+
+
+def local_path(uri: str) -> Path:
+    """The local path of a plain path or file:// URI."""
+    parsed = urlparse(uri)
+    return Path(parsed.path if parsed.scheme == "file" else uri).expanduser()
+
+
+def normalize_uri(uri: str) -> str:
+    """Absolute, scheme-qualified form used to compare and print locations."""
+    if is_remote(uri):
+        scheme, rest = uri.split("://", 1)
+        if scheme in ("s3", "s3n"):
+            scheme = "s3a"
+        return f"{scheme}://{rest.rstrip('/')}"
+    return "file://" + str(local_path(uri).resolve())
+
+
+def check_weights(weights: str) -> None:
+    """`imagenet`, `random`, or a readable .h5/.keras file (local path or remote URI)."""
+    if weights in WEIGHT_NAMES:
+        return
+    looks_like_file = "/" in weights or weights.endswith(WEIGHT_FILE_SUFFIXES)
+    if not looks_like_file:
+        raise ConfigError(
+            f"unknown weights {weights!r}: use 'imagenet', 'random', or a path/URI to a .h5 or .keras weights file"
+        )
+    if is_remote(weights):
+        return  # read by Spark's Hadoop filesystem at run time; errors there name the URI
+    path = local_path(weights)
+    if not path.is_file() or not os.access(path, os.R_OK):
+        raise ConfigError(f"weights file {weights!r} does not exist or is not readable")
+
+
+def _check_input(uri: str) -> None:
+    if not uri:
+        raise ConfigError("--input is required")
+    if is_remote(uri):
+        return  # listed by Spark; an empty or missing bucket prefix is reported then
+    path = local_path(uri)
+    if not path.exists():
+        raise ConfigError(f"input {uri!r} does not exist")
+    if not path.is_dir():
+        raise ConfigError(f"input {uri!r} is not a folder")
+    if not any(p.is_file() for p in path.rglob("*")):
+        raise ConfigError(f"input {uri!r} contains no files")
+
+
+def _check_output(output: str, input_uri: str) -> None:
+    if not output:
+        raise ConfigError("--output is required")
+    out, inp = normalize_uri(output), normalize_uri(input_uri)
+    if out == inp or out.startswith(inp + "/"):
+        raise ConfigError(f"output {output!r} is inside the input {input_uri!r}: the next run would read its own output")
+    if inp.startswith(out + "/"):
+        raise ConfigError(f"input {input_uri!r} is inside the output {output!r}: old runs are deleted from there")
+    if not is_remote(output):
+        path = local_path(output)
+        if path.exists() and not path.is_dir():
+            raise ConfigError(f"output {output!r} exists and is not a folder")
+
+
+def _parse_bool(value: Optional[str], name: str) -> Optional[bool]:
+    if value is None or value == "":
+        return None
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {value!r}")

@@ -1,0 +1,152 @@
+"""ResNet50 features for image bytes, as a batched Spark pandas UDF with one model per Python worker.
+
+Shapes: a batch of compressed images (pd.Series of bytes) -> decoded (n, 224, 224, 3) uint8 ->
+`preprocess_input` (caffe mode: BGR, ImageNet means) float32 -> ResNet50 without its top, global
+average pooling -> (n, 2048) float32.
+
+Why a module-level cache: Spark reuses a Python worker process for many tasks
+(`spark.python.worker.reuse`, on by default), so a model kept in a module global survives from one
+task to the next, like `pyspark.ml.model_cache` does for `predict_batch_udf`. Building ResNet50 costs
+seconds; building it per task (let alone per batch) would cost more than the inference itself.
+We do not use `predict_batch_udf` because decoding must happen in the same pass, and a file that
+fails to decode must come out as a row with a reason rather than a failed task.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Optional
+
+import numpy as np
+import pandas as pd
+
+from fruits.imaging import TARGET_SIZE, decode_image
+from fruits.weights import WeightsSpec
+
+log = logging.getLogger(__name__)
+
+FEATURE_DIM = 2048
+RESULT_SCHEMA = "features array<float>, error string"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything a worker needs to build the same model as every other worker.
+
+    `local_weights` is the path a worker opens: the driver's path for `imagenet` (the same file
+    is baked into the image at the same place), or the name of a file shipped with
+    `SparkContext.addFile` for `file` weights. `seed` makes `random` weights identical everywhere.
+    """
+
+    weights: WeightsSpec
+    seed: int = 42
+    threads: int = 1
+    shipped_file: Optional[str] = None
+
+    @property
+    def cache_key(self) -> tuple:
+        return (self.weights.kind, self.weights.uri, self.seed, self.threads)
+
+
+_MODELS: dict[tuple, Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def build_resnet50(spec: ModelSpec) -> Any:
+    """Build ResNet50 (include_top=False, pooling='avg', 224x224x3) with the spec's weights."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import tensorflow as tf
+
+    try:  # only possible before TensorFlow runs its first op in this process
+        tf.config.threading.set_intra_op_parallelism_threads(spec.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(spec.threads)
+    except RuntimeError:
+        pass
+    import keras
+
+    weights_path = _weights_path(spec)
+    if spec.weights.kind == "random":
+        keras.utils.set_random_seed(spec.seed)
+    if weights_path and weights_path.endswith(".keras"):
+        model = keras.models.load_model(weights_path, compile=False)  # a whole saved feature extractor
+    else:
+        model = keras.applications.ResNet50(
+            weights=weights_path, include_top=False, pooling="avg", input_shape=(*TARGET_SIZE, 3)
+        )
+    if model.output_shape[-1] != FEATURE_DIM:
+        raise ValueError(f"model gives {model.output_shape[-1]} features, expected {FEATURE_DIM}")
+    return model
+
+
+def get_model(spec: ModelSpec, on_build: Optional[Callable[[], None]] = None) -> Any:
+    """The worker's cached model for `spec`, built on first use; `on_build` counts real builds."""
+    with _MODELS_LOCK:
+        model = _MODELS.get(spec.cache_key)
+        if model is None:
+            model = build_resnet50(spec)
+            _MODELS[spec.cache_key] = model
+            if on_build is not None:
+                on_build()
+        return model
+
+
+def featurize_batch(model: Any, images: list[Optional[bytes]], batch_size: int) -> pd.DataFrame:
+    """Decode and featurize one Arrow batch; undecodable images get `error` and null features.
+
+    `model` maps (n, 224, 224, 3) float32 (already preprocessed) to (n, 2048) float32.
+    """
+    from keras.applications.resnet50 import preprocess_input
+
+    decoded = [decode_image(data) for data in images]
+    ok = [i for i, d in enumerate(decoded) if d.pixels is not None]
+    features: list[Optional[np.ndarray]] = [None] * len(images)
+    for start in range(0, len(ok), batch_size):
+        chunk = ok[start : start + batch_size]
+        pixels = np.stack([decoded[i].pixels for i in chunk]).astype(np.float32)
+        out = np.asarray(model.predict_on_batch(preprocess_input(pixels)), dtype=np.float32)
+        for row, i in enumerate(chunk):
+            features[i] = out[row]
+    return pd.DataFrame({"features": features, "error": [d.reason for d in decoded]})
+
+
+def make_featurize_udf(spec: ModelSpec, batch_size: int, model_builds: Any = None, images_done: Any = None):
+    """A Spark pandas UDF: binary column -> struct<features: array<float>, error: string>.
+
+    `model_builds` and `images_done` are optional Spark accumulators, so the driver can log
+    progress and the metrics can show how many models were really built.
+    """
+    from pyspark.sql.functions import pandas_udf
+
+    def count_build() -> None:
+        if model_builds is not None:
+            model_builds.add(1)
+
+    @pandas_udf(RESULT_SCHEMA)
+    def featurize(batches: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
+        model = get_model(spec, on_build=count_build)
+        for contents in batches:
+            result = featurize_batch(model, contents.tolist(), batch_size)
+            if images_done is not None:
+                images_done.add(len(result))
+            yield result
+
+    return featurize
+
+
+def _weights_path(spec: ModelSpec) -> Optional[str]:
+    if spec.weights.kind == "random":
+        return None
+    if spec.shipped_file:
+        from pyspark import SparkFiles
+
+        return SparkFiles.get(spec.shipped_file)
+    path = spec.weights.uri
+    if not path or not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"weights file {path} is missing on this worker; ship it with --weights PATH_OR_URI or bake it into the image"
+        )
+    return path

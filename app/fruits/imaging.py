@@ -1,0 +1,82 @@
+"""Compressed image bytes -> RGB uint8 array of the model's input size, or a readable reason why not.
+
+Decoding happens in the Python worker, next to the model, so only the compressed bytes cross from
+the JVM (a 100x100 JPEG is ~5 KB; its 224x224x3 tensor is 150 KB). Every odd input a phone or a
+scraper produces is either converted (alpha, palette, grayscale, CMYK, 16-bit, huge photos) or
+rejected with a reason a person can act on; nothing here raises.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+TARGET_SIZE = (224, 224)
+# Far above any phone photo (a 6000x6000 image is 36 MP) and far below what would exhaust memory.
+MAX_PIXELS = 200_000_000
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """Either `pixels` ((224, 224, 3) uint8) or `reason` is set."""
+
+    pixels: Optional[np.ndarray] = None
+    reason: Optional[str] = None
+
+
+def decode_image(data: Optional[bytes], size: tuple[int, int] = TARGET_SIZE) -> Decoded:
+    """Decode, convert to RGB and resize one image; never raises.
+
+    >>> decode_image(b"").reason
+    'empty file (0 bytes)'
+    """
+    if not data:
+        return Decoded(reason="empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    return Decoded(reason=f"image too large ({width}x{height} pixels, limit {MAX_PIXELS:,})")
+                # JPEG only: let libjpeg scale down by 1/2..1/8 while decoding (a 6000x6000 photo
+                # decodes at 750x750 instead of 36 MP), keeping at least the target size.
+                image.draft("RGB", size)
+                rgb = to_rgb(image)
+                if rgb.size != size:
+                    rgb = rgb.resize(size, Image.Resampling.BILINEAR)
+                return Decoded(pixels=np.asarray(rgb, dtype=np.uint8))
+    except UnidentifiedImageError:
+        return Decoded(reason="not a recognised image format (cannot identify image file)")
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        return Decoded(reason=f"image too large: {exc}")
+    except OSError as exc:
+        return Decoded(reason=f"truncated or corrupt image: {exc}")
+    except Exception as exc:  # noqa: BLE001 - a bad file must never stop the run
+        return Decoded(reason=f"cannot decode image: {type(exc).__name__}: {exc}")
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB the way a viewer would show it.
+
+    Transparent pixels become white (a product photo's background), 16-bit and float grayscale are
+    scaled to 0-255 rather than clipped, CMYK goes through Pillow's conversion.
+    """
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if image.mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
+        gray = np.clip(values / peak * 255.0, 0, 255).astype(np.uint8)
+        return Image.fromarray(gray, mode="L").convert("RGB")
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+    if has_alpha:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")

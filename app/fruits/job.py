@@ -1,0 +1,249 @@
+"""`fruits run`: list -> decode + featurize -> scale + PCA -> write a run -> commit it.
+
+This module wires the one-job modules together; each step's logic lives in its own module.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import platform
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Optional
+
+from fruits import __version__
+from fruits.config import ConfigError, JobConfig
+from fruits.featurize import FEATURE_DIM, ModelSpec, make_featurize_udf
+from fruits.ingest import IMAGE_EXTENSIONS, non_image_reason, parse_image_path
+from fruits.lake import Lake, RunLocation, new_run_id
+from fruits.progress import StageTimer, report_progress
+from fruits.reduce import fit_reduce, project
+from fruits.report import pca_title, plot_pca_2d, write_json
+from fruits.weights import WeightsSpec, resolve_weights
+
+log = logging.getLogger(__name__)
+
+ROWS_PER_OUTPUT_FILE = 20_000
+
+
+class JobError(RuntimeError):
+    """The run cannot finish; the message says why. Nothing was committed."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run: RunLocation
+    metrics: dict
+
+
+def run_job(config: JobConfig, spark=None) -> RunResult:
+    """Run the whole pipeline for `config` (already validated) and commit the result."""
+    weights = resolve_weights(config.weights)  # may raise ConfigError before Spark starts
+    if spark is None:
+        from fruits.session import build_session
+
+        spark = build_session(config)
+    lake = Lake(spark, config.output_uri)
+    lake.check_writable_output()
+    run = RunLocation(lake.output, new_run_id())
+    log.info("run %s: %s -> %s (weights: %s)", run.run_id, config.input_uri, run.root, weights.description)
+    timer = StageTimer()
+    started = time.time()
+
+    with timer("list"):
+        listed = list_files(spark, config)
+    images = [p for p in listed if parse_image_path(p).is_image]
+    log.info("listed %d files, %d with an image extension", len(listed), len(images))
+    if not images:
+        raise ConfigError(f"input {config.input_uri} holds no image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+
+    results, model_builds = featurize(spark, config, weights, images, timer)
+    accepted = results.filter("error IS NULL").select("path", "label", "split", "features").cache()
+    image_set = set(images)
+    rejected = rejected_rows(spark, results, [p for p in listed if p not in image_set])
+    n_accepted, n_rejected = accepted.count(), rejected.count()
+    if n_accepted == 0:
+        reasons = [r.reason for r in rejected.limit(3).collect()]
+        raise JobError(f"none of the {len(images)} images could be decoded; for example: {reasons}")
+
+    with timer("reduce"):
+        model, pca = fit_reduce(accepted, FEATURE_DIM, config.pca_k, config.pca_variance)
+        table = project(model, accepted).cache()
+        log.info("PCA: k=%d components explain %.1f%% of the variance", pca.k, 100 * pca.cumulative[-1])
+
+    with timer("write"):
+        write_table(table, run["features"], config.output_format, partitions=math.ceil(n_accepted / ROWS_PER_OUTPUT_FILE))
+        write_table(rejected, run["rejected"], config.output_format, partitions=1)
+        model.write().overwrite().save(run["model"])
+        points = table.select("label", "pca").collect()
+        with tempfile.TemporaryDirectory() as tmp:
+            png = plot_pca_2d(
+                [r.pca[:2] for r in points], [r.label for r in points],
+                pca_title(weights.kind, pca.explained_variance), Path(tmp) / "pca_2d.png",
+            )
+            lake.upload(png, run["pca_2d.png"])
+
+    by_label = Counter(r.label for r in points)
+    reasons = Counter(r.reason.split(":")[0] for r in rejected.select("reason").collect())
+    metrics = build_metrics(
+        config, run, weights, spark, timer, started,
+        listed=len(listed), images=len(images), accepted=n_accepted, rejected=n_rejected,
+        by_label=dict(sorted(by_label.items())), by_reason=dict(reasons.most_common()),
+        pca=pca.to_dict(), model_builds=model_builds.value,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        lake.upload(write_json(metrics, Path(tmp) / "metrics.json"), run["metrics.json"])
+    lake.commit(run)
+    lake.prune(config.keep_runs)
+    table.unpersist()
+    accepted.unpersist()
+    results.unpersist()
+    return RunResult(run=run, metrics=metrics)
+
+
+def list_files(spark, config: JobConfig) -> list[str]:
+    """Every file under the input, sorted, cut to --limit; hidden (_ or .) files are skipped by Spark."""
+    try:
+        frame = spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(config.input_uri)
+        paths = sorted(r.path for r in frame.select("path").collect())
+    except Exception as exc:  # AnalysisException: PATH_NOT_FOUND and friends
+        if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc):
+            raise ConfigError(f"input {config.input_uri} does not exist") from exc
+        raise
+    if not paths:
+        raise ConfigError(f"input {config.input_uri} contains no files")
+    return paths[: config.limit] if config.limit else paths
+
+
+def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[str], timer: StageTimer):
+    """Decode + ResNet50 for `images`.
+
+    Returns a cached frame (path, label, split, features, error) and the accumulator counting
+    how many times a Python worker really built the model.
+    """
+    from pyspark.sql import functions as F
+
+    sc = spark.sparkContext
+    shipped = None
+    if weights.kind == "file":
+        sc.addFile(weights.uri)  # every executor gets its own copy, local or s3a://
+        shipped = os.path.basename(weights.uri)
+    threads = int(sc.getConf().get("spark.task.cpus", "1"))
+    spec = ModelSpec(weights=weights, seed=config.seed, threads=threads, shipped_file=shipped)
+    model_builds, images_done = sc.accumulator(0), sc.accumulator(0)
+    udf = make_featurize_udf(spec, config.batch_size, model_builds, images_done)
+
+    parallelism = sc.defaultParallelism
+    # Tiny JPEGs make Spark's byte-based splits far too coarse; size partitions by file count,
+    # rounded up to a multiple of the cores so the last wave keeps every core busy.
+    partitions = max(1, math.ceil(len(images) / config.files_per_partition))
+    partitions = min(len(images), math.ceil(partitions / parallelism) * parallelism)
+    reader = spark.read.format("binaryFile")
+    if config.limit:
+        contents = reader.load(images)
+    else:
+        ext = F.lower(F.regexp_extract("path", r"(\.[^./]+)$", 1))
+        contents = reader.option("recursiveFileLookup", "true").load(config.input_uri).filter(ext.isin(*IMAGE_EXTENSIONS))
+    parse = F.udf(lambda p: (parse_image_path(p).label, parse_image_path(p).split), "label string, split string")
+    results = (
+        contents.select("path", "content")
+        .repartition(partitions)
+        .select("path", parse("path").alias("meta"), udf("content").alias("r"))
+        .select("path", "meta.label", "meta.split", "r.features", F.col("r.error").alias("error"))
+        .cache()
+    )
+    log.info("featurizing %d images in %d partitions (batch %d, %d TF threads per task)",
+             len(images), partitions, config.batch_size, threads)
+    with timer("featurize"), report_progress(lambda: images_done.value, len(images)):
+        count = results.count()
+    if count != len(images):
+        raise JobError(f"listed {len(images)} images but read {count}: the input changed during the run")
+    return results, model_builds
+
+
+def rejected_rows(spark, results, non_images: list[str]):
+    """path, reason for every listed file that is not in the table."""
+    decode_failures = results.filter("error IS NOT NULL").selectExpr("path", "error AS reason")
+    if not non_images:
+        return decode_failures.cache()
+    others = spark.createDataFrame(
+        [(p, non_image_reason(parse_image_path(p).extension)) for p in non_images], "path string, reason string"
+    )
+    return decode_failures.unionByName(others).cache()
+
+
+def write_table(frame, uri: str, output_format: str, partitions: int) -> None:
+    """Parquet as is; CSV with every vector flattened to one column per value (f_0..., pca_0...)."""
+    from pyspark.sql import functions as F
+
+    frame = frame.coalesce(max(1, partitions))
+    if output_format == "parquet":
+        frame.write.mode("errorifexists").parquet(uri)
+        return
+    columns = [F.col(c) for c in frame.columns if c not in ("features", "pca")]
+    if "features" in frame.columns:
+        columns += [F.col("features")[i].alias(f"f_{i}") for i in range(FEATURE_DIM)]
+    if "pca" in frame.columns:
+        k = len(frame.select("pca").first()[0])
+        columns += [F.col("pca")[i].alias(f"pca_{i}") for i in range(k)]
+    frame.select(*columns).write.mode("errorifexists").option("header", "true").csv(uri)
+
+
+def build_metrics(config: JobConfig, run: RunLocation, weights: WeightsSpec, spark, timer: StageTimer,
+                  started: float, *, listed: int, images: int, accepted: int, rejected: int, by_label: dict,
+                  by_reason: dict, pca: dict, model_builds: Optional[int]) -> dict:
+    featurize_seconds = timer.seconds.get("featurize", 0.0)
+    return {
+        "run_id": run.run_id,
+        "input": config.input_uri,
+        "output": run.output,
+        "run_path": run.root,
+        "format": config.output_format,
+        "model": "resnet50",
+        "feature_dim": FEATURE_DIM,
+        "weights": weights.to_dict(),
+        "image_weights": os.environ.get("FRUITS_IMAGE_WEIGHTS"),
+        "versions": _versions(spark),
+        "settings": {
+            "master": spark.sparkContext.master,
+            "batch_size": config.batch_size,
+            "files_per_partition": config.files_per_partition,
+            "limit": config.limit,
+            "seed": config.seed,
+        },
+        "counts": {
+            "listed": listed,
+            "accepted": accepted,
+            "rejected": rejected,
+            "consistent": listed == accepted + rejected,
+            "by_label": by_label,
+            "rejected_by_reason": by_reason,
+        },
+        "model_builds": model_builds,
+        "stage_seconds": {k: round(v, 3) for k, v in timer.seconds.items()},
+        "total_seconds": round(time.time() - started, 3),
+        "images_per_second": images / featurize_seconds if featurize_seconds else 0.0,
+        "pca": pca,
+    }
+
+
+def _versions(spark) -> dict:
+    def version(name: str) -> Optional[str]:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "fruits": __version__,
+        "spark": spark.version,
+        "python": platform.python_version(),
+        "tensorflow": version("tensorflow-cpu") or version("tensorflow"),
+        "keras": version("keras"),
+    }

@@ -1,0 +1,76 @@
+"""What a person reads after a run: metrics.json and the 2-D PCA picture.
+
+Pure functions over plain data (lists, numpy arrays, dicts), so they are tested without Spark and
+reused by `fruits report` to redraw the picture from an existing output.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+MAX_POINTS = 20_000  # enough for a readable scatter; the picture of 90k images samples down to this
+
+
+def pca_title(weights_kind: str, ratios: Sequence[float]) -> str:
+    """Title naming the weights (so a random-weights picture can never pass for a real one)."""
+    parts = [f"PC{i + 1} {r:.1%}" for i, r in enumerate(ratios[:2])]
+    warning = " - RANDOM WEIGHTS, not ImageNet" if weights_kind == "random" else ""
+    return f"ResNet50 features, PCA ({', '.join(parts)}){warning}"
+
+
+def plot_pca_2d(points: np.ndarray, labels: Sequence[str], title: str, path: Path, seed: int = 0) -> Path:
+    """Scatter of the first two components ((n, 2) or (n, 1)), one colour per label, saved as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = np.asarray(points, dtype=np.float64).reshape(len(labels), -1)
+    labels_arr = np.asarray(labels, dtype=object)
+    if len(labels_arr) > MAX_POINTS:
+        keep = np.random.default_rng(seed).choice(len(labels_arr), MAX_POINTS, replace=False)
+        points, labels_arr = points[keep], labels_arr[keep]
+    ys = points[:, 1] if points.shape[1] > 1 else np.zeros(len(points))
+    names = sorted(set(labels_arr.tolist()))
+    cmap = plt.get_cmap("tab20" if len(names) > 10 else "tab10")
+    fig, ax = plt.subplots(figsize=(9, 7), dpi=110)
+    for i, name in enumerate(names):
+        mask = labels_arr == name
+        ax.scatter(points[mask, 0], ys[mask], s=12, alpha=0.75, color=cmap(i % cmap.N), label=name)
+    ax.set_xlabel("PC1")
+    ax.set_ylabel("PC2" if points.shape[1] > 1 else "(one component)")
+    ax.set_title(title, fontsize=10)
+    if len(names) <= 40:
+        ax.legend(fontsize=7, markerscale=1.5, loc="best", ncol=2 if len(names) > 12 else 1)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, format="png")
+    plt.close(fig)
+    return path
+
+
+def summarize(metrics: dict) -> str:
+    """A short, human-readable digest of metrics.json for the terminal."""
+    counts, pca, stages = metrics["counts"], metrics["pca"], metrics["stage_seconds"]
+    lines = [
+        f"run {metrics['run_id']}  ({metrics['weights']['kind']} weights, {metrics['model']})",
+        f"  images listed {counts['listed']}, accepted {counts['accepted']}, rejected {counts['rejected']}"
+        f" ({'consistent' if counts['consistent'] else 'INCONSISTENT'})",
+        f"  classes {len(counts['by_label'])}, throughput {metrics['images_per_second']:.1f} images/s",
+        f"  PCA k={pca['k']}, explained variance {pca['total_explained_variance']:.1%}"
+        + (f" (target {pca['target_variance']:.0%})" if pca.get("target_variance") else ""),
+        "  first components: " + ", ".join(f"{r:.1%}" for r in pca["explained_variance"][:5]),
+        "  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()),
+    ]
+    if counts["rejected_by_reason"]:
+        lines.append("  rejected: " + "; ".join(f"{n} x {r}" for r, n in counts["rejected_by_reason"].items()))
+    return "\n".join(lines)
+
+
+def write_json(data: dict, path: Path) -> Path:
+    Path(path).write_text(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n", encoding="utf-8")
+    return Path(path)

@@ -1,0 +1,84 @@
+"""Where the ResNet50 weights come from, decided once on the driver and recorded in the metrics.
+
+`imagenet` means the Keras ImageNet file (no top) already on disk: named by FRUITS_RESNET50_WEIGHTS
+or found in the Keras cache (KERAS_HOME or ~/.keras). The job never downloads it at run time and
+never falls back to `random` on its own: `fruits weights download` (or the image build) fetches
+it where the internet is reachable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional
+
+from fruits.config import ENV_WEIGHTS_FILE, ConfigError, is_remote, local_path
+
+KERAS_NOTOP_FILE = "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
+KERAS_NOTOP_URL = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/" + KERAS_NOTOP_FILE
+KERAS_NOTOP_MD5 = "4d473c1dd8becc155b73f8504c6f6626"
+
+
+@dataclass(frozen=True)
+class WeightsSpec:
+    """What the workers load: `kind` is imagenet, random or file; `uri` is None for random."""
+
+    kind: str
+    uri: Optional[str] = None
+    sha256: Optional[str] = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def description(self) -> str:
+        return "random (untrained, seeded)" if self.kind == "random" else f"{self.kind} ({self.uri})"
+
+
+def keras_cache_file() -> Path:
+    home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    return home / "models" / KERAS_NOTOP_FILE
+
+
+def resolve_weights(weights: str) -> WeightsSpec:
+    """Turn the --weights value into a WeightsSpec, or raise ConfigError naming the options."""
+    if weights == "random":
+        return WeightsSpec(kind="random")
+    if weights == "imagenet":
+        named = os.environ.get(ENV_WEIGHTS_FILE)
+        candidates = [Path(named)] if named else [keras_cache_file()]
+        for path in candidates:
+            if path.is_file():
+                return WeightsSpec(kind="imagenet", uri=str(path.resolve()), sha256=_sha256(path))
+        raise ConfigError(
+            f"ImageNet weights not found at {candidates[0]}; options: run 'fruits weights download' where the "
+            f"internet is reachable, set {ENV_WEIGHTS_FILE} or --weights to a {KERAS_NOTOP_FILE} file, "
+            "or choose --weights random explicitly"
+        )
+    if is_remote(weights):
+        return WeightsSpec(kind="file", uri=weights)
+    path = local_path(weights)
+    return WeightsSpec(kind="file", uri=str(path.resolve()), sha256=_sha256(path))
+
+
+def download_imagenet_weights() -> Path:
+    """Fetch the Keras ResNet50 no-top ImageNet weights into the Keras cache (needs the internet)."""
+    from keras.utils import get_file
+
+    target = keras_cache_file()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    path = get_file(
+        KERAS_NOTOP_FILE, KERAS_NOTOP_URL, cache_dir=str(target.parent.parent), cache_subdir="models",
+        file_hash=KERAS_NOTOP_MD5,
+    )
+    return Path(path)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Build the project's images with whatever Docker engine answers (started if none does).
+#
+#   images/build.sh app IMAGE [docker build args...]
+#       images/Dockerfile; the context is a staged copy of pyproject.toml, README.md, app/ and
+#       images/ (git's view: ignored files such as .venv or caches never reach the engine), plus
+#       $WEIGHTS_FILE in images/weights/ when given. The base image is made first if missing.
+#   images/build.sh operator IMAGE OPERATOR_BINARY [docker build args...]
+#       images/operator.Dockerfile; the context holds the prebuilt controller binary alone.
+#
+# Prints the image's uncompressed size at the end.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+cache="${FRUITS_CACHE:-$root/.cache}"
+say() { echo ">> $*" >&2; }
+
+kind="${1:?usage: $0 app|operator IMAGE ...}"
+image="${2:?usage: $0 app|operator IMAGE ...}"
+shift 2
+
+eval "$("$here/docker-up.sh")"
+
+context="$cache/image-context/$kind"
+rm -rf "$context"
+mkdir -p "$context"
+
+case "$kind" in
+  app)
+    "$here/base-image.sh" "${BASE_IMAGE:-debian:bookworm-slim}"
+    # Tracked and untracked-but-not-ignored files, as a fresh clone plus local edits would have.
+    (cd "$root" && git ls-files -z --cached --others --exclude-standard -- pyproject.toml README.md app images \
+      | xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' _ \
+      | tar --null -T - -cf -) | tar -C "$context" -xf -
+    if [[ ! -f "$context/README.md" ]]; then
+      say "README.md is missing; the package metadata needs one, so an empty one is staged"
+      : >"$context/README.md"
+    fi
+    # Extra CAs the host trusts (a TLS-intercepting proxy's, say) for the build's downloads only.
+    mkdir -p "$context/images/ca"
+    find "${BUILD_CA_DIR:-/usr/local/share/ca-certificates}" -name '*.crt' -exec cp {} "$context/images/ca/" \; 2>/dev/null || true
+    if [[ -n "${WEIGHTS_FILE:-}" ]]; then
+      mkdir -p "$context/images/weights"
+      cp "$WEIGHTS_FILE" "$context/images/weights/"
+    fi
+    dockerfile="$context/images/Dockerfile"
+    ;;
+  operator)
+    binary="${1:?usage: $0 operator IMAGE OPERATOR_BINARY ...}"
+    shift
+    cp "$binary" "$context/spark-operator"
+    cp "$here/operator.Dockerfile" "$context/Dockerfile"
+    dockerfile="$context/Dockerfile"
+    ;;
+  *)
+    say "unknown image kind '$kind' (app or operator)"
+    exit 64
+    ;;
+esac
+
+say "docker build $image ($kind; context $context)"
+start=$SECONDS
+docker build -f "$dockerfile" -t "$image" "$@" "$context"
+size="$(docker image inspect --format '{{.Size}}' "$image")"
+say "built $image in $((SECONDS - start))s; uncompressed size $((size / 1000000)) MB ($size bytes)"

@@ -1,0 +1,51 @@
+# Container images: the app image (images/Dockerfile) and the spark-operator image on top of it.
+# Included by the main Makefile (versions.env is loaded there). Here, with no registry reachable,
+# the engine and the base image are made locally: see images/README.md.
+
+IMAGE_NAME     ?= fruits-pipeline
+IMAGE_TAG      ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+IMAGE          ?= $(IMAGE_NAME):$(IMAGE_TAG)
+BASE_IMAGE     ?= debian:bookworm-slim
+# random | imagenet | file (IMAGE_WEIGHTS_FILE=path/to/notop.h5 is copied in)
+IMAGE_WEIGHTS_FILE ?=
+IMAGE_WEIGHTS  ?= $(if $(IMAGE_WEIGHTS_FILE),file,random)
+OPERATOR_IMAGE ?= fruits-spark-operator:$(SPARK_OPERATOR_VERSION)
+OPERATOR_BIN   := $(FRUITS_CACHE)/operator/spark-operator-$(SPARK_OPERATOR_VERSION)
+
+##@ Container images
+
+.PHONY: image
+image: ## Build the app image fruits-pipeline:<version> (engine and base image made if missing; prints its size)
+	WEIGHTS_FILE='$(IMAGE_WEIGHTS_FILE)' BASE_IMAGE='$(BASE_IMAGE)' images/build.sh app '$(IMAGE)' \
+	  --build-arg BASE_IMAGE='$(BASE_IMAGE)' \
+	  --build-arg WEIGHTS='$(IMAGE_WEIGHTS)' \
+	  --build-arg HADOOP_AWS_VERSION='$(HADOOP_AWS_VERSION)' \
+	  --build-arg AWS_SDK_VERSION='$(AWS_SDK_VERSION)' \
+	  --build-arg ANALYTICS_ACCELERATOR_VERSION='$(ANALYTICS_ACCELERATOR_VERSION)' \
+	  --label org.opencontainers.image.version='$(IMAGE_TAG)' \
+	  --label org.opencontainers.image.revision="$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+
+.PHONY: operator-image
+operator-image: image $(OPERATOR_BIN) ## Build the spark-operator image (SPARK_OPERATOR_VERSION) on top of the app image
+	images/build.sh operator '$(OPERATOR_IMAGE)' '$(OPERATOR_BIN)' \
+	  --build-arg APP_IMAGE='$(IMAGE)' \
+	  --build-arg SPARK_OPERATOR_VERSION='$(SPARK_OPERATOR_VERSION)'
+
+$(OPERATOR_BIN):
+	images/build-operator.sh '$(SPARK_OPERATOR_VERSION)' '$@'
+
+.PHONY: image-test
+image-test: ## Smoke-test the app image: imports, spark-submit as an arbitrary UID, entrypoint roles
+	images/smoke-test.sh '$(IMAGE)'
+
+.PHONY: base-image
+base-image: ## Make sure the base image (debian:bookworm-slim) exists: pulled, or debootstrapped and imported
+	eval "$$(images/docker-up.sh)" && images/base-image.sh '$(BASE_IMAGE)'
+
+.PHONY: docker-up
+docker-up: ## Start a Docker engine if none answers; prints the DOCKER_HOST line to eval
+	@images/docker-up.sh
+
+.PHONY: docker-down
+docker-down: ## Stop the Docker engine that docker-up started (if any)
+	@images/docker-up.sh --stop
