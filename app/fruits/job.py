@@ -150,12 +150,18 @@ def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[str],
     else:
         ext = F.lower(F.regexp_extract("path", r"(\.[^./]+)$", 1))
         contents = reader.option("recursiveFileLookup", "true").load(config.input_uri).filter(ext.isin(*IMAGE_EXTENSIONS))
-    parse = F.udf(lambda p: (parse_image_path(p).label, parse_image_path(p).split), "label string, split string")
+    # Labels come from the paths the driver already holds: a broadcast join, not a Python UDF
+    # (a second Python UDF in the plan would start a second set of Python workers).
+    labels = spark.createDataFrame(
+        [(p, meta.label, meta.split) for p, meta in ((p, parse_image_path(p)) for p in images)],
+        "path string, label string, split string",
+    )
     results = (
         contents.select("path", "content")
         .repartition(partitions)
-        .select("path", parse("path").alias("meta"), udf("content").alias("r"))
-        .select("path", "meta.label", "meta.split", "r.features", F.col("r.error").alias("error"))
+        .select("path", udf("content").alias("r"))
+        .join(F.broadcast(labels), "path")
+        .select("path", "label", "split", "r.features", F.col("r.error").alias("error"))
         .cache()
     )
     log.info("featurizing %d images in %d partitions (batch %d, %d TF threads per task)",

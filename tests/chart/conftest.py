@@ -1,0 +1,163 @@
+"""Fixtures of the chart tests (tier 4): pinned tools from bin/, rendered chart, offline schemas.
+
+Everything here is static: nothing talks to a cluster. The tools are built by `make chart-tools`
+and the operator chart is packaged by `make chart-deps` (both prerequisites of `make test`); a
+test skips, saying which target to run, only when one of them is truly missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = ROOT / "bin"
+CHART = ROOT / "charts" / "fruits-pipeline"
+MANIFESTS = ROOT / "manifests"
+RELEASE = "fruits-pipeline"
+NAMESPACE = "fruits"
+# The values files the chart is rendered and validated with: one per environment plus CI extras.
+VALUES_FILES = ["values-kind.yaml", "values-eks.yaml"] + sorted(
+    f"ci/{p.name}" for p in (CHART / "ci").glob("*-values.yaml")
+)
+
+sys.path.insert(0, str(ROOT / "hack"))
+import kube_schemas  # noqa: E402  (hack/ is not a package)
+
+
+def versions() -> dict[str, str]:
+    """versions.env as a dict (KEY=VALUE lines, comments skipped)."""
+    pins = {}
+    for line in (ROOT / "versions.env").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            pins[key.strip()] = value.strip()
+    return pins
+
+
+def run(cmd: list[str], *, check: bool = True, **kwargs: Any) -> subprocess.CompletedProcess:
+    """Run a command; on failure, fail the test with the command and the tail of its output."""
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, **kwargs)
+    if check and proc.returncode != 0:
+        pytest.fail(describe(proc), pytrace=False)
+    return proc
+
+
+def describe(proc: subprocess.CompletedProcess) -> str:
+    tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
+    return f"$ {shlex.join(proc.args)}\nexit {proc.returncode}\n{tail}"
+
+
+def tool(name: str, target: str) -> str:
+    path = BIN / name
+    if not os.access(path, os.X_OK):
+        pytest.skip(f"{path} missing: run `make {target}`")
+    return str(path)
+
+
+def module_dir(module: str, version: str) -> Path:
+    """Directory of a Go module version in the module cache (downloaded on first use)."""
+    if not any(os.access(Path(d) / "go", os.X_OK) for d in os.environ.get("PATH", "").split(os.pathsep)):
+        pytest.skip("go is not on PATH: needed to fetch the Kubernetes and operator schemas")
+    proc = run([str(ROOT / "hack" / "go-module-dir.sh"), f"{module}@{version}"])
+    return Path(proc.stdout.strip())
+
+
+@dataclass
+class Rendered:
+    """One `helm template` output: the values file and the objects, in order."""
+
+    values_file: str
+    text: str
+    objects: list[dict]
+
+    def of_kind(self, kind: str) -> list[dict]:
+        return [o for o in self.objects if o["kind"] == kind]
+
+    def one(self, kind: str, name: str | None = None) -> dict:
+        found = [o for o in self.of_kind(kind) if name is None or o["metadata"]["name"] == name]
+        assert len(found) == 1, f"{self.values_file}: expected one {kind} {name or ''}, got {len(found)}"
+        return found[0]
+
+
+@pytest.fixture(scope="session")
+def helm() -> str:
+    return tool("helm", "chart-tools")
+
+
+@pytest.fixture(scope="session")
+def kubeconform() -> str:
+    return tool("kubeconform", "chart-tools")
+
+
+@pytest.fixture(scope="session")
+def chart_deps() -> Path:
+    pin = versions()["SPARK_OPERATOR_VERSION"].lstrip("v")
+    tgz = CHART / "charts" / f"spark-operator-{pin}.tgz"
+    if not tgz.exists():
+        pytest.skip(f"{tgz.relative_to(ROOT)} missing: run `make chart-deps`")
+    return tgz
+
+
+@pytest.fixture(scope="session")
+def template(helm: str, chart_deps: Path):
+    """template(values_file, *extra_args) -> CompletedProcess of `helm template` (not checked)."""
+
+    def _template(values_file: str | None, *extra: str) -> subprocess.CompletedProcess:
+        cmd = [helm, "template", RELEASE, str(CHART), "--namespace", NAMESPACE]
+        if values_file:
+            cmd += ["--values", str(CHART / values_file)]
+        return run(cmd + list(extra), check=False)
+
+    return _template
+
+
+@pytest.fixture(scope="session")
+def rendered(template) -> dict[str, Rendered]:
+    """Every values file rendered once per session, keyed by values file name."""
+    out = {}
+    for values_file in VALUES_FILES:
+        proc = template(values_file)
+        if proc.returncode != 0:
+            pytest.fail(describe(proc), pytrace=False)
+        objects = [o for o in yaml.safe_load_all(proc.stdout) if o]
+        out[values_file] = Rendered(values_file, proc.stdout, objects)
+    return out
+
+
+@pytest.fixture(scope="session")
+def schema_dir(tmp_path_factory) -> Path:
+    """kubeconform schemas for core kinds (k8s.io/kubernetes swagger) and the operator's CRDs."""
+    pins = versions()
+    kubernetes = module_dir("k8s.io/kubernetes", pins["KUBERNETES_VERSION"])
+    operator = module_dir("github.com/kubeflow/spark-operator/v2", pins["SPARK_OPERATOR_VERSION"])
+    out = tmp_path_factory.mktemp("kube-schemas")
+    swagger = json.loads((kubernetes / "api" / "openapi-spec" / "swagger.json").read_text())
+    kube_schemas.write(out, kube_schemas.from_swagger(swagger))
+    for crd in sorted((operator / "config" / "crd" / "bases").glob("*.yaml")):
+        kube_schemas.write(out, kube_schemas.from_crd(yaml.safe_load(crd.read_text())))
+    return out
+
+
+@pytest.fixture(scope="session")
+def validate(kubeconform: str, schema_dir: Path):
+    """validate(paths_or_text) -> kubeconform's result, strict, no schema may be missing."""
+
+    def _validate(*paths: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
+        cmd = [
+            kubeconform, "-strict", "-summary", "-output", "text",
+            "-schema-location", f"{schema_dir}/{{{{ .ResourceKind }}}}{{{{ .KindSuffix }}}}.json",
+        ]
+        cmd += [str(p) for p in paths] or ["-"]
+        return run(cmd, check=False, input=stdin)
+
+    return _validate

@@ -1,0 +1,51 @@
+"""Bad inputs as they show up in real image folders, and what the job must do with each."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def bad_files() -> dict[str, tuple[bytes, str | None]]:
+    """file name -> (content, expected rejection reason fragment, or None when it must be accepted)."""
+    photo = Image.new("RGB", (100, 100), (200, 40, 40))
+    full = _jpeg(photo)
+    rgba = Image.new("RGBA", (100, 100), (0, 0, 0, 0))
+    rgba.paste((20, 180, 20, 255), (25, 25, 75, 75))
+    gray16 = Image.fromarray((np.arange(100 * 100).reshape(100, 100) * 6).astype(np.uint16))
+    big = Image.new("RGB", (6000, 6000), (240, 200, 30))
+    return {
+        "zero_bytes.jpg": (b"", "empty file"),
+        "truncated.jpg": (full[: len(full) // 2], "truncated or corrupt"),
+        "text_named.jpg": (b"this is not an image, just text\n" * 10, "not a recognised image"),
+        "notes.txt": (b"shopping list: apples\n", "not an image file (.txt)"),
+        "alpha.png": (_png(rgba), None),
+        "grayscale.jpg": (_jpeg(Image.new("L", (100, 100), 128)), None),
+        "cmyk.jpg": (_jpeg(Image.new("CMYK", (100, 100), (0, 80, 80, 0))), None),
+        "sixteen_bit.png": (_png(gray16), None),
+        "huge_photo.jpg": (_jpeg(big), None),
+    }
+
+
+def write_bad_files(folder: Path) -> dict[str, str | None]:
+    folder.mkdir(parents=True, exist_ok=True)
+    expected = {}
+    for name, (content, reason) in bad_files().items():
+        (folder / name).write_bytes(content)
+        expected[name] = reason
+    return expected
