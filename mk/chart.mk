@@ -68,3 +68,7 @@ lint-chart: chart-tools chart-deps ## helm lint the chart with each values file
 .PHONY: test-chart
 test-chart: install chart-tools chart-deps ## Tier 4 only: chart lint, render, kubeconform, schema rules, manifests drift
 	$(VENV_PY) -m pytest tests/chart $(PYTEST_ARGS)
+
+.PHONY: chart-docs
+chart-docs: install ## Regenerate the values table of the chart README from values.yaml
+	$(VENV_PY) hack/values_table.py $(CHART_DIR)

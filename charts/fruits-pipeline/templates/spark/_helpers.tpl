@@ -44,8 +44,10 @@ bounds and the choice between a fixed k and a variance target for PCA.
 
 {{/*
 sparkConf: shuffle tracking for dynamic allocation (mirrors the dynamicAllocation block, whose
-timeout the operator passes in milliseconds), graceful executor decommissioning, the S3A committer
-binding for Parquet, optional Prometheus servlet metrics; spark.conf from values wins.
+timeout the operator passes in milliseconds), graceful executor decommissioning, optional
+Prometheus servlet metrics; spark.conf from values wins. The Parquet committer binding of
+spark-hadoop-cloud is not set: that module is not published for this Spark, so the image lacks it
+(the job commits each run atomically itself).
 */}}
 {{- define "fruits-pipeline.spark.conf" -}}
 {{- $da := .Values.dynamicAllocation }}
@@ -55,10 +57,6 @@ binding for Parquet, optional Prometheus servlet metrics; spark.conf from values
 {{- $_ := set $conf "spark.dynamicAllocation.shuffleTracking.timeout" (printf "%ds" (int $da.shuffleTrackingTimeoutSeconds)) }}
 {{- $_ := set $conf "spark.dynamicAllocation.executorIdleTimeout" (printf "%ds" (int $da.executorIdleTimeoutSeconds)) }}
 {{- $_ := set $conf "spark.decommission.enabled" "true" }}
-{{- end }}
-{{- if has .Values.s3.committer (list "magic" "directory" "partitioned") }}
-{{- $_ := set $conf "spark.sql.sources.commitProtocolClass" "org.apache.spark.internal.io.cloud.PathOutputCommitProtocol" }}
-{{- $_ := set $conf "spark.sql.parquet.output.committer.class" "org.apache.spark.internal.io.cloud.BindingParquetOutputCommitter" }}
 {{- end }}
 {{- if .Values.metrics.enabled }}
 {{- $_ := set $conf "spark.ui.prometheus.enabled" "true" }}

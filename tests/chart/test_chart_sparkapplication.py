@@ -1,0 +1,154 @@
+"""The SparkApplication honours the contract with the job and the image, per environment."""
+
+import pytest
+
+from chartkit import versions
+
+pytestmark = pytest.mark.chart
+
+S3_KEY_VARS = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+
+
+def cpu(quantity) -> float:
+    text = str(quantity)
+    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+
+
+def env_names(pod: dict) -> set[str]:
+    return {e["name"] for e in pod.get("env", [])}
+
+
+@pytest.fixture(scope="module")
+def kind(rendered):
+    return rendered["values-kind.yaml"]
+
+
+@pytest.fixture(scope="module")
+def eks(rendered):
+    return rendered["values-eks.yaml"]
+
+
+@pytest.mark.parametrize("values_file", ["values-kind.yaml", "values-eks.yaml"])
+def test_job_is_a_cluster_mode_python_app_from_the_image(rendered, values_file):
+    spec = rendered[values_file].one("SparkApplication")["spec"]
+    assert (spec["type"], spec["mode"], spec["pythonVersion"]) == ("Python", "cluster", "3")
+    assert spec["sparkVersion"] == versions()["SPARK_VERSION"]
+    assert spec["mainApplicationFile"] == "local:///opt/fruits/app/main.py"
+    assert spec["image"].endswith("fruits-pipeline:0.1.0")
+
+
+def test_kind_arguments_follow_the_job_cli(kind):
+    args = kind.one("SparkApplication")["spec"]["arguments"]
+    assert args == [
+        "run", "--input", "s3a://fruits/input", "--output", "s3a://fruits/lake",
+        "--weights", "random", "--pca-k", "8", "--batch-size", "16",
+    ]
+
+
+def test_variance_target_and_limit_become_arguments(rendered):
+    args = rendered["ci/ci-values.yaml"].one("SparkApplication")["spec"]["arguments"]
+    assert "--pca-k" not in args
+    assert args[args.index("--pca-variance") + 1] == "0.9"
+    assert args[args.index("--limit") + 1] == "100"
+
+
+@pytest.mark.parametrize("values_file, bounds", [("values-kind.yaml", (1, 1, 3)), ("values-eks.yaml", (2, 1, 20))])
+def test_dynamic_allocation_uses_shuffle_tracking(rendered, values_file, bounds):
+    spec = rendered[values_file].one("SparkApplication")["spec"]
+    da = spec["dynamicAllocation"]
+    assert da["enabled"] is True
+    assert (da["initialExecutors"], da["minExecutors"], da["maxExecutors"]) == bounds
+    assert spec["sparkConf"]["spark.dynamicAllocation.shuffleTracking.enabled"] == "true"
+    timeout = spec["sparkConf"]["spark.dynamicAllocation.shuffleTracking.timeout"]
+    assert da["shuffleTrackingTimeout"] == int(timeout.rstrip("s")) * 1000
+
+
+def test_service_account_is_set_on_driver_and_executors(rendered):
+    for values_file, result in rendered.items():
+        spec = result.one("SparkApplication")["spec"]
+        assert spec["driver"]["serviceAccount"] == spec["executor"]["serviceAccount"], values_file
+
+
+def test_kind_reads_s3_keys_from_the_secret_on_driver_and_executors(kind):
+    secret = kind.one("Secret")
+    assert set(secret["stringData"]) == S3_KEY_VARS
+    spec = kind.one("SparkApplication")["spec"]
+    for role in ("driver", "executor"):
+        refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in spec[role]["env"] if "valueFrom" in e}
+        assert set(refs) == S3_KEY_VARS, role
+        assert {r["name"] for r in refs.values()} == {secret["metadata"]["name"]}, role
+
+
+def test_kind_hadoop_conf_points_at_the_in_cluster_minio(kind):
+    conf = kind.one("SparkApplication")["spec"]["hadoopConf"]
+    service = kind.one("Service", "minio")
+    assert conf["fs.s3a.endpoint"] == f"http://minio.{service['metadata']['namespace']}.svc:9000"
+    assert conf["fs.s3a.path.style.access"] == "true"
+    assert conf["fs.s3a.connection.ssl.enabled"] == "false"
+    assert conf["fs.s3a.aws.credentials.provider"].endswith("EnvironmentVariableCredentialsProvider")
+    assert conf["fs.s3a.committer.name"] == "magic"
+
+
+def test_eks_uses_irsa_and_no_keys(eks):
+    spec = eks.one("SparkApplication")["spec"]
+    for role in ("driver", "executor"):
+        assert not env_names(spec[role]) & S3_KEY_VARS, role
+    assert not eks.of_kind("Secret") or all(
+        "AWS_ACCESS_KEY_ID" not in s.get("stringData", {}) for s in eks.of_kind("Secret")
+    )
+    account = eks.one("ServiceAccount", spec["driver"]["serviceAccount"])
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
+    conf = spec["hadoopConf"]
+    assert conf["fs.s3a.aws.credentials.provider"] == (
+        "software.amazon.awssdk.auth.credentials.WebIdentityTokenFileCredentialsProvider"
+    )
+    assert "fs.s3a.endpoint" not in conf
+    assert all(uri.startswith("s3a://") for uri in (spec["arguments"][2], spec["arguments"][4]))
+    assert not eks.of_kind("Deployment") or "minio" not in {d["metadata"]["name"] for d in eks.of_kind("Deployment")}
+
+
+def test_restart_policy_is_on_failure_with_bounded_retries(rendered):
+    for values_file, result in rendered.items():
+        spec = result.one("SparkApplication")["spec"]
+        policy = spec["restartPolicy"]
+        assert policy["type"] == "OnFailure", values_file
+        assert 0 <= policy["onFailureRetries"] <= 10 and 0 <= policy["onSubmissionFailureRetries"] <= 10
+        assert spec["timeToLiveSeconds"] > 0
+
+
+def test_pods_run_as_non_root_without_privilege_escalation(rendered):
+    for values_file, result in rendered.items():
+        spec = result.one("SparkApplication")["spec"]
+        for role in ("driver", "executor"):
+            assert spec[role]["podSecurityContext"]["runAsNonRoot"] is True, (values_file, role)
+            assert spec[role]["podSecurityContext"]["runAsUser"] == 185, (values_file, role)
+            assert spec[role]["securityContext"]["allowPrivilegeEscalation"] is False, (values_file, role)
+
+
+def test_kind_fits_two_cpus(kind):
+    """Driver + the most executors + MinIO + the operator request less than the machine's 2 CPUs."""
+    spec = kind.one("SparkApplication")["spec"]
+    requested = cpu(spec["driver"]["coreRequest"])
+    requested += spec["dynamicAllocation"]["maxExecutors"] * cpu(spec["executor"]["coreRequest"])
+    for deployment in kind.of_kind("Deployment"):
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            requested += cpu(container.get("resources", {}).get("requests", {}).get("cpu", 0))
+    assert requested <= 1.6, f"kind requests {requested} CPUs; leave room on a 2-CPU node"
+    for role in ("driver", "executor"):
+        assert 0.2 <= cpu(spec[role]["coreRequest"]) <= 0.5
+
+
+def test_metrics_placement_and_existing_secret_from_ci_values(rendered):
+    result = rendered["ci/ci-values.yaml"]
+    spec = result.one("SparkApplication")["spec"]
+    assert spec["sparkConf"]["spark.ui.prometheus.enabled"] == "true"
+    assert "PrometheusServlet" in spec["sparkConf"]["spark.metrics.conf.*.sink.prometheusServlet.class"]
+    assert spec["driver"]["annotations"]["prometheus.io/scrape"] == "true"
+    for role in ("driver", "executor"):
+        assert spec[role]["nodeSelector"] == {"workload": "spark"}
+        assert spec[role]["tolerations"][0]["key"] == "dedicated"
+        refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in spec[role]["env"] if "valueFrom" in e}
+        assert refs == {"lake-keys"}
+    assert spec["executor"]["instances"] == 2 and spec["dynamicAllocation"]["enabled"] is False
+    assert spec["hadoopConf"]["fs.s3a.connection.maximum"] == "64"
+    assert not result.of_kind("Secret") and not result.of_kind("ServiceAccount") and not result.of_kind("Role")
