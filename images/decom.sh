@@ -25,7 +25,8 @@ executor_pid() {
   for cmdline in /proc/[0-9]*/cmdline; do
     pid="${cmdline#/proc/}"
     pid="${pid%/cmdline}"
-    if tr '\0' ' ' <"$cmdline" 2>/dev/null | grep -q 'KubernetesExecutorBackend'; then
+    # The JVM itself (argv[0] is java), not tini whose arguments also name the class.
+    if tr '\0' '\n' <"$cmdline" 2>/dev/null | sed -n '1{/java$/!q};/KubernetesExecutorBackend/{p;q}' | grep -q .; then
       echo "$pid"
       return 0
     fi

@@ -24,14 +24,14 @@ ensure_passwd_entry() {
     if dir="$(mktemp -d "${TMPDIR:-/tmp}/nss.XXXXXX" 2>/dev/null)"; then
       cp /etc/passwd "$dir/passwd"
       cp /etc/group "$dir/group"
-      echo "${SPARK_USER_NAME:-spark}:x:$uid:$gid:${SPARK_USER_NAME:-anonymous uid}:${HOME:-/tmp}:/usr/sbin/nologin" >>"$dir/passwd"
+      echo "${SPARK_USER_NAME:-spark-$uid}:x:$uid:$gid:anonymous uid:${HOME:-/tmp}:/usr/sbin/nologin" >>"$dir/passwd"
       getent group "$gid" >/dev/null 2>&1 || echo "spark:x:$gid:" >>"$dir/group"
       export LD_PRELOAD="$wrapper${LD_PRELOAD:+ $LD_PRELOAD}" NSS_WRAPPER_PASSWD="$dir/passwd" NSS_WRAPPER_GROUP="$dir/group"
       return 0
     fi
   done
   if [[ -w /etc/passwd ]]; then
-    echo "${SPARK_USER_NAME:-spark}:x:$uid:$gid:anonymous uid:${HOME:-/tmp}:/usr/sbin/nologin" >>/etc/passwd
+    echo "${SPARK_USER_NAME:-spark-$uid}:x:$uid:$gid:anonymous uid:${HOME:-/tmp}:/usr/sbin/nologin" >>/etc/passwd
     return 0
   fi
   log "no passwd entry for UID $uid and none could be added; Hadoop may fail to log in"

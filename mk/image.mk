@@ -19,9 +19,6 @@ image: ## Build the app image fruits-pipeline:<version> (engine and base image m
 	WEIGHTS_FILE='$(IMAGE_WEIGHTS_FILE)' BASE_IMAGE='$(BASE_IMAGE)' images/build.sh app '$(IMAGE)' \
 	  --build-arg BASE_IMAGE='$(BASE_IMAGE)' \
 	  --build-arg WEIGHTS='$(IMAGE_WEIGHTS)' \
-	  --build-arg HADOOP_AWS_VERSION='$(HADOOP_AWS_VERSION)' \
-	  --build-arg AWS_SDK_VERSION='$(AWS_SDK_VERSION)' \
-	  --build-arg ANALYTICS_ACCELERATOR_VERSION='$(ANALYTICS_ACCELERATOR_VERSION)' \
 	  --label org.opencontainers.image.version='$(IMAGE_TAG)' \
 	  --label org.opencontainers.image.revision="$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 
