@@ -8,13 +8,11 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / "bin"
@@ -26,6 +24,11 @@ NAMESPACE = "fruits"
 VALUES_FILES = ["values-kind.yaml", "values-eks.yaml"] + sorted(
     f"ci/{p.name}" for p in (CHART / "ci").glob("*-values.yaml")
 )
+
+def need(module: str, package: str):
+    """Import a Python test dependency, or skip naming the pip package that provides it."""
+    return pytest.importorskip(module, reason=f"pip package {package} missing: `make install` (test extra)")
+
 
 def versions() -> dict[str, str]:
     """versions.env as a dict (KEY=VALUE lines, comments skipped)."""

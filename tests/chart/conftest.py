@@ -13,9 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from chartkit import CHART, NAMESPACE, RELEASE, ROOT, VALUES_FILES, Rendered, describe, module_dir, run, tool, versions
+from chartkit import (
+    CHART, NAMESPACE, RELEASE, ROOT, VALUES_FILES, Rendered, describe, module_dir, need, run, tool, versions,
+)
 
 sys.path.insert(0, str(ROOT / "hack"))
 import kube_schemas  # noqa: E402  (hack/ is not a package)
@@ -56,6 +57,7 @@ def template(helm: str, chart_deps: Path):
 @pytest.fixture(scope="session")
 def rendered(template) -> dict[str, Rendered]:
     """Every values file rendered once per session, keyed by values file name."""
+    yaml = need("yaml", "pyyaml")
     out = {}
     for values_file in VALUES_FILES:
         proc = template(values_file)
@@ -69,6 +71,7 @@ def rendered(template) -> dict[str, Rendered]:
 @pytest.fixture(scope="session")
 def schema_dir(tmp_path_factory) -> Path:
     """kubeconform schemas for core kinds (k8s.io/kubernetes swagger) and the operator's CRDs."""
+    yaml = need("yaml", "pyyaml")
     pins = versions()
     kubernetes = module_dir("k8s.io/kubernetes", pins["KUBERNETES_VERSION"])
     operator = module_dir("github.com/kubeflow/spark-operator/v2", pins["SPARK_OPERATOR_VERSION"])

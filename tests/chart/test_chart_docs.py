@@ -3,14 +3,14 @@
 import sys
 
 import pytest
-import yaml
 
-from chartkit import CHART, ROOT, versions
-
-sys.path.insert(0, str(ROOT / "hack"))
-import values_table  # noqa: E402  (hack/ is not a package)
+from chartkit import CHART, ROOT, need, versions
 
 pytestmark = pytest.mark.chart
+yaml = need("yaml", "pyyaml")
+
+sys.path.insert(0, str(ROOT / "hack"))
+import values_table  # noqa: E402  (hack/ is not a package; it needs pyyaml, checked above)
 
 
 def leaf_paths(values, prefix=()):

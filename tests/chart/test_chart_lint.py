@@ -1,11 +1,11 @@
 """helm lint with every values file, and the operator dependency pinned like its Go module."""
 
 import pytest
-import yaml
 
-from chartkit import CHART, VALUES_FILES, run, versions
+from chartkit import CHART, VALUES_FILES, need, run, versions
 
 pytestmark = pytest.mark.chart
+yaml = need("yaml", "pyyaml")
 
 
 @pytest.mark.parametrize("values_file", VALUES_FILES)

@@ -7,13 +7,13 @@ checked too, with its JSON patches applied the way skaffold applies them."""
 import copy
 import json
 
-import jsonschema
 import pytest
-import yaml
 
-from chartkit import CHART, ROOT, module_dir, versions
+from chartkit import CHART, ROOT, module_dir, need, versions
 
 pytestmark = pytest.mark.chart
+jsonschema = need("jsonschema", "jsonschema")
+yaml = need("yaml", "pyyaml")
 
 
 @pytest.fixture(scope="module")
