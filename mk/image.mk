@@ -9,7 +9,8 @@ BASE_IMAGE     ?= debian:bookworm-slim
 # random | imagenet | file (IMAGE_WEIGHTS_FILE=path/to/notop.h5 is copied in)
 IMAGE_WEIGHTS_FILE ?=
 IMAGE_WEIGHTS  ?= $(if $(IMAGE_WEIGHTS_FILE),file,random)
-OPERATOR_IMAGE ?= fruits-spark-operator:$(SPARK_OPERATOR_VERSION)
+# Tagged like the upstream chart (appVersion without the v), as values-kind.yaml expects.
+OPERATOR_IMAGE ?= fruits-spark-operator:$(SPARK_OPERATOR_VERSION:v%=%)
 OPERATOR_BIN   := $(FRUITS_CACHE)/operator/spark-operator-$(SPARK_OPERATOR_VERSION)
 
 ##@ Container images
