@@ -1,0 +1,46 @@
+"""NOTES.txt tells how to follow the run and where the output lands.
+
+`helm template` does not print NOTES.txt and `helm install --dry-run` needs a cluster, so the
+test renders it through a copy of the chart where the notes are wrapped in a ConfigMap."""
+
+import shutil
+
+import pytest
+
+from chartkit import CHART, NAMESPACE, RELEASE, need, run
+
+pytestmark = pytest.mark.chart
+yaml = need("yaml", "pyyaml")
+
+
+@pytest.fixture(scope="module")
+def notes(helm, chart_deps, tmp_path_factory):
+    def _notes(values_file: str) -> str:
+        chart = tmp_path_factory.mktemp("notes") / CHART.name
+        shutil.copytree(CHART, chart)
+        text = (chart / "templates" / "NOTES.txt").read_text()
+        (chart / "templates" / "zz-notes.yaml").write_text(
+            '{{- define "notes-under-test" }}' + text + "{{- end }}\n"
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes-under-test\n"
+            'data:\n  notes: {{ include "notes-under-test" . | quote }}\n'
+        )
+        proc = run([helm, "template", RELEASE, str(chart), "--namespace", NAMESPACE,
+                    "--values", str(CHART / values_file), "--show-only", "templates/zz-notes.yaml"])
+        return yaml.safe_load(proc.stdout)["data"]["notes"]
+
+    return _notes
+
+
+def test_kind_notes_name_the_app_the_output_and_minio(notes):
+    text = notes("values-kind.yaml")
+    assert f"kubectl -n {NAMESPACE} get sparkapplication {RELEASE} -w" in text
+    assert f"kubectl -n {NAMESPACE} logs -f {RELEASE}-driver" in text
+    assert "Output (s3a://fruits/lake)" in text
+    assert f"http://minio.{NAMESPACE}.svc:9000" in text and "port-forward svc/minio 9000:9000" in text
+    assert "between 1 and 3" in text
+
+
+def test_eks_notes_have_no_minio_and_point_at_metrics(notes):
+    text = notes("values-eks.yaml")
+    assert "MinIO" not in text
+    assert "/metrics/prometheus" in text
