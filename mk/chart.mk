@@ -50,6 +50,9 @@ $(eval $(call go-tool,kubectl,$(KUBERNETES_VERSION),cd hack/kubectl && GOBIN=$(B
 
 .PHONY: chart-deps
 chart-deps: $(OPERATOR_CHART) ## Package the spark-operator chart from its Go module into the chart's ignored charts/
+	@echo ">> Go module cache: Kubernetes API and skaffold schemas the chart tests read (first time: ~70 MB)"
+	@hack/go-module-dir.sh k8s.io/kubernetes@$(KUBERNETES_VERSION) >/dev/null
+	@hack/go-module-dir.sh github.com/GoogleContainerTools/skaffold/v2@$(SKAFFOLD_VERSION) >/dev/null
 
 $(OPERATOR_CHART): | $(BIN)/helm
 	hack/operator-chart.sh $(OPERATOR_MODULE)@$(SPARK_OPERATOR_VERSION) $(CHART_DIR)/charts
