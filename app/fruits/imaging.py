@@ -36,7 +36,7 @@ def decode_image(data: Optional[bytes], size: tuple[int, int] = TARGET_SIZE) -> 
     'empty file (0 bytes)'
     """
     if not data:
-        return Decoded(reason="empty file (0 bytes)")
+        return Decoded(reason=empty_file_reason())
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -59,6 +59,10 @@ def decode_image(data: Optional[bytes], size: tuple[int, int] = TARGET_SIZE) -> 
         return Decoded(reason=f"truncated or corrupt image: {exc}")
     except Exception as exc:  # noqa: BLE001 - a bad file must never stop the run
         return Decoded(reason=f"cannot decode image: {type(exc).__name__}: {exc}")
+
+
+def empty_file_reason() -> str:
+    return "empty file (0 bytes)"
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

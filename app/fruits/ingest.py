@@ -59,3 +59,31 @@ def parse_paths(paths: pd.Series) -> pd.DataFrame:
 def non_image_reason(extension: str) -> str:
     shown = extension or "no extension"
     return f"not an image file ({shown}); accepted: {', '.join(sorted(IMAGE_EXTENSIONS))}"
+
+
+def is_hidden(name: str) -> bool:
+    """Files Spark's own readers skip: `_SUCCESS`, `.DS_Store`, `._x.jpg`, partial uploads."""
+    return name.startswith(("_", "."))
+
+
+def list_input(spark, uri: str) -> list[tuple[str, int]]:
+    """(path, size in bytes) of every non-hidden file under `uri`, recursively, sorted by path.
+
+    Listed with Hadoop's FileSystem API rather than by reading with the binaryFile source,
+    because that source silently drops zero-byte files, and every file must be counted.
+    Raises FileNotFoundError when `uri` does not exist.
+    """
+    jvm = spark.sparkContext._jvm
+    root = jvm.org.apache.hadoop.fs.Path(uri)
+    fs = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.exists(root):
+        raise FileNotFoundError(uri)
+    prefix = fs.makeQualified(root).toUri().getPath().rstrip("/") + "/"
+    found = []
+    files = fs.listFiles(root, True)
+    while files.hasNext():
+        status = files.next()
+        relative = status.getPath().toUri().getPath()[len(prefix):]
+        if not any(is_hidden(part) for part in relative.split("/")):
+            found.append((status.getPath().toString(), int(status.getLen())))
+    return sorted(found)

@@ -20,7 +20,8 @@ from typing import Optional
 from fruits import __version__
 from fruits.config import ConfigError, JobConfig
 from fruits.featurize import FEATURE_DIM, ModelSpec, make_featurize_udf
-from fruits.ingest import IMAGE_EXTENSIONS, non_image_reason, parse_image_path
+from fruits.imaging import empty_file_reason
+from fruits.ingest import IMAGE_EXTENSIONS, list_input, non_image_reason, parse_image_path
 from fruits.lake import Lake, RunLocation, new_run_id
 from fruits.progress import StageTimer, report_progress
 from fruits.reduce import fit_reduce, project
@@ -57,16 +58,17 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
     started = time.time()
 
     with timer("list"):
-        listed = list_files(spark, config)
-    images = [p for p in listed if parse_image_path(p).is_image]
-    log.info("listed %d files, %d with an image extension", len(listed), len(images))
+        listing = list_files(spark, config)
+    listed = [path for path, _ in listing]
+    images = [path for path, size in listing if size > 0 and parse_image_path(path).is_image]
+    log.info("listed %d files, %d non-empty with an image extension", len(listed), len(images))
     if not images:
-        raise ConfigError(f"input {config.input_uri} holds no image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+        raise ConfigError(f"input {config.input_uri} holds no non-empty image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
 
     results, model_builds = featurize(spark, config, weights, images, timer)
     accepted = results.filter("error IS NULL").select("path", "label", "split", "features").cache()
     image_set = set(images)
-    rejected = rejected_rows(spark, results, [p for p in listed if p not in image_set])
+    rejected = rejected_rows(spark, results, [(p, n) for p, n in listing if p not in image_set])
     n_accepted, n_rejected = accepted.count(), rejected.count()
     if n_accepted == 0:
         reasons = [r.reason for r in rejected.limit(3).collect()]
@@ -107,18 +109,15 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
     return RunResult(run=run, metrics=metrics)
 
 
-def list_files(spark, config: JobConfig) -> list[str]:
-    """Every file under the input, sorted, cut to --limit; hidden (_ or .) files are skipped by Spark."""
+def list_files(spark, config: JobConfig) -> list[tuple[str, int]]:
+    """(path, size) of every file under the input, sorted, cut to --limit; hidden files skipped."""
     try:
-        frame = spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(config.input_uri)
-        paths = sorted(r.path for r in frame.select("path").collect())
-    except Exception as exc:  # AnalysisException: PATH_NOT_FOUND and friends
-        if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc):
-            raise ConfigError(f"input {config.input_uri} does not exist") from exc
-        raise
-    if not paths:
+        listing = list_input(spark, config.input_uri)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"input {config.input_uri} does not exist") from exc
+    if not listing:
         raise ConfigError(f"input {config.input_uri} contains no files")
-    return paths[: config.limit] if config.limit else paths
+    return listing[: config.limit] if config.limit else listing
 
 
 def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[str], timer: StageTimer):
@@ -173,13 +172,17 @@ def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[str],
     return results, model_builds
 
 
-def rejected_rows(spark, results, non_images: list[str]):
-    """path, reason for every listed file that is not in the table."""
+def rejected_rows(spark, results, skipped: list[tuple[str, int]]):
+    """path, reason for every listed file that is not in the table.
+
+    `skipped` are files never read: empty ones, and ones without an image extension.
+    """
     decode_failures = results.filter("error IS NOT NULL").selectExpr("path", "error AS reason")
-    if not non_images:
+    if not skipped:
         return decode_failures.cache()
     others = spark.createDataFrame(
-        [(p, non_image_reason(parse_image_path(p).extension)) for p in non_images], "path string, reason string"
+        [(p, non_image_reason(parse_image_path(p).extension) if size else empty_file_reason()) for p, size in skipped],
+        "path string, reason string",
     )
     return decode_failures.unionByName(others).cache()
 

@@ -1,0 +1,182 @@
+"""Tier 2: the job on local files with a real local Spark and random weights."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import job_config, read_metrics
+from helpers import bad_files
+from PIL import Image
+
+from fruits.job import run_job
+from fruits.lake import Lake
+from fruits.sample import CLASSES
+
+pytestmark = pytest.mark.spark
+
+
+def local(uri: str) -> str:
+    """Local path of a file:/ or file:/// URI."""
+    return re.sub(r"^file:(//)?", "", uri)
+
+
+def test_features_table_follows_the_contract(spark, reference_run):
+    table = spark.read.parquet(reference_run.run["features"])
+    types = dict(table.dtypes)
+    assert types == {"path": "string", "label": "string", "split": "string",
+                     "features": "array<float>", "pca": "array<double>"}
+    k = reference_run.metrics["pca"]["k"]
+    sizes = table.selectExpr("size(features) AS f", "size(pca) AS p").distinct().collect()
+    assert [(r.f, r.p) for r in sizes] == [(2048, k)]
+
+
+def test_accepted_plus_rejected_is_every_listed_file(spark, reference_run, small_sample):
+    counts = reference_run.metrics["counts"]
+    on_disk = sum(1 for p in small_sample.rglob("*") if p.is_file())
+    assert counts["listed"] == on_disk
+    assert counts["accepted"] + counts["rejected"] == on_disk
+    assert counts["consistent"] is True
+    assert spark.read.parquet(reference_run.run["features"]).count() == counts["accepted"]
+    assert spark.read.parquet(reference_run.run["rejected"]).count() == counts["rejected"]
+
+
+def test_each_bad_file_is_rejected_with_its_reason_or_converted(spark, reference_run):
+    rejected = {Path(r.path).name: r.reason for r in spark.read.parquet(reference_run.run["rejected"]).collect()}
+    accepted = {Path(r.path).name for r in spark.read.parquet(reference_run.run["features"]).select("path").collect()}
+    for name, (_, reason) in bad_files().items():
+        if reason is None:
+            assert name in accepted, f"{name} should have been converted and accepted"
+        else:
+            assert reason in rejected.get(name, ""), f"{name}: expected '{reason}', got {rejected.get(name)!r}"
+
+
+def test_labels_and_splits_are_kept_exactly(spark, reference_run):
+    rows = spark.read.parquet(reference_run.run["features"]).select("label", "split").distinct().collect()
+    assert {r.label for r in rows} == {c.name for c in CLASSES[:8]}
+    assert {"Apple Red 2", "Pitahaya Red", "Pêche"} <= {r.label for r in rows}
+    assert {r.split for r in rows} == {"Training", "Test"}
+    paths = [r.path for r in spark.read.parquet(reference_run.run["features"]).select("path").collect()]
+    assert all(p.startswith("file:/") for p in paths)
+
+
+def test_pca_explained_variance_is_descending_and_reaches_the_target(reference_run):
+    pca = reference_run.metrics["pca"]
+    ratios = pca["explained_variance"]
+    assert len(ratios) == pca["k"] >= 1
+    assert all(a >= b - 1e-12 for a, b in zip(ratios, ratios[1:]))
+    assert sum(ratios) <= 1.0 + 1e-9
+    assert pca["cumulative_explained_variance"][-1] >= 0.9 - 1e-9
+    if pca["k"] > 1:
+        assert pca["cumulative_explained_variance"][-2] < 0.9
+
+
+def test_model_is_built_once_per_python_worker_not_per_task(reference_run, spark):
+    builds = reference_run.metrics["model_builds"]
+    tasks = -(-reference_run.metrics["counts"]["listed"] // 8)  # files_per_partition=8
+    assert 1 <= builds <= spark.sparkContext.defaultParallelism < tasks
+
+
+def test_metrics_and_picture_say_the_weights_are_random(reference_run):
+    metrics = reference_run.metrics
+    assert metrics["weights"]["kind"] == "random"
+    assert metrics["versions"]["spark"] == "4.3.0"
+    assert set(metrics["stage_seconds"]) == {"list", "featurize", "reduce", "write"}
+    with Image.open(local(reference_run.run["pca_2d.png"])) as picture:
+        assert picture.format == "PNG"
+
+
+def test_saved_model_projects_the_features_again(spark, reference_run):
+    from pyspark.ml import PipelineModel
+
+    from fruits.reduce import project
+
+    table = spark.read.parquet(reference_run.run["features"])
+    again = project(PipelineModel.load(reference_run.run["model"]), table.drop("pca")).orderBy("path").collect()
+    stored = table.orderBy("path").collect()
+    assert np.allclose([r.pca for r in again], [r.pca for r in stored], atol=1e-6)
+
+
+def test_rerun_gives_the_same_rows_and_keeps_the_previous_run(spark, small_sample, tmp_path):
+    output = tmp_path / "out"
+    first = run_job(job_config(small_sample, output, pca_k=5, pca_variance=None), spark)
+    second = run_job(job_config(small_sample, output, pca_k=5, pca_variance=None), spark)
+    assert (output / "_CURRENT").read_text().strip() == second.run.run_id
+    a = spark.read.parquet(first.run["features"]).orderBy("path").collect()
+    b = spark.read.parquet(second.run["features"]).orderBy("path").collect()
+    assert [(r.path, r.label, r.split) for r in a] == [(r.path, r.label, r.split) for r in b]
+    assert np.allclose([r.features for r in a], [r.features for r in b], atol=1e-4)
+    assert sorted(p.name for p in (output / "runs").iterdir()) == sorted([first.run.run_id, second.run.run_id])
+    third = run_job(job_config(small_sample, output, pca_k=5, pca_variance=None), spark)
+    assert sorted(p.name for p in (output / "runs").iterdir()) == [second.run.run_id, third.run.run_id]
+
+
+def test_csv_output_flattens_vectors_into_columns(spark, small_sample, tmp_path):
+    result = run_job(job_config(small_sample, tmp_path / "csv", pca_k=3, pca_variance=None, output_format="csv", limit=20), spark)
+    table = spark.read.option("header", "true").csv(result.run["features"])
+    assert table.columns[:3] == ["path", "label", "split"]
+    assert "f_0" in table.columns and "f_2047" in table.columns
+    assert [c for c in table.columns if c.startswith("pca_")] == ["pca_0", "pca_1", "pca_2"]
+    assert result.metrics["counts"]["listed"] == 20
+
+
+def test_limit_takes_the_first_files_in_path_order(spark, small_sample, tmp_path):
+    result = run_job(job_config(small_sample, tmp_path / "lim", pca_k=2, pca_variance=None, limit=12), spark)
+    paths = sorted(r.path for r in spark.read.parquet(result.run["features"]).select("path").collect())
+    everything = sorted(p for p in small_sample.rglob("*.jpg"))
+    assert result.metrics["counts"]["listed"] == 12
+    assert len(paths) <= 12 and Path(local(paths[0])) == everything[0]
+
+
+def test_weights_file_is_loaded_and_recorded(spark, small_sample, tmp_path, reference_run):
+    """A .weights.h5 holding the seeded random weights gives the random run's features back."""
+    from fruits.featurize import ModelSpec, build_resnet50
+    from fruits.weights import resolve_weights
+
+    weights_file = tmp_path / "resnet50_seed42.weights.h5"
+    build_resnet50(ModelSpec(weights=resolve_weights("random"), seed=42)).save_weights(weights_file)
+    result = run_job(job_config(small_sample, tmp_path / "w", weights=str(weights_file), pca_k=2, pca_variance=None, limit=10), spark)
+    assert result.metrics["weights"]["kind"] == "file"
+    assert len(result.metrics["weights"]["sha256"]) == 64
+    mine = {r.path: r.features for r in spark.read.parquet(result.run["features"]).collect()}
+    ref = {r.path: r.features for r in spark.read.parquet(reference_run.run["features"]).collect()}
+    assert mine and all(np.allclose(mine[p], ref[p], atol=1e-4) for p in mine)
+
+
+def test_report_prints_metrics_and_redraws_the_picture(reference_run, tmp_path, capsys, spark):
+    from fruits.cli import main
+
+    output = local(reference_run.run.output)
+    assert main(["report", output, "--png", str(tmp_path / "again.png")]) == 0
+    printed = capsys.readouterr().out
+    assert reference_run.run.run_id in printed and "random weights" in printed
+    assert (tmp_path / "again.png").stat().st_size > 10_000
+
+
+def test_foreign_output_folder_is_refused(spark, small_sample, tmp_path):
+    from fruits.config import ConfigError
+
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.docx").write_text("precious")
+    with pytest.raises(ConfigError, match="not a fruits output"):
+        run_job(job_config(small_sample, tmp_path / "mine"), spark)
+    assert (tmp_path / "mine" / "thesis.docx").read_text() == "precious"
+
+
+def test_lake_commit_refuses_an_incomplete_run(spark, tmp_path):
+    from fruits.lake import RunLocation
+
+    lake = Lake(spark, str(tmp_path / "o"))
+    run = RunLocation(lake.output, "20260101T000000Z-aaaaaa")
+    (tmp_path / "o" / "runs" / run.run_id / "features").mkdir(parents=True)
+    with pytest.raises(RuntimeError, match="incomplete"):
+        lake.commit(run)
+    assert not (tmp_path / "o" / "_CURRENT").exists()
+    assert json.dumps(lake.list_runs()) == json.dumps([run.run_id])
+
+
+def test_metrics_file_matches_the_returned_metrics(reference_run):
+    assert read_metrics(Path(local(reference_run.run.output))) == json.loads(json.dumps(reference_run.metrics))
