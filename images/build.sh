@@ -22,9 +22,10 @@ shift 2
 
 eval "$("$here/docker-up.sh")"
 
-context="$cache/image-context/$kind"
-rm -rf "$context"
-mkdir -p "$context"
+# One staging folder per build, so builds sharing a FRUITS_CACHE (CI) do not trip over each other.
+mkdir -p "$cache/image-context"
+context="$(mktemp -d "$cache/image-context/$kind.XXXXXX")"
+trap 'rm -rf "$context"' EXIT
 
 case "$kind" in
   app)
