@@ -75,3 +75,19 @@ clean: ## Remove outputs and the sample (keeps .venv, bin/ and caches)
 	rm -rf out data
 
 -include mk/*.mk
+
+##@ Beyond one process
+
+.PHONY: standalone-up
+standalone-up: install ## Start a Spark standalone master and 2 workers here (then: fruits run --master spark://127.0.0.1:7077)
+	@scripts/standalone.sh up
+
+.PHONY: standalone-down
+standalone-down: ## Stop the standalone cluster
+	@scripts/standalone.sh down
+
+##@ Measurements
+
+.PHONY: bench
+bench: install ## Throughput of the job vs plain Keras on 2,000 generated JPEGs; writes out/bench/result.json
+	$(VENV_PY) bench/throughput.py --images 2000

@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--files-per-partition", type=int, default=64, help="images per Spark task (default 64)")
     run.add_argument("--seed", type=int, default=42, help="seed of the random weights (default 42)")
     run.add_argument("--keep-runs", type=int, default=2, help="complete runs kept in the output (default 2)")
+    run.add_argument("--incremental", action="store_true",
+                     help="reuse the current run's rows for unchanged files (same path, size, modification time)")
+    run.add_argument("--reuse-model", action="store_true",
+                     help="project with the current run's scaler + PCA instead of fitting them again")
     run.add_argument("--s3-endpoint", help="S3 endpoint URL (MinIO, VPC endpoint); env FRUITS_S3_ENDPOINT")
     run.add_argument("--s3-path-style", action=argparse.BooleanOptionalAction, default=None,
                      help="path-style S3 URLs (MinIO needs them); env FRUITS_S3_PATH_STYLE")
@@ -91,7 +95,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         input_uri=args.input, output_uri=args.output, weights=args.weights, pca_k=args.pca_k,
         pca_variance=variance, batch_size=args.batch_size, master=args.master, limit=args.limit,
         output_format=args.output_format, files_per_partition=args.files_per_partition, seed=args.seed,
-        keep_runs=args.keep_runs, s3=S3Settings.from_env(args.s3_endpoint, args.s3_path_style),
+        keep_runs=args.keep_runs, incremental=args.incremental, reuse_model=args.reuse_model, s3=S3Settings.from_env(args.s3_endpoint, args.s3_path_style),
     ).validate()
     result = run_job(config)
     from fruits.report import summarize

@@ -68,6 +68,8 @@ class JobConfig:
     files_per_partition: int = 64
     seed: int = 42
     keep_runs: int = 2
+    incremental: bool = False
+    reuse_model: bool = False
     s3: S3Settings = field(default_factory=S3Settings)
 
     def validate(self) -> "JobConfig":
@@ -91,6 +93,8 @@ class JobConfig:
             raise ConfigError(f"--files-per-partition must be at least 1, got {self.files_per_partition}")
         if self.keep_runs < 1:
             raise ConfigError(f"--keep-runs must be at least 1, got {self.keep_runs}")
+        if (self.incremental or self.reuse_model) and self.output_format != "parquet":
+            raise ConfigError("--incremental and --reuse-model need --format parquet")
         if self.output_format not in ("parquet", "csv"):
             raise ConfigError(f"--format must be parquet or csv, got {self.output_format!r}")
         return self

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Optional
 
@@ -94,44 +95,80 @@ def get_model(spec: ModelSpec, on_build: Optional[Callable[[], None]] = None) ->
         return model
 
 
-def featurize_batch(model: Any, images: list[Optional[bytes]], batch_size: int) -> pd.DataFrame:
+@dataclass
+class BatchTimes:
+    """Seconds spent decoding and in the model, summed over a worker's batches."""
+
+    decode: float = 0.0
+    infer: float = 0.0
+    calls: int = 0
+
+
+def featurize_batch(model: Any, images: list[Optional[bytes]], batch_size: int,
+                    times: Optional[BatchTimes] = None) -> pd.DataFrame:
     """Decode and featurize one Arrow batch; undecodable images get `error` and null features.
 
     `model` maps (n, 224, 224, 3) float32 (already preprocessed) to (n, 2048) float32.
     """
     from keras.applications.resnet50 import preprocess_input
 
+    times = times if times is not None else BatchTimes()
+    start = time.perf_counter()
     decoded = [decode_image(data) for data in images]
+    times.decode += time.perf_counter() - start
     ok = [i for i, d in enumerate(decoded) if d.pixels is not None]
     features: list[Optional[np.ndarray]] = [None] * len(images)
-    for start in range(0, len(ok), batch_size):
-        chunk = ok[start : start + batch_size]
+    start = time.perf_counter()
+    for first in range(0, len(ok), batch_size):
+        chunk = ok[first : first + batch_size]
         pixels = np.stack([decoded[i].pixels for i in chunk]).astype(np.float32)
         out = np.asarray(model.predict_on_batch(preprocess_input(pixels)), dtype=np.float32)
+        times.calls += 1
         for row, i in enumerate(chunk):
             features[i] = out[row]
+    times.infer += time.perf_counter() - start
     return pd.DataFrame({"features": features, "error": [d.reason for d in decoded]})
 
 
-def make_featurize_udf(spec: ModelSpec, batch_size: int, model_builds: Any = None, images_done: Any = None):
-    """A Spark pandas UDF: binary column -> struct<features: array<float>, error: string>.
+@dataclass(frozen=True)
+class Counters:
+    """Spark accumulators the UDF adds to, read on the driver for progress logs and metrics."""
 
-    `model_builds` and `images_done` are optional Spark accumulators, so the driver can log
-    progress and the metrics can show how many models were really built.
-    """
+    model_builds: Any
+    model_calls: Any
+    images_done: Any
+    decode_seconds: Any
+    infer_seconds: Any
+
+    @classmethod
+    def create(cls, sc) -> "Counters":
+        return cls(sc.accumulator(0), sc.accumulator(0), sc.accumulator(0), sc.accumulator(0.0), sc.accumulator(0.0))
+
+    def to_dict(self) -> dict:
+        return {"model_builds": self.model_builds.value, "model_calls": self.model_calls.value,
+                "images_done": self.images_done.value,
+                "decode_seconds": round(self.decode_seconds.value, 3), "infer_seconds": round(self.infer_seconds.value, 3)}
+
+
+def make_featurize_udf(spec: ModelSpec, batch_size: int, counters: Optional[Counters] = None):
+    """A Spark pandas UDF: binary column -> struct<features: array<float>, error: string>."""
     from pyspark.sql.functions import pandas_udf
 
     def count_build() -> None:
-        if model_builds is not None:
-            model_builds.add(1)
+        if counters is not None:
+            counters.model_builds.add(1)
 
     @pandas_udf(RESULT_SCHEMA)
     def featurize(batches: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
         model = get_model(spec, on_build=count_build)
         for contents in batches:
-            result = featurize_batch(model, contents.tolist(), batch_size)
-            if images_done is not None:
-                images_done.add(len(result))
+            times = BatchTimes()
+            result = featurize_batch(model, contents.tolist(), batch_size, times)
+            if counters is not None:
+                counters.images_done.add(len(result))
+                counters.model_calls.add(times.calls)
+                counters.decode_seconds.add(times.decode)
+                counters.infer_seconds.add(times.infer)
             yield result
 
     return featurize

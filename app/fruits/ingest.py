@@ -66,8 +66,24 @@ def is_hidden(name: str) -> bool:
     return name.startswith(("_", "."))
 
 
-def list_input(spark, uri: str) -> list[tuple[str, int]]:
-    """(path, size in bytes) of every non-hidden file under `uri`, recursively, sorted by path.
+@dataclass(frozen=True)
+class ListedFile:
+    """One file seen under the input. `modified` is the filesystem's time in epoch milliseconds."""
+
+    path: str
+    size: int
+    modified: int
+
+    @property
+    def is_readable_image(self) -> bool:
+        return self.size > 0 and parse_image_path(self.path).is_image
+
+
+LISTED_SCHEMA = "path string, size bigint, modified bigint"
+
+
+def list_input(spark, uri: str) -> list[ListedFile]:
+    """Every non-hidden file under `uri`, recursively, sorted by path.
 
     Listed with Hadoop's FileSystem API rather than by reading with the binaryFile source,
     because that source silently drops zero-byte files, and every file must be counted.
@@ -85,5 +101,5 @@ def list_input(spark, uri: str) -> list[tuple[str, int]]:
         status = files.next()
         relative = status.getPath().toUri().getPath()[len(prefix):]
         if not any(is_hidden(part) for part in relative.split("/")):
-            found.append((status.getPath().toString(), int(status.getLen())))
-    return sorted(found)
+            found.append(ListedFile(status.getPath().toString(), int(status.getLen()), int(status.getModificationTime())))
+    return sorted(found, key=lambda f: f.path)

@@ -19,18 +19,20 @@ from typing import Optional
 
 from fruits import __version__
 from fruits.config import ConfigError, JobConfig
-from fruits.featurize import FEATURE_DIM, ModelSpec, make_featurize_udf
+from fruits.featurize import FEATURE_DIM, Counters, ModelSpec, make_featurize_udf
 from fruits.imaging import empty_file_reason
-from fruits.ingest import IMAGE_EXTENSIONS, list_input, non_image_reason, parse_image_path
+from fruits.incremental import load_previous, plan_work
+from fruits.ingest import IMAGE_EXTENSIONS, ListedFile, list_input, non_image_reason, parse_image_path
 from fruits.lake import Lake, RunLocation, new_run_id
 from fruits.progress import StageTimer, report_progress
-from fruits.reduce import fit_reduce, project
+from fruits.reduce import PcaSummary, fit_reduce, project
 from fruits.report import pca_title, plot_pca_2d, write_json
 from fruits.weights import WeightsSpec, resolve_weights
 
 log = logging.getLogger(__name__)
 
 ROWS_PER_OUTPUT_FILE = 20_000
+PROGRESS_SECONDS = float(os.environ.get("FRUITS_PROGRESS_SECONDS", "10"))
 
 
 class JobError(RuntimeError):
@@ -52,6 +54,9 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
         spark = build_session(config)
     lake = Lake(spark, config.output_uri)
     lake.check_writable_output()
+    previous = load_previous(spark, lake, config, weights) if config.incremental or config.reuse_model else None
+    if config.reuse_model and previous is None:
+        raise ConfigError(f"--reuse-model needs an earlier complete run in {lake.output}")
     run = RunLocation(lake.output, new_run_id())
     log.info("run %s: %s -> %s (weights: %s)", run.run_id, config.input_uri, run.root, weights.description)
     timer = StageTimer()
@@ -59,23 +64,34 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
 
     with timer("list"):
         listing = list_files(spark, config)
-    listed = [path for path, _ in listing]
-    images = [path for path, size in listing if size > 0 and parse_image_path(path).is_image]
-    log.info("listed %d files, %d non-empty with an image extension", len(listed), len(images))
-    if not images:
+    plan = plan_work(spark, listing, previous if config.incremental else None)
+    images = [f for f in plan.todo if f.is_readable_image]
+    log.info("listed %d files; %d non-empty images to featurize", len(listing), len(images))
+    if not any(f.is_readable_image for f in listing):
         raise ConfigError(f"input {config.input_uri} holds no non-empty image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
 
-    results, model_builds = featurize(spark, config, weights, images, timer)
-    accepted = results.filter("error IS NULL").select("path", "label", "split", "features").cache()
-    image_set = set(images)
-    rejected = rejected_rows(spark, results, [(p, n) for p, n in listing if p not in image_set])
+    results, counters = featurize(spark, config, weights, images, timer)
+    accepted = results.filter("error IS NULL").select(*FEATURE_COLUMNS)
+    rejected = rejected_rows(spark, results, [f for f in plan.todo if not f.is_readable_image])
+    if plan.reused_features is not None:
+        accepted = accepted.unionByName(plan.reused_features.select(*FEATURE_COLUMNS))
+        rejected = rejected.unionByName(plan.reused_rejected.select(*REJECTED_COLUMNS))
+    accepted, rejected = accepted.cache(), rejected.cache()
     n_accepted, n_rejected = accepted.count(), rejected.count()
     if n_accepted == 0:
         reasons = [r.reason for r in rejected.limit(3).collect()]
         raise JobError(f"none of the {len(images)} images could be decoded; for example: {reasons}")
 
     with timer("reduce"):
-        model, pca = fit_reduce(accepted, FEATURE_DIM, config.pca_k, config.pca_variance)
+        if config.reuse_model:
+            from pyspark.ml import PipelineModel
+
+            model = PipelineModel.load(previous.run["model"])
+            pca = PcaSummary(k=previous.metrics["pca"]["k"], explained_variance=previous.metrics["pca"]["explained_variance"],
+                             target_variance=previous.metrics["pca"].get("target_variance"))
+            log.info("projecting with the model of run %s (k=%d)", previous.run.run_id, pca.k)
+        else:
+            model, pca = fit_reduce(accepted, FEATURE_DIM, config.pca_k, config.pca_variance)
         table = project(model, accepted).cache()
         log.info("PCA: k=%d components explain %.1f%% of the variance", pca.k, 100 * pca.cumulative[-1])
 
@@ -95,22 +111,26 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
     reasons = Counter(r.reason.split(":")[0] for r in rejected.select("reason").collect())
     metrics = build_metrics(
         config, run, weights, spark, timer, started,
-        listed=len(listed), images=len(images), accepted=n_accepted, rejected=n_rejected,
+        listed=len(listing), images=len(images), accepted=n_accepted, rejected=n_rejected,
         by_label=dict(sorted(by_label.items())), by_reason=dict(reasons.most_common()),
-        pca=pca.to_dict(), model_builds=model_builds.value,
+        pca=pca.to_dict(), worker=counters.to_dict(),
+        incremental=dict(plan.counts, previous_run=previous.run.run_id if previous else None, reused_model=config.reuse_model),
     )
     with tempfile.TemporaryDirectory() as tmp:
         lake.upload(write_json(metrics, Path(tmp) / "metrics.json"), run["metrics.json"])
     lake.commit(run)
     lake.prune(config.keep_runs)
-    table.unpersist()
-    accepted.unpersist()
-    results.unpersist()
+    for frame in (table, accepted, rejected, results):
+        frame.unpersist()
     return RunResult(run=run, metrics=metrics)
 
 
-def list_files(spark, config: JobConfig) -> list[tuple[str, int]]:
-    """(path, size) of every file under the input, sorted, cut to --limit; hidden files skipped."""
+FEATURE_COLUMNS = ("path", "label", "split", "size", "modified", "features")
+REJECTED_COLUMNS = ("path", "size", "modified", "reason")
+
+
+def list_files(spark, config: JobConfig) -> list[ListedFile]:
+    """Every file under the input, sorted by path, cut to --limit; hidden files skipped."""
     try:
         listing = list_input(spark, config.input_uri)
     except FileNotFoundError as exc:
@@ -120,23 +140,34 @@ def list_files(spark, config: JobConfig) -> list[tuple[str, int]]:
     return listing[: config.limit] if config.limit else listing
 
 
-def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[str], timer: StageTimer):
+def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[ListedFile], timer: StageTimer):
     """Decode + ResNet50 for `images`.
 
-    Returns a cached frame (path, label, split, features, error) and the accumulator counting
-    how many times a Python worker really built the model.
+    Returns a cached frame (path, label, split, size, modified, features, error) and the workers'
+    counters (model builds and calls, images, seconds decoding and in the model). With no images
+    it returns an empty frame without starting any Python worker.
     """
     from pyspark.sql import functions as F
 
     sc = spark.sparkContext
+    counters = Counters.create(sc)
+    # Labels come from the paths the driver already holds: a broadcast join, not a Python UDF
+    # (a second Python UDF in the plan would start a second set of Python workers).
+    labels = spark.createDataFrame(
+        [(f.path, meta.label, meta.split, f.size, f.modified) for f, meta in ((f, parse_image_path(f.path)) for f in images)],
+        "path string, label string, split string, size bigint, modified bigint",
+    )
+    if not images:
+        empty = labels.withColumn("features", F.lit(None).cast("array<float>")).withColumn("error", F.lit(None).cast("string"))
+        return empty.cache(), counters
+
     shipped = None
     if weights.kind == "file":
         sc.addFile(weights.uri)  # every executor gets its own copy, local or s3a://
         shipped = os.path.basename(weights.uri)
     threads = int(sc.getConf().get("spark.task.cpus", "1"))
     spec = ModelSpec(weights=weights, seed=config.seed, threads=threads, shipped_file=shipped)
-    model_builds, images_done = sc.accumulator(0), sc.accumulator(0)
-    udf = make_featurize_udf(spec, config.batch_size, model_builds, images_done)
+    udf = make_featurize_udf(spec, config.batch_size, counters)
 
     parallelism = sc.defaultParallelism
     # Tiny JPEGs make Spark's byte-based splits far too coarse; size partitions by file count,
@@ -144,47 +175,40 @@ def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[str],
     partitions = max(1, math.ceil(len(images) / config.files_per_partition))
     partitions = min(len(images), math.ceil(partitions / parallelism) * parallelism)
     reader = spark.read.format("binaryFile")
-    if config.limit:
-        contents = reader.load(images)
+    if config.limit or config.incremental:
+        contents = reader.load([f.path for f in images])  # a subset: read just those files
     else:
         ext = F.lower(F.regexp_extract("path", r"(\.[^./]+)$", 1))
         contents = reader.option("recursiveFileLookup", "true").load(config.input_uri).filter(ext.isin(*IMAGE_EXTENSIONS))
-    # Labels come from the paths the driver already holds: a broadcast join, not a Python UDF
-    # (a second Python UDF in the plan would start a second set of Python workers).
-    labels = spark.createDataFrame(
-        [(p, meta.label, meta.split) for p, meta in ((p, parse_image_path(p)) for p in images)],
-        "path string, label string, split string",
-    )
     results = (
         contents.select("path", "content")
         .repartition(partitions)
         .select("path", udf("content").alias("r"))
         .join(F.broadcast(labels), "path")
-        .select("path", "label", "split", "r.features", F.col("r.error").alias("error"))
+        .select("path", "label", "split", "size", "modified", "r.features", F.col("r.error").alias("error"))
         .cache()
     )
     log.info("featurizing %d images in %d partitions (batch %d, %d TF threads per task)",
              len(images), partitions, config.batch_size, threads)
-    with timer("featurize"), report_progress(lambda: images_done.value, len(images)):
+    with timer("featurize"), report_progress(lambda: counters.images_done.value, len(images), every=PROGRESS_SECONDS):
         count = results.count()
     if count != len(images):
         raise JobError(f"listed {len(images)} images but read {count}: the input changed during the run")
-    return results, model_builds
+    return results, counters
 
 
-def rejected_rows(spark, results, skipped: list[tuple[str, int]]):
-    """path, reason for every listed file that is not in the table.
+def rejected_rows(spark, results, skipped: list[ListedFile]):
+    """path, size, modified, reason for every processed file that is not in the table.
 
     `skipped` are files never read: empty ones, and ones without an image extension.
     """
-    decode_failures = results.filter("error IS NOT NULL").selectExpr("path", "error AS reason")
-    if not skipped:
-        return decode_failures.cache()
+    decode_failures = results.filter("error IS NOT NULL").selectExpr("path", "size", "modified", "error AS reason")
     others = spark.createDataFrame(
-        [(p, non_image_reason(parse_image_path(p).extension) if size else empty_file_reason()) for p, size in skipped],
-        "path string, reason string",
+        [(f.path, f.size, f.modified, non_image_reason(parse_image_path(f.path).extension) if f.size else empty_file_reason())
+         for f in skipped],
+        "path string, size bigint, modified bigint, reason string",
     )
-    return decode_failures.unionByName(others).cache()
+    return decode_failures.unionByName(others)
 
 
 def write_table(frame, uri: str, output_format: str, partitions: int) -> None:
@@ -206,7 +230,7 @@ def write_table(frame, uri: str, output_format: str, partitions: int) -> None:
 
 def build_metrics(config: JobConfig, run: RunLocation, weights: WeightsSpec, spark, timer: StageTimer,
                   started: float, *, listed: int, images: int, accepted: int, rejected: int, by_label: dict,
-                  by_reason: dict, pca: dict, model_builds: Optional[int]) -> dict:
+                  by_reason: dict, pca: dict, worker: dict, incremental: dict) -> dict:
     featurize_seconds = timer.seconds.get("featurize", 0.0)
     return {
         "run_id": run.run_id,
@@ -225,6 +249,7 @@ def build_metrics(config: JobConfig, run: RunLocation, weights: WeightsSpec, spa
             "files_per_partition": config.files_per_partition,
             "limit": config.limit,
             "seed": config.seed,
+            "incremental": config.incremental,
         },
         "counts": {
             "listed": listed,
@@ -234,7 +259,11 @@ def build_metrics(config: JobConfig, run: RunLocation, weights: WeightsSpec, spa
             "by_label": by_label,
             "rejected_by_reason": by_reason,
         },
-        "model_builds": model_builds,
+        "incremental": incremental,
+        "model_builds": worker["model_builds"],
+        "model_calls": worker["model_calls"],
+        # Summed over all Python workers (CPU-seconds when each task owns one core).
+        "worker_seconds": {"decode": worker["decode_seconds"], "featurize": worker["infer_seconds"]},
         "stage_seconds": {k: round(v, 3) for k, v in timer.seconds.items()},
         "total_seconds": round(time.time() - started, 3),
         "images_per_second": images / featurize_seconds if featurize_seconds else 0.0,

@@ -79,3 +79,16 @@ def test_bad_credentials_fail_with_a_clear_message(minio, s3_sample, tmp_path):
     assert result.returncode == 1, describe(result)
     last = result.stderr.strip().splitlines()[-1]
     assert "secret key" in last or "403" in last or "access key" in last, describe(result)
+
+
+def test_incremental_run_on_s3_reuses_every_unchanged_row(minio, s3_run):
+    client, run_id, _ = s3_run
+    result = run_fruits("run", "--input", f"s3a://{BUCKET}/fruits", "--output", f"s3a://{BUCKET}/features-out",
+                        "--weights", "random", "--pca-k", "4", "--incremental", endpoint=minio.endpoint)
+    assert result.returncode == 0, describe(result)
+    new_id = client.get_object(Bucket=BUCKET, Key="features-out/_CURRENT")["Body"].read().decode().strip()
+    assert new_id != run_id
+    metrics = json.loads(client.get_object(Bucket=BUCKET, Key=f"features-out/runs/{new_id}/metrics.json")["Body"].read())
+    assert metrics["model_calls"] == 0 and metrics["incremental"]["new"] == 0
+    assert metrics["incremental"]["reused"] == metrics["counts"]["listed"]
+    assert len(read_parquet(client, f"features-out/runs/{new_id}/features/")) == metrics["counts"]["accepted"]

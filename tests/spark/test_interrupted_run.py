@@ -1,4 +1,4 @@
-"""A run killed while it writes leaves the previous complete output readable and current."""
+"""A run (here an incremental one) killed while it writes leaves the previous output readable and current."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ pytestmark = pytest.mark.spark
 FRUITS = str(Path(sys.executable).parent / "fruits")
 
 
-def fruits_run(sample: Path, output: Path, **popen):
+def fruits_run(sample: Path, output: Path, *extra: str):
     args = [FRUITS, "run", "--input", str(sample), "--output", str(output), "--weights", "random",
-            "--pca-k", "3", "--limit", "30", "--files-per-partition", "8", "--master", "local[2]"]
-    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, **popen)
+            "--pca-k", "3", "--limit", "30", "--files-per-partition", "8", "--master", "local[2]", *extra]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
 def test_killed_run_keeps_the_previous_output_and_the_next_run_cleans_up(small_sample, tmp_path):
@@ -30,7 +30,7 @@ def test_killed_run_keeps_the_previous_output_and_the_next_run_cleans_up(small_s
     committed = (output / "_CURRENT").read_text().strip()
     committed_files = sorted(p.relative_to(output) for p in (output / "runs" / committed).rglob("*"))
 
-    second = fruits_run(small_sample, output)
+    second = fruits_run(small_sample, output, "--incremental")  # reuses every row, so it soon writes
     deadline = time.monotonic() + 600
     new_run = None
     while new_run is None and time.monotonic() < deadline and second.poll() is None:

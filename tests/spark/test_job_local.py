@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import job_config, read_metrics
+from conftest import REFERENCE_SEED, job_config, read_metrics
 from helpers import bad_files
 from PIL import Image
 
@@ -27,7 +27,7 @@ def local(uri: str) -> str:
 def test_features_table_follows_the_contract(spark, reference_run):
     table = spark.read.parquet(reference_run.run["features"])
     types = dict(table.dtypes)
-    assert types == {"path": "string", "label": "string", "split": "string",
+    assert types == {"path": "string", "label": "string", "split": "string", "size": "bigint", "modified": "bigint",
                      "features": "array<float>", "pca": "array<double>"}
     k = reference_run.metrics["pca"]["k"]
     sizes = table.selectExpr("size(features) AS f", "size(pca) AS p").distinct().collect()
@@ -78,6 +78,7 @@ def test_model_is_built_once_per_python_worker_not_per_task(reference_run, spark
     builds = reference_run.metrics["model_builds"]
     tasks = -(-reference_run.metrics["counts"]["listed"] // 8)  # files_per_partition=8
     assert 1 <= builds <= spark.sparkContext.defaultParallelism < tasks
+    assert reference_run.metrics["model_calls"] >= tasks
 
 
 def test_metrics_and_picture_say_the_weights_are_random(reference_run):
@@ -136,8 +137,8 @@ def test_weights_file_is_loaded_and_recorded(spark, small_sample, tmp_path, refe
     from fruits.featurize import ModelSpec, build_resnet50
     from fruits.weights import resolve_weights
 
-    weights_file = tmp_path / "resnet50_seed42.weights.h5"
-    build_resnet50(ModelSpec(weights=resolve_weights("random"), seed=42)).save_weights(weights_file)
+    weights_file = tmp_path / "resnet50_seeded.weights.h5"
+    build_resnet50(ModelSpec(weights=resolve_weights("random"), seed=REFERENCE_SEED)).save_weights(weights_file)
     result = run_job(job_config(small_sample, tmp_path / "w", weights=str(weights_file), pca_k=2, pca_variance=None, limit=10), spark)
     assert result.metrics["weights"]["kind"] == "file"
     assert len(result.metrics["weights"]["sha256"]) == 64

@@ -1,0 +1,144 @@
+"""`make bench`: how close the full job gets to the speed of ResNet50 itself, in one run.
+
+(a) ceiling: `bench/ceiling.py`, a Keras predict_on_batch loop over pre-decoded images, one
+    process using every core;
+(b) the job: `fruits run` (local[*], every core) from JPEG files to a committed Parquet table.
+Both on the same generated images, the same random weights and batch size. Prints both rates,
+the ratio b/a, the job's per-stage split, the peak RSS of the Python workers and of the JVM, and
+writes everything to a JSON file. Timings are reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+FRUITS = str(Path(sys.executable).parent / "fruits")
+
+
+def descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        found.append(pid)
+        stack.extend(children.get(pid, []))
+    return found
+
+
+def rss_mb(pid: int) -> tuple[str, float]:
+    try:
+        cmdline = (Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")).decode(errors="replace")
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return cmdline, int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return "", 0.0
+
+
+class PeakRss:
+    """Polls a process tree; keeps the peak RSS of the JVM and of each Python worker."""
+
+    def __init__(self, root: int, every: float = 0.5):
+        self.root, self.every = root, every
+        self.jvm = 0.0
+        self.workers: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> "PeakRss":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            for pid in descendants(self.root):
+                cmdline, rss = rss_mb(pid)
+                if "java" in cmdline.split(" ")[0]:
+                    self.jvm = max(self.jvm, rss)
+                elif "pyspark.daemon" in cmdline or "pyspark/daemon" in cmdline:
+                    self.workers[pid] = max(self.workers.get(pid, 0.0), rss)
+
+
+def ensure_images(folder: Path, count: int) -> int:
+    from fruits.sample import generate_sample
+
+    if not (folder / "Training").is_dir():
+        generate_sample(folder, classes=10, per_class=max(2, count // 10), seed=1)
+    return sum(1 for _ in folder.rglob("*.jpg"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--work", type=Path, default=Path("out/bench"))
+    parser.add_argument("--result", type=Path, default=Path("out/bench/result.json"))
+    args = parser.parse_args()
+    images_dir = args.work / "images"
+    n = ensure_images(images_dir, args.images)
+    print(f"bench: {n} JPEGs in {images_dir}, batch {args.batch_size}, {os.cpu_count()} cores", flush=True)
+
+    ceiling = json.loads(subprocess.run(
+        [sys.executable, str(HERE / "ceiling.py"), "--images", str(images_dir), "--batch-size", str(args.batch_size)],
+        check=True, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    ).stdout.strip().splitlines()[-1])
+    print(f"(a) ceiling: {ceiling['images_per_second']:.1f} images/s", flush=True)
+
+    output = args.work / "lake"
+    command = [FRUITS, "run", "--input", str(images_dir), "--output", str(output), "--weights", "random",
+               "--pca-k", "50", "--batch-size", str(args.batch_size)]
+    started = time.perf_counter()
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as job, PeakRss(job.pid) as peak:
+        log, _ = job.communicate()
+    wall = time.perf_counter() - started
+    if job.returncode != 0:
+        print(log[-4000:], file=sys.stderr)
+        return 1
+    run_id = (output / "_CURRENT").read_text().strip()
+    metrics = json.loads((output / "runs" / run_id / "metrics.json").read_text())
+    job_seconds = metrics["total_seconds"]
+    job_rate = n / job_seconds
+    result = {
+        "images": n, "batch_size": args.batch_size, "cores": os.cpu_count(),
+        "ceiling": ceiling,
+        "job": {"images_per_second": job_rate, "seconds_files_to_commit": job_seconds,
+                "seconds_with_spark_start": round(wall, 3), "stage_seconds": metrics["stage_seconds"],
+                "worker_seconds": metrics["worker_seconds"], "model_builds": metrics["model_builds"]},
+        "ratio_job_to_ceiling": job_rate / ceiling["images_per_second"],
+        "peak_rss_mb": {"jvm": round(peak.jvm), "python_worker_max": round(max(peak.workers.values(), default=0)),
+                        "python_workers_seen": len(peak.workers)},
+    }
+    args.result.parent.mkdir(parents=True, exist_ok=True)
+    args.result.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"(b) job:     {job_rate:.1f} images/s ({job_seconds:.1f} s files -> committed Parquet, {wall:.1f} s with Spark start)")
+    print(f"ratio b/a:   {result['ratio_job_to_ceiling']:.2f}")
+    print("stages (s):  " + ", ".join(f"{k} {v:.1f}" for k, v in metrics["stage_seconds"].items()))
+    print("in workers:  " + ", ".join(f"{k} {v:.1f} s" for k, v in metrics["worker_seconds"].items()))
+    print(f"peak RSS:    JVM {peak.jvm:.0f} MB, largest Python worker {max(peak.workers.values(), default=0):.0f} MB "
+          f"({len(peak.workers)} workers)")
+    print(f"result:      {args.result}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""The e2e tier's view of the kind cluster: Kubernetes API clients, helm and kubectl from bin/,
+polling with readable timeouts, an executor-pod recorder, and the diagnostics a failing test prints."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = ROOT / "bin"
+CHART = ROOT / "charts" / "fruits-pipeline"
+NAMESPACE = "fruits"
+RELEASE = "fruits-pipeline"
+SPARK_GROUP, SPARK_VERSION, SPARK_PLURAL = "sparkoperator.k8s.io", "v1beta2", "sparkapplications"
+TERMINAL = {"COMPLETED", "FAILED", "SUBMISSION_FAILED", "INVALIDATING"}
+
+
+def run(*args: str, timeout: float = 900, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+    """Run a command; on failure raise with the command line and its output."""
+    result = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"command failed (exit {result.returncode}): {' '.join(args)}\n"
+            f"--- stdout ---\n{result.stdout[-4000:]}\n--- stderr ---\n{result.stderr[-4000:]}"
+        )
+    return result
+
+
+def wait_for(what: str, probe: Callable[[], object], timeout: float, interval: float = 2.0):
+    """Poll `probe` until it returns something truthy; fail naming `what` and the last value seen."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            last = probe()
+        except ApiException as exc:
+            last = f"API error {exc.status}: {exc.reason}"
+        else:
+            if last:
+                return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last seen: {last!r}")
+
+
+@dataclass
+class ExecutorRecord:
+    """What an ExecutorWatcher saw of one SparkApplication's executor pods."""
+
+    seen: dict[str, float] = field(default_factory=dict)  # pod -> first seen (s since start)
+    running: dict[str, float] = field(default_factory=dict)  # pod -> first Running
+    gone: dict[str, float] = field(default_factory=dict)  # pod -> deleted or finished
+    gone_while_driver_ran: list[str] = field(default_factory=list)
+    peak_running: int = 0
+    timeline: list[tuple[float, int]] = field(default_factory=list)  # (t, running) on each change
+
+
+class ExecutorWatcher(threading.Thread):
+    """Polls the executor pods of one SparkApplication every second until stopped."""
+
+    def __init__(self, core: client.CoreV1Api, app: str, interval: float = 1.0):
+        super().__init__(daemon=True, name=f"executors-{app}")
+        self.core, self.app, self.interval = core, app, interval
+        self.record = ExecutorRecord()
+        self.start_time = time.monotonic()
+        self._stop_event = threading.Event()
+
+    def stop(self) -> ExecutorRecord:
+        self._stop_event.set()
+        self.join(timeout=10)
+        return self.record
+
+    def _driver_running(self) -> bool:
+        pods = self.core.list_namespaced_pod(
+            NAMESPACE, label_selector=f"spark-role=driver,sparkoperator.k8s.io/app-name={self.app}"
+        ).items
+        return any(p.status.phase == "Running" for p in pods)
+
+    def run(self) -> None:
+        rec = self.record
+        while not self._stop_event.is_set():
+            now = time.monotonic() - self.start_time
+            try:
+                pods = self.core.list_namespaced_pod(
+                    NAMESPACE, label_selector=f"spark-role=executor,sparkoperator.k8s.io/app-name={self.app}"
+                ).items
+                driver_running = self._driver_running()
+            except Exception:  # a poll that fails is skipped, the next one counts
+                time.sleep(self.interval)
+                continue
+            live = set()
+            running = 0
+            for pod in pods:
+                name = pod.metadata.name
+                rec.seen.setdefault(name, now)
+                if pod.metadata.deletion_timestamp is None and pod.status.phase in ("Pending", "Running"):
+                    live.add(name)
+                if pod.status.phase == "Running" and pod.metadata.deletion_timestamp is None:
+                    running += 1
+                    rec.running.setdefault(name, now)
+            for name in set(rec.seen) - live - set(rec.gone):
+                rec.gone[name] = now
+                if driver_running:
+                    rec.gone_while_driver_ran.append(name)
+            if not rec.timeline or rec.timeline[-1][1] != running:
+                rec.timeline.append((round(now, 1), running))
+            rec.peak_running = max(rec.peak_running, running)
+            self._stop_event.wait(self.interval)
+
+
+class Cluster:
+    def __init__(self, kubeconfig: str, name: str):
+        self.kubeconfig, self.name = kubeconfig, name
+        config.load_kube_config(config_file=kubeconfig)
+        self.core = client.CoreV1Api()
+        self.apps = client.AppsV1Api()
+        self.custom = client.CustomObjectsApi()
+        self.admission = client.AdmissionregistrationV1Api()
+        self.env = dict(os.environ, KUBECONFIG=kubeconfig)
+
+    @classmethod
+    def from_env(cls) -> "Cluster":
+        kubeconfig = os.environ.get("KUBECONFIG", "")
+        if not kubeconfig or not Path(kubeconfig).is_file():
+            raise AssertionError(f"KUBECONFIG={kubeconfig!r} is not a file: run these tests with `make e2e`")
+        return cls(kubeconfig, os.environ.get("FRUITS_E2E_CLUSTER", "fruits"))
+
+    # -- tools ---------------------------------------------------------------------------------
+    def helm(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+        return run(str(BIN / "helm"), *args, timeout=timeout, env=self.env, cwd=ROOT)
+
+    def kubectl(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
+        return run(str(BIN / "kubectl"), *args, timeout=timeout, check=check, env=self.env, cwd=ROOT)
+
+    # -- objects -------------------------------------------------------------------------------
+    def node_ip(self) -> str:
+        node = self.core.list_node().items[0]
+        return next(a.address for a in node.status.addresses if a.type == "InternalIP")
+
+    def sparkapp(self, name: str) -> dict | None:
+        try:
+            return self.custom.get_namespaced_custom_object(SPARK_GROUP, SPARK_VERSION, NAMESPACE, SPARK_PLURAL, name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def app_state(self, name: str) -> str:
+        app = self.sparkapp(name) or {}
+        return app.get("status", {}).get("applicationState", {}).get("state", "")
+
+    def delete_sparkapp(self, name: str) -> None:
+        try:
+            self.custom.delete_namespaced_custom_object(SPARK_GROUP, SPARK_VERSION, NAMESPACE, SPARK_PLURAL, name)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+        wait_for(f"SparkApplication {name} and its pods to go", lambda: self.sparkapp(name) is None
+                 and not self.core.list_namespaced_pod(NAMESPACE, label_selector=f"sparkoperator.k8s.io/app-name={name}").items,
+                 timeout=180)
+
+    def pods(self, selector: str) -> list:
+        return self.core.list_namespaced_pod(NAMESPACE, label_selector=selector).items
+
+    def log_tail(self, pod: str, namespace: str = NAMESPACE, lines: int = 80, container: str | None = None) -> str:
+        try:
+            return self.core.read_namespaced_pod_log(pod, namespace, tail_lines=lines, container=container)
+        except ApiException as exc:
+            return f"(no log for {namespace}/{pod}: {exc.reason})"
+
+    def driver_log(self, app: str, lines: int | None = None) -> str:
+        drivers = self.pods(f"spark-role=driver,sparkoperator.k8s.io/app-name={app}")
+        if not drivers:
+            return f"(no driver pod for {app})"
+        try:
+            return self.core.read_namespaced_pod_log(drivers[0].metadata.name, NAMESPACE, tail_lines=lines)
+        except ApiException as exc:
+            return f"(no log for driver {drivers[0].metadata.name}: {exc.reason})"
+
+    def run_app(self, name: str, timeout: float, during: Callable[[str], None] | None = None) -> tuple[str, ExecutorRecord, float]:
+        """Wait for SparkApplication `name` to end while recording its executors; returns
+        (final state, executor record, seconds from submission to the end)."""
+        watcher = ExecutorWatcher(self.core, name)
+        watcher.start()
+        start = time.monotonic()
+        try:
+            deadline = start + timeout
+            state = ""
+            while time.monotonic() < deadline:
+                state = self.app_state(name)
+                if state in TERMINAL:
+                    break
+                if during:
+                    during(state)
+                time.sleep(2)
+            else:
+                raise AssertionError(f"SparkApplication {name} did not finish within {timeout:.0f} s (state {state!r})")
+        finally:
+            record = watcher.stop()
+        return state, record, time.monotonic() - start
+
+    # -- diagnostics ---------------------------------------------------------------------------
+    def diagnostics(self) -> str:
+        out = []
+        out.append("$ kubectl get pods -A -o wide\n" + self.kubectl("get", "pods", "-A", "-o", "wide", check=False).stdout)
+        out.append("$ kubectl -n fruits get sparkapplications -o wide\n"
+                   + self.kubectl("-n", NAMESPACE, "get", "sparkapplications", "-o", "wide", check=False).stdout)
+        for app in self.custom.list_namespaced_custom_object(SPARK_GROUP, SPARK_VERSION, NAMESPACE, SPARK_PLURAL)["items"]:
+            status = app.get("status", {})
+            out.append(f"SparkApplication {app['metadata']['name']}: state={status.get('applicationState')} "
+                       f"executors={status.get('executorState')} attempts={status.get('submissionAttempts')}/"
+                       f"{status.get('executionAttempts')}")
+            out.append(f"--- driver log tail ({app['metadata']['name']}) ---\n" + self.driver_log(app["metadata"]["name"], 60))
+        for pod in self.pods("app.kubernetes.io/name=spark-operator"):
+            out.append(f"--- operator log tail ({pod.metadata.name}) ---\n" + self.log_tail(pod.metadata.name, lines=40))
+        events = self.core.list_namespaced_event(NAMESPACE).items
+        events.sort(key=lambda e: e.last_timestamp or e.event_time or e.metadata.creation_timestamp)
+        out.append("--- events in fruits (last 40) ---\n" + "\n".join(
+            f"{e.type:8} {e.reason:24} {e.involved_object.kind}/{e.involved_object.name}: {e.message}" for e in events[-40:]))
+        return "\n\n".join(out)

@@ -1,0 +1,220 @@
+"""Tier 5: the chart on a real kind cluster. The operator and its webhook become Ready, MinIO runs
+in the cluster and takes the sample, the chart's SparkApplication completes with executors that
+scale up and are released, the outputs read back from MinIO hold, the plain manifest completes,
+and an executor killed mid-run does not fail the application."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from botocore.config import Config
+from kube import CHART, NAMESPACE, RELEASE, ROOT, Cluster, run, wait_for
+from kubernetes import client
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
+
+VALUES_KIND = CHART / "values-kind.yaml"
+KIND_VALUES = yaml.safe_load(VALUES_KIND.read_text())
+BUCKET = "fruits"
+INPUT_PREFIX = "input/"
+OUTPUT_PREFIX = "lake/"
+APP = RELEASE  # the chart names its SparkApplication after the release
+SAMPLE_CLASSES, SAMPLE_PER_CLASS = 8, 16
+# Small tasks, so that dynamic allocation sees a backlog and asks for more executors; a short idle
+# timeout, so that it hands them back before the job ends.
+FILES_PER_PARTITION = 4
+IDLE_TIMEOUT_S = 10
+APP_TIMEOUT_S = 1200
+SUMMARY: dict[str, object] = {}
+
+
+def helm_values(*extra: str) -> list[str]:
+    return ["-f", str(VALUES_KIND),
+            "--set-json", f'job.extraArgs=["--files-per-partition","{FILES_PER_PARTITION}"]',
+            "--set", f"dynamicAllocation.executorIdleTimeoutSeconds={IDLE_TIMEOUT_S}",
+            "--set", f"dynamicAllocation.shuffleTrackingTimeoutSeconds={IDLE_TIMEOUT_S}", *extra]
+
+
+@pytest.fixture(scope="module")
+def operator_and_minio(cluster: Cluster):
+    """Step 1 of the install: the chart with values-kind.yaml minus its SparkApplication (a helm
+    post-renderer drops it), waited for: operator, webhook, MinIO, RBAC, the S3 Secret."""
+    start = time.monotonic()
+    cluster.helm("install", RELEASE, str(CHART), "-n", NAMESPACE, "--create-namespace", *helm_values(),
+                 "--post-renderer", sys.executable, "--post-renderer-args", str(Path(__file__).with_name("drop_sparkapp.py")),
+                 "--wait", "--timeout", "10m")
+    SUMMARY["install operator + MinIO (s)"] = round(time.monotonic() - start)
+
+
+@pytest.fixture(scope="module")
+def s3(cluster: Cluster, operator_and_minio):
+    """boto3 on the in-cluster MinIO through a NodePort Service the test adds (the node's IP is
+    reachable from the host on kind's Docker network)."""
+    minio = KIND_VALUES.get("minio", {}).get("name", "minio")
+    svc = client.V1Service(
+        metadata=client.V1ObjectMeta(name=f"{minio}-e2e", namespace=NAMESPACE),
+        spec=client.V1ServiceSpec(type="NodePort", selector=cluster.core.read_namespaced_service(minio, NAMESPACE).spec.selector,
+                                  ports=[client.V1ServicePort(name="s3", port=9000, target_port="s3")]))
+    created = cluster.core.create_namespaced_service(NAMESPACE, svc)
+    endpoint = f"http://{cluster.node_ip()}:{created.spec.ports[0].node_port}"
+    creds = KIND_VALUES["s3"]["credentials"]
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                      aws_access_key_id=creds["accessKeyId"], aws_secret_access_key=creds["secretAccessKey"],
+                      config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 10}))
+    wait_for(f"MinIO at {endpoint}", lambda: s3.list_buckets() is not None, timeout=120)
+    return s3
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("sample")
+    run(str(ROOT / ".venv" / "bin" / "fruits"), "sample", "--out", str(out), "--classes", str(SAMPLE_CLASSES),
+        "--per-class", str(SAMPLE_PER_CLASS), "--seed", "1", timeout=300)
+    return out
+
+
+@pytest.fixture(scope="module")
+def uploaded(s3, sample) -> list[str]:
+    s3.create_bucket(Bucket=BUCKET)
+    keys = []
+    for path in sorted(p for p in sample.rglob("*") if p.is_file()):
+        key = INPUT_PREFIX + path.relative_to(sample).as_posix()
+        s3.upload_file(str(path), BUCKET, key)
+        keys.append(key)
+    return keys
+
+
+def current_run(s3) -> str:
+    return s3.get_object(Bucket=BUCKET, Key=f"{OUTPUT_PREFIX}_CURRENT")["Body"].read().decode().strip()
+
+
+def read_parquet(s3, prefix: str) -> list[dict]:
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []) if o["Key"].endswith(".parquet")]
+    assert keys, f"no parquet files under s3://{BUCKET}/{prefix}"
+    tables = [pq.read_table(io.BytesIO(s3.get_object(Bucket=BUCKET, Key=k)["Body"].read())) for k in keys]
+    return [row for table in tables for row in table.to_pylist()]
+
+
+def check_run_output(s3, run_id: str, listed: int, k: int) -> dict:
+    """The s3 tier's checks on one complete run; returns its metrics."""
+    root = f"{OUTPUT_PREFIX}runs/{run_id}/"
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=root).get("Contents", [])}
+    for folder in ("features/", "rejected/", "model/"):
+        assert any(key.startswith(root + folder) for key in keys), f"nothing under s3://{BUCKET}/{root}{folder}"
+    metrics = json.loads(s3.get_object(Bucket=BUCKET, Key=root + "metrics.json")["Body"].read())
+    png = s3.get_object(Bucket=BUCKET, Key=root + "pca_2d.png")["Body"].read()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n"), "pca_2d.png is not a PNG"
+    features = read_parquet(s3, root + "features/")
+    rejected = [] if not any(key.startswith(root + "rejected/") and key.endswith(".parquet") for key in keys) \
+        else read_parquet(s3, root + "rejected/")
+    assert metrics["counts"]["listed"] == listed == len(features) + len(rejected), (metrics["counts"], len(features), len(rejected))
+    assert {len(r["features"]) for r in features} == {2048}
+    assert {len(r["pca"]) for r in features} == {k}
+    assert all(r["path"].startswith(f"s3a://{BUCKET}/{INPUT_PREFIX}") for r in features)
+    assert len({r["label"] for r in features}) == SAMPLE_CLASSES
+    ratios = metrics["pca"]["explained_variance"]
+    assert len(ratios) == k and all(a >= b for a, b in zip(ratios, ratios[1:])) and sum(ratios) <= 1 + 1e-9, ratios
+    return metrics
+
+
+def test_operator_and_webhook_become_ready(cluster: Cluster, operator_and_minio):
+    deployments = cluster.apps.list_namespaced_deployment(NAMESPACE, label_selector="app.kubernetes.io/name=spark-operator").items
+    names = {d.metadata.name: (d.status.ready_replicas or 0, d.spec.replicas) for d in deployments}
+    assert any("controller" in n for n in names) and any("webhook" in n for n in names), names
+    assert all(ready == wanted for ready, wanted in names.values()), f"not all Ready: {names}"
+    image = deployments[0].spec.template.spec.containers[0].image
+    assert "fruits-spark-operator" in image, image
+    # The webhook server patches its CA into both configurations once its certificate exists.
+    for kind, items in (("mutating", cluster.admission.list_mutating_webhook_configuration().items),
+                        ("validating", cluster.admission.list_validating_webhook_configuration().items)):
+        ours = [c for c in items if "spark-operator" in c.metadata.name]
+        assert ours, f"no {kind} webhook configuration of the spark-operator"
+        assert all(w.client_config.ca_bundle for c in ours for w in c.webhooks), f"{kind} webhook without a CA bundle"
+
+
+def test_minio_runs_in_the_cluster_and_holds_the_sample(cluster: Cluster, s3, uploaded, sample):
+    minio = cluster.pods("app.kubernetes.io/component=minio") or cluster.pods("app.kubernetes.io/name=minio")
+    assert minio and minio[0].status.phase == "Running", [p.metadata.name for p in minio]
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=INPUT_PREFIX)["KeyCount"]
+    assert listed == len(uploaded) == SAMPLE_CLASSES * SAMPLE_PER_CLASS
+
+
+@pytest.fixture(scope="module")
+def chart_run(cluster: Cluster, uploaded):
+    """Step 2 of the install: the plain chart, which adds the SparkApplication; then its run."""
+    cluster.helm("upgrade", RELEASE, str(CHART), "-n", NAMESPACE, *helm_values(), "--wait", "--timeout", "5m")
+    assert cluster.sparkapp(APP) is not None, "helm did not create the SparkApplication"
+    state, record, seconds = cluster.run_app(APP, timeout=APP_TIMEOUT_S)
+    driver_log = cluster.driver_log(APP)
+    SUMMARY.update({"chart run: state": state, "chart run: wall time (s)": round(seconds),
+                    "chart run: peak executors running": record.peak_running,
+                    "chart run: executor pods": len(record.seen),
+                    "chart run: executors released while the driver ran": len(record.gone_while_driver_ran),
+                    "chart run: running executors over time (s, n)": record.timeline})
+    return state, record, driver_log
+
+
+def test_chart_sparkapplication_completes(cluster: Cluster, chart_run):
+    state, _, driver_log = chart_run
+    assert state == "COMPLETED", f"state {state}; driver log tail:\n{driver_log[-3000:]}"
+
+
+def test_executors_scale_up_with_the_backlog_and_are_released(cluster: Cluster, chart_run):
+    state, record, driver_log = chart_run
+    assert record.peak_running > 1, f"never more than one executor Running: {record.timeline}"
+    assert KIND_VALUES["dynamicAllocation"]["maxExecutors"] >= record.peak_running
+    # Released: pods went away while the driver still ran, and Spark says why.
+    assert record.gone_while_driver_ran, f"no executor was released before the driver ended: {record}"
+    assert "idle" in driver_log.lower() and "remov" in driver_log.lower(), \
+        "the driver log does not mention removing idle executors:\n" + driver_log[-3000:]
+    assert not [p for p in cluster.pods("spark-role=executor") if p.status.phase == "Running"], "executors left running"
+
+
+def test_outputs_read_back_from_minio(s3, uploaded, chart_run):
+    metrics = check_run_output(s3, current_run(s3), listed=len(uploaded), k=KIND_VALUES["job"]["pcaK"])
+    SUMMARY["chart run: images per second"] = metrics.get("images_per_second")
+
+
+def test_manifest_sparkapp_completes_with_an_executor_killed_mid_run(cluster: Cluster, s3, uploaded, chart_run):
+    """`kubectl apply -f manifests/sparkapp.yaml` (same object name as the chart's, so that one goes
+    first). While it runs, one executor pod is killed without grace; Spark must retry its tasks."""
+    previous = current_run(s3)
+    cluster.delete_sparkapp(APP)
+    cluster.kubectl("apply", "-f", str(ROOT / "manifests" / "sparkapp.yaml"))
+    killed: list[str] = []
+
+    def kill_one_executor(_state: str) -> None:
+        if killed:
+            return
+        # Mid-run: the driver has handed out tasks to an executor that is Running.
+        if "Starting task" not in cluster.driver_log(APP, lines=400):
+            return
+        for pod in cluster.pods(f"spark-role=executor,sparkoperator.k8s.io/app-name={APP}"):
+            if pod.status.phase == "Running":
+                cluster.core.delete_namespaced_pod(pod.metadata.name, NAMESPACE, grace_period_seconds=0)
+                killed.append(pod.metadata.name)
+                return
+
+    state, record, seconds = cluster.run_app(APP, timeout=APP_TIMEOUT_S, during=kill_one_executor)
+    driver_log = cluster.driver_log(APP)
+    SUMMARY.update({"manifest run: state": state, "manifest run: wall time (s)": round(seconds),
+                    "manifest run: executor killed": killed, "manifest run: executor pods": len(record.seen)})
+    assert killed, "no executor was Running with tasks to kill"
+    assert state == "COMPLETED", f"state {state} after killing {killed}; driver log tail:\n{driver_log[-3000:]}"
+    run_id = current_run(s3)
+    assert run_id != previous, "the manifest run did not commit a new run"
+    check_run_output(s3, run_id, listed=len(uploaded), k=8)
+
+
+def pytest_terminal_summary_lines() -> list[str]:
+    return [f"{k}: {v}" for k, v in SUMMARY.items()]

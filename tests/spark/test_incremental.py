@@ -1,0 +1,81 @@
+"""--incremental: unchanged files cost nothing, new ones are featurized, deleted ones disappear."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from conftest import job_config
+
+from fruits.config import ConfigError
+from fruits.job import run_job
+from fruits.sample import CLASSES, render
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture()
+def growing_input(small_sample, tmp_path):
+    folder = tmp_path / "images"
+    shutil.copytree(small_sample, folder)  # copy2 keeps modification times
+    return folder
+
+
+def rows(spark, run):
+    return {r.path: r for r in spark.read.parquet(run["features"]).collect()}
+
+
+def test_second_run_without_new_images_does_no_model_work(spark, growing_input, tmp_path):
+    output = tmp_path / "out"
+    first = run_job(job_config(growing_input, output, pca_k=3, pca_variance=None), spark)
+    again = run_job(job_config(growing_input, output, pca_k=3, pca_variance=None, incremental=True), spark)
+    assert again.metrics["model_calls"] == 0 and again.metrics["model_builds"] == 0
+    inc = again.metrics["incremental"]
+    assert (inc["new"], inc["removed"], inc["reused"]) == (0, 0, first.metrics["counts"]["listed"])
+    assert inc["previous_run"] == first.run.run_id
+    before, after = rows(spark, first.run), rows(spark, again.run)
+    assert before.keys() == after.keys()
+    assert all(np.array_equal(before[p].features, after[p].features) for p in before)
+    assert again.metrics["counts"]["consistent"]
+
+
+def test_new_images_are_featurized_and_deleted_ones_disappear(spark, growing_input, tmp_path):
+    output = tmp_path / "out"
+    first = run_job(job_config(growing_input, output, pca_k=3, pca_variance=None), spark)
+    gone = sorted((growing_input / "Test" / "Banana").glob("*.jpg"))[:2]
+    for path in gone:
+        path.unlink()
+    fresh_dir = growing_input / "Training" / CLASSES[10].name
+    fresh_dir.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(3):
+        render(CLASSES[10], rng).save(fresh_dir / f"new_{i}.jpg", format="JPEG", quality=90)
+
+    second = run_job(job_config(growing_input, output, pca_k=3, pca_variance=None, incremental=True), spark)
+    inc = second.metrics["incremental"]
+    assert (inc["new"], inc["removed"]) == (3, 2)
+    assert second.metrics["model_calls"] >= 1
+    after = rows(spark, second.run)
+    assert not any(str(p) in path for p in gone for path in after)
+    assert sum(1 for r in after.values() if r.label == CLASSES[10].name) == 3
+    assert second.metrics["counts"]["listed"] == first.metrics["counts"]["listed"] + 1
+    before = rows(spark, first.run)
+    kept = set(before) & set(after)
+    assert all(np.array_equal(before[p].features, after[p].features) for p in kept)
+
+
+def test_reuse_model_projects_new_rows_with_the_stored_pca(spark, growing_input, tmp_path):
+    output = tmp_path / "out"
+    first = run_job(job_config(growing_input, output, pca_k=4, pca_variance=None), spark)
+    again = run_job(job_config(growing_input, output, pca_k=4, pca_variance=None, incremental=True, reuse_model=True), spark)
+    assert again.metrics["pca"]["explained_variance"] == first.metrics["pca"]["explained_variance"]
+    before, after = rows(spark, first.run), rows(spark, again.run)
+    assert all(np.allclose(before[p].pca, after[p].pca, atol=1e-9) for p in before)
+
+
+def test_incremental_refuses_features_made_with_other_weights(spark, growing_input, tmp_path):
+    output = tmp_path / "out"
+    run_job(job_config(growing_input, output, pca_k=2, pca_variance=None, limit=10), spark)
+    with pytest.raises(ConfigError, match="same weights"):
+        run_job(job_config(growing_input, output, pca_k=2, pca_variance=None, limit=10, incremental=True, seed=7), spark)
