@@ -1,0 +1,3 @@
+module fruits.local/pause
+
+go 1.22
