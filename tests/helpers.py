@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -49,3 +50,10 @@ def write_bad_files(folder: Path) -> dict[str, str | None]:
         (folder / name).write_bytes(content)
         expected[name] = reason
     return expected
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -133,8 +133,8 @@ class Cluster:
         return cls(kubeconfig, os.environ.get("FRUITS_E2E_CLUSTER", "fruits"))
 
     # -- tools ---------------------------------------------------------------------------------
-    def helm(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-        return run(str(BIN / "helm"), *args, timeout=timeout, env=self.env, cwd=ROOT)
+    def helm(self, *args: str, timeout: float = 900, check: bool = True) -> subprocess.CompletedProcess:
+        return run(str(BIN / "helm"), *args, timeout=timeout, check=check, env=self.env, cwd=ROOT)
 
     def kubectl(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
         return run(str(BIN / "kubectl"), *args, timeout=timeout, check=check, env=self.env, cwd=ROOT)

@@ -7,42 +7,15 @@ S3A jars and the endpoint settings, which a shared in-process SparkSession could
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
+from helpers import free_port
+from s3kit import ACCESS_KEY, BUCKET, MINIO, SECRET_KEY, MinioServer
 
 pytestmark = pytest.mark.s3
-
-REPO = Path(__file__).resolve().parents[2]
-MINIO = REPO / "bin" / "minio"
-ACCESS_KEY, SECRET_KEY = "fruits-test", "fruits-test-secret"
-BUCKET = "lake"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass(frozen=True)
-class MinioServer:
-    endpoint: str
-    log: Path
-
-    def client(self, secret: str = SECRET_KEY):
-        import boto3
-        from botocore.config import Config
-
-        return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=ACCESS_KEY,
-                            aws_secret_access_key=secret, region_name="us-east-1",
-                            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}))
 
 
 @pytest.fixture(scope="session")
@@ -91,13 +64,3 @@ def s3_sample(minio, small_sample) -> str:
     return f"s3a://{BUCKET}/fruits"
 
 
-def run_fruits(*args: str, endpoint: str, secret: str = SECRET_KEY, timeout: int = 600) -> subprocess.CompletedProcess:
-    """`fruits ARGS` against `endpoint`, as a user would run it, with S3 keys in the environment."""
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": secret,
-           "FRUITS_S3_ENDPOINT": endpoint, "FRUITS_S3_PATH_STYLE": "true"}
-    fruits = Path(sys.executable).parent / "fruits"
-    return subprocess.run([str(fruits), *args], capture_output=True, text=True, env=env, timeout=timeout)
-
-
-def describe(result: subprocess.CompletedProcess) -> str:
-    return f"exit {result.returncode}\n--- stdout\n{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-5000:]}"

@@ -8,7 +8,8 @@ import time
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import BUCKET, describe, free_port, run_fruits
+from helpers import free_port
+from s3kit import BUCKET, describe, run_fruits
 
 pytestmark = pytest.mark.s3
 

@@ -6,7 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import job_config
+from sparkkit import job_config
 
 from fruits.config import ConfigError
 from fruits.job import run_job

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REFERENCE_SEED, job_config, read_metrics
+from sparkkit import REFERENCE_SEED, job_config, read_metrics
 from helpers import bad_files
 from PIL import Image
 

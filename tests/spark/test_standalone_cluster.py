@@ -12,20 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import free_port
 
 pytestmark = pytest.mark.spark
 
 REPO = Path(__file__).resolve().parents[2]
 FRUITS = str(Path(sys.executable).parent / "fruits")
 PROGRESS = re.compile(r"(\d+)/(\d+) images")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture()
