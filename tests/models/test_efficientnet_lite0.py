@@ -37,8 +37,8 @@ from fruits.sample import CLASSES, render
 # about 2e-6 for both the 1280 features and the 1000 logits (float32, different kernels).
 RELATIVE_TOLERANCE = 1e-4
 
-# Drawn pictures whose ImageNet class the pretrained network names with a clear margin:
-# (picture, expected top-1 index, its ImageNet label).
+# ImageNet class indices of three drawn pictures that the pretrained network names first with a
+# clear margin (38 %, 19 % and 10 % against at most 5 %, 3 % and 3 % for the runner-up).
 TENNIS_BALL, WINDOW_SCREEN, CROSSWORD = 852, 904, 918
 
 
@@ -64,6 +64,7 @@ def _checkerboard() -> np.ndarray:
     return np.repeat((((yy // 28) + (xx // 28)) % 2 * 255).astype(np.uint8)[..., None], 3, axis=2)
 
 
+# name -> (drawing function giving (224, 224, 3) uint8, expected top-1 ImageNet class)
 DRAWINGS = {"tennis ball": (_tennis_ball, TENNIS_BALL), "fine grid": (_fine_grid, WINDOW_SCREEN),
             "checkerboard": (_checkerboard, CROSSWORD)}
 
