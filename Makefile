@@ -56,6 +56,11 @@ test: install jars minio ## Tiers 1-4: unit, spark, s3 (MinIO), chart
 test-unit: install ## Tier 1 only: no JVM, seconds
 	$(VENV_PY) -m pytest tests/unit $(PYTEST_ARGS)
 
+.PHONY: test-reference
+test-reference: install ## EfficientNet-Lite0 port vs the PyTorch reference (installs torch: several GB)
+	$(VENV_PY) -m pip install --quiet -e '.[test,reference]'
+	$(VENV_PY) -m pytest tests/models $(PYTEST_ARGS)
+
 ##@ Dependencies fetched on first use
 
 .PHONY: jars
