@@ -29,7 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="featurize a folder of images and write a feature table")
     run.add_argument("--input", required=True, help="image folder: path, file:// or s3a:// URI (<root>/<Split>/<Label>/<name>.jpg)")
     run.add_argument("--output", required=True, help="output folder: path, file:// or s3a:// URI")
-    run.add_argument("--weights", default="imagenet", help="imagenet (default), random, or a path/URI to a .h5/.keras file")
+    run.add_argument("--model", choices=("resnet50", "efficientnet-lite0"), default="resnet50",
+                     help="featurizer: resnet50 (2048 features, default) or efficientnet-lite0 (1280; ImageNet weights ship with the package)")
+    run.add_argument("--weights", default="imagenet",
+                     help="imagenet (default), random, or a path/URI to a weights file (.h5/.keras; .pth state dict for efficientnet-lite0)")
     pca = run.add_mutually_exclusive_group()
     pca.add_argument("--pca-k", type=int, help="number of PCA components (1-2048)")
     pca.add_argument("--pca-variance", type=float, help="keep the fewest components that explain this share of variance (default 0.90)")
@@ -63,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     weights = sub.add_parser("weights", help="where the ImageNet weights are looked for; download them")
     weights.add_argument("action", choices=("where", "download"))
+    weights.add_argument("--model", choices=("resnet50", "efficientnet-lite0"), default="resnet50")
     return parser
 
 
@@ -92,7 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     variance = args.pca_variance if args.pca_variance is not None else (None if args.pca_k is not None else 0.90)
     config = JobConfig(
-        input_uri=args.input, output_uri=args.output, weights=args.weights, pca_k=args.pca_k,
+        input_uri=args.input, output_uri=args.output, weights=args.weights, model=args.model, pca_k=args.pca_k,
         pca_variance=variance, batch_size=args.batch_size, master=args.master, limit=args.limit,
         output_format=args.output_format, files_per_partition=args.files_per_partition, seed=args.seed,
         keep_runs=args.keep_runs, incremental=args.incremental, reuse_model=args.reuse_model, s3=S3Settings.from_env(args.s3_endpoint, args.s3_path_style),
@@ -131,6 +135,16 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_weights(args: argparse.Namespace) -> int:
     from fruits.weights import download_imagenet_weights, keras_cache_file
 
+    if args.model == "efficientnet-lite0":
+        from fruits.models.efficientnet_lite0 import WEIGHTS_PACKAGE, WeightsNotFound, locate_weights
+
+        if args.action == "download":
+            raise ConfigError(f"EfficientNet-Lite0 weights come with the pip package {WEIGHTS_PACKAGE}; nothing to download")
+        try:
+            print(f"{locate_weights()} (present)")
+        except WeightsNotFound as exc:
+            print(f"missing: {exc}")
+        return 0
     if args.action == "where":
         path = keras_cache_file()
         print(f"{path} ({'present' if path.is_file() else 'missing'}); override with FRUITS_RESNET50_WEIGHTS")

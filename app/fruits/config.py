@@ -14,8 +14,10 @@ from typing import Literal, Optional
 from urllib.parse import urlparse
 
 WEIGHT_NAMES = ("imagenet", "random")
-WEIGHT_FILE_SUFFIXES = (".h5", ".keras", ".weights.h5")
-FEATURE_DIM = 2048
+WEIGHT_FILE_SUFFIXES = (".h5", ".keras", ".weights.h5", ".pth")
+# Featurizers and the size of the vector each gives.
+MODEL_DIMS = {"resnet50": 2048, "efficientnet-lite0": 1280}
+FEATURE_DIM = MODEL_DIMS["resnet50"]
 OutputFormat = Literal["parquet", "csv"]
 
 # Environment variables the job reads; documented in the README.
@@ -59,6 +61,7 @@ class JobConfig:
     input_uri: str
     output_uri: str
     weights: str = "imagenet"
+    model: str = "resnet50"
     pca_k: Optional[int] = None
     pca_variance: Optional[float] = 0.90
     batch_size: int = 32
@@ -77,12 +80,16 @@ class JobConfig:
         _check_input(self.input_uri)
         _check_output(self.output_uri, self.input_uri)
         check_weights(self.weights)
+        if self.model not in MODEL_DIMS:
+            raise ConfigError(f"unknown model {self.model!r}: use {' or '.join(MODEL_DIMS)}")
+        if self.weights.endswith(".pth") and self.model != "efficientnet-lite0":
+            raise ConfigError("a .pth state dict is for --model efficientnet-lite0; ResNet50 takes .h5 or .keras files")
         if self.pca_k is not None and self.pca_variance is not None:
             raise ConfigError("give either --pca-k or --pca-variance, not both")
         if self.pca_k is None and self.pca_variance is None:
             raise ConfigError("give --pca-k K or --pca-variance V")
-        if self.pca_k is not None and not 1 <= self.pca_k <= FEATURE_DIM:
-            raise ConfigError(f"--pca-k must be between 1 and {FEATURE_DIM} (the feature size), got {self.pca_k}")
+        if self.pca_k is not None and not 1 <= self.pca_k <= self.feature_dim:
+            raise ConfigError(f"--pca-k must be between 1 and {self.feature_dim} (the feature size), got {self.pca_k}")
         if self.pca_variance is not None and not 0.0 < self.pca_variance <= 1.0:
             raise ConfigError(f"--pca-variance must be in (0, 1], got {self.pca_variance}")
         if self.batch_size < 1:
@@ -98,6 +105,10 @@ class JobConfig:
         if self.output_format not in ("parquet", "csv"):
             raise ConfigError(f"--format must be parquet or csv, got {self.output_format!r}")
         return self
+
+    @property
+    def feature_dim(self) -> int:
+        return MODEL_DIMS.get(self.model, FEATURE_DIM)
 
     @property
     def uses_s3(self) -> bool:
@@ -131,7 +142,7 @@ def normalize_uri(uri: str) -> str:
 
 
 def check_weights(weights: str) -> None:
-    """`imagenet`, `random`, or a readable .h5/.keras file (local path or remote URI)."""
+    """`imagenet`, `random`, or a readable weights file (.h5/.keras; .pth for EfficientNet-Lite0)."""
     if weights in WEIGHT_NAMES:
         return
     looks_like_file = "/" in weights or weights.endswith(WEIGHT_FILE_SUFFIXES)

@@ -43,30 +43,60 @@ class ModelSpec:
     """
 
     weights: WeightsSpec
+    model: str = "resnet50"
     seed: int = 42
     threads: int = 1
     shipped_file: Optional[str] = None
 
     @property
     def cache_key(self) -> tuple:
-        return (self.weights.kind, self.weights.uri, self.seed, self.threads)
+        return (self.model, self.weights.kind, self.weights.uri, self.seed, self.threads)
 
 
 _MODELS: dict[tuple, Any] = {}
 _MODELS_LOCK = threading.Lock()
 
 
-def build_resnet50(spec: ModelSpec) -> Any:
-    """Build ResNet50 (include_top=False, pooling='avg', 224x224x3) with the spec's weights."""
+def build_model(spec: ModelSpec) -> Any:
+    """The spec's featurizer: ResNet50 (2048) or EfficientNet-Lite0 (1280), random ones seeded."""
+    if spec.model == "efficientnet-lite0":
+        _configure_tensorflow(spec.threads)
+        import keras
+
+        from fruits.models.efficientnet_lite0 import build_efficientnet_lite0
+
+        if spec.weights.kind == "random":
+            keras.utils.set_random_seed(spec.seed)
+        return build_efficientnet_lite0(_weights_path(spec))
+    return build_resnet50(spec)
+
+
+def preprocessor(model: str) -> Callable[[np.ndarray], np.ndarray]:
+    """(n, 224, 224, 3) uint8 -> the float32 input the model was trained on."""
+    if model == "efficientnet-lite0":
+        from fruits.models.efficientnet_lite0 import preprocess
+
+        return preprocess
+    from keras.applications.resnet50 import preprocess_input
+
+    return lambda pixels: preprocess_input(pixels.astype(np.float32))
+
+
+def _configure_tensorflow(threads: int) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import tensorflow as tf
 
     try:  # only possible before TensorFlow runs its first op in this process
-        tf.config.threading.set_intra_op_parallelism_threads(spec.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(spec.threads)
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
     except RuntimeError:
         pass
+
+
+def build_resnet50(spec: ModelSpec) -> Any:
+    """Build ResNet50 (include_top=False, pooling='avg', 224x224x3) with the spec's weights."""
+    _configure_tensorflow(spec.threads)
     import keras
 
     weights_path = _weights_path(spec)
@@ -88,7 +118,7 @@ def get_model(spec: ModelSpec, on_build: Optional[Callable[[], None]] = None) ->
     with _MODELS_LOCK:
         model = _MODELS.get(spec.cache_key)
         if model is None:
-            model = build_resnet50(spec)
+            model = build_model(spec)
             _MODELS[spec.cache_key] = model
             if on_build is not None:
                 on_build()
@@ -105,13 +135,13 @@ class BatchTimes:
 
 
 def featurize_batch(model: Any, images: list[Optional[bytes]], batch_size: int,
-                    times: Optional[BatchTimes] = None) -> pd.DataFrame:
+                    times: Optional[BatchTimes] = None, preprocess: Optional[Callable] = None) -> pd.DataFrame:
     """Decode and featurize one Arrow batch; undecodable images get `error` and null features.
 
-    `model` maps (n, 224, 224, 3) float32 (already preprocessed) to (n, 2048) float32.
+    `preprocess` maps (n, 224, 224, 3) uint8 to the model's float32 input (ResNet50's by
+    default); `model` maps that to (n, dim) float32.
     """
-    from keras.applications.resnet50 import preprocess_input
-
+    preprocess = preprocess or preprocessor("resnet50")
     times = times if times is not None else BatchTimes()
     start = time.perf_counter()
     decoded = [decode_image(data) for data in images]
@@ -121,8 +151,8 @@ def featurize_batch(model: Any, images: list[Optional[bytes]], batch_size: int,
     start = time.perf_counter()
     for first in range(0, len(ok), batch_size):
         chunk = ok[first : first + batch_size]
-        pixels = np.stack([decoded[i].pixels for i in chunk]).astype(np.float32)
-        out = np.asarray(model.predict_on_batch(preprocess_input(pixels)), dtype=np.float32)
+        pixels = np.stack([decoded[i].pixels for i in chunk])
+        out = np.asarray(model.predict_on_batch(preprocess(pixels)), dtype=np.float32)
         times.calls += 1
         for row, i in enumerate(chunk):
             features[i] = out[row]
@@ -161,9 +191,10 @@ def make_featurize_udf(spec: ModelSpec, batch_size: int, counters: Optional[Coun
     @pandas_udf(RESULT_SCHEMA)
     def featurize(batches: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
         model = get_model(spec, on_build=count_build)
+        preprocess = preprocessor(spec.model)
         for contents in batches:
             times = BatchTimes()
-            result = featurize_batch(model, contents.tolist(), batch_size, times)
+            result = featurize_batch(model, contents.tolist(), batch_size, times, preprocess)
             if counters is not None:
                 counters.images_done.add(len(result))
                 counters.model_calls.add(times.calls)

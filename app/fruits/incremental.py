@@ -48,11 +48,11 @@ def load_previous(spark, lake: Lake, config: JobConfig, weights: WeightsSpec) ->
     metrics = lake.read_metrics(run)
     if metrics.get("format") != "parquet":
         raise ConfigError(f"--incremental needs a Parquet output; run {run.run_id} is {metrics.get('format')}")
-    previous = (metrics["weights"], metrics["settings"]["seed"])
-    if previous != (weights.to_dict(), config.seed):
+    previous = (metrics.get("model", "resnet50"), metrics["weights"], metrics["settings"]["seed"])
+    if previous != (config.model, weights.to_dict(), config.seed):
         raise ConfigError(
-            f"run {run.run_id} used weights {metrics['weights']['kind']} (seed {metrics['settings']['seed']}); "
-            "--incremental reuses features only with the same weights: drop --incremental to featurize everything"
+            f"run {run.run_id} used {previous[0]} with {metrics['weights']['kind']} weights (seed {previous[2]}); "
+            "--incremental reuses features only with the same model and weights: drop it to featurize everything"
         )
     features = spark.read.parquet(run["features"]).drop("pca")
     rejected = spark.read.parquet(run["rejected"])

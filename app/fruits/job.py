@@ -19,7 +19,7 @@ from typing import Optional
 
 from fruits import __version__
 from fruits.config import ConfigError, JobConfig
-from fruits.featurize import FEATURE_DIM, Counters, ModelSpec, make_featurize_udf
+from fruits.featurize import Counters, ModelSpec, make_featurize_udf
 from fruits.imaging import empty_file_reason
 from fruits.incremental import load_previous, plan_work
 from fruits.ingest import IMAGE_EXTENSIONS, ListedFile, list_input, non_image_reason, parse_image_path
@@ -47,7 +47,7 @@ class RunResult:
 
 def run_job(config: JobConfig, spark=None) -> RunResult:
     """Run the whole pipeline for `config` (already validated) and commit the result."""
-    weights = resolve_weights(config.weights)  # may raise ConfigError before Spark starts
+    weights = resolve_weights(config.weights, config.model)  # may raise ConfigError before Spark starts
     if spark is None:
         from fruits.session import build_session
 
@@ -91,19 +91,19 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
                              target_variance=previous.metrics["pca"].get("target_variance"))
             log.info("projecting with the model of run %s (k=%d)", previous.run.run_id, pca.k)
         else:
-            model, pca = fit_reduce(accepted, FEATURE_DIM, config.pca_k, config.pca_variance)
+            model, pca = fit_reduce(accepted, config.feature_dim, config.pca_k, config.pca_variance)
         table = project(model, accepted).cache()
         log.info("PCA: k=%d components explain %.1f%% of the variance", pca.k, 100 * pca.cumulative[-1])
 
     with timer("write"):
-        write_table(table, run["features"], config.output_format, partitions=math.ceil(n_accepted / ROWS_PER_OUTPUT_FILE))
-        write_table(rejected, run["rejected"], config.output_format, partitions=1)
+        write_table(table, run["features"], config.output_format, config.feature_dim, partitions=math.ceil(n_accepted / ROWS_PER_OUTPUT_FILE))
+        write_table(rejected, run["rejected"], config.output_format, config.feature_dim, partitions=1)
         model.write().overwrite().save(run["model"])
         points = table.select("label", "pca").collect()
         with tempfile.TemporaryDirectory() as tmp:
             png = plot_pca_2d(
                 [r.pca[:2] for r in points], [r.label for r in points],
-                pca_title(weights.kind, pca.explained_variance), Path(tmp) / "pca_2d.png",
+                pca_title(weights.kind, pca.explained_variance, config.model), Path(tmp) / "pca_2d.png",
             )
             lake.upload(png, run["pca_2d.png"])
 
@@ -166,7 +166,7 @@ def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[Liste
         sc.addFile(weights.uri)  # every executor gets its own copy, local or s3a://
         shipped = os.path.basename(weights.uri)
     threads = int(sc.getConf().get("spark.task.cpus", "1"))
-    spec = ModelSpec(weights=weights, seed=config.seed, threads=threads, shipped_file=shipped)
+    spec = ModelSpec(weights=weights, model=config.model, seed=config.seed, threads=threads, shipped_file=shipped)
     udf = make_featurize_udf(spec, config.batch_size, counters)
 
     parallelism = sc.defaultParallelism
@@ -211,7 +211,7 @@ def rejected_rows(spark, results, skipped: list[ListedFile]):
     return decode_failures.unionByName(others)
 
 
-def write_table(frame, uri: str, output_format: str, partitions: int) -> None:
+def write_table(frame, uri: str, output_format: str, feature_dim: int, partitions: int) -> None:
     """Parquet as is; CSV with every vector flattened to one column per value (f_0..., pca_0...)."""
     from pyspark.sql import functions as F
 
@@ -221,7 +221,7 @@ def write_table(frame, uri: str, output_format: str, partitions: int) -> None:
         return
     columns = [F.col(c) for c in frame.columns if c not in ("features", "pca")]
     if "features" in frame.columns:
-        columns += [F.col("features")[i].alias(f"f_{i}") for i in range(FEATURE_DIM)]
+        columns += [F.col("features")[i].alias(f"f_{i}") for i in range(feature_dim)]
     if "pca" in frame.columns:
         k = len(frame.select("pca").first()[0])
         columns += [F.col("pca")[i].alias(f"pca_{i}") for i in range(k)]
@@ -238,8 +238,8 @@ def build_metrics(config: JobConfig, run: RunLocation, weights: WeightsSpec, spa
         "output": run.output,
         "run_path": run.root,
         "format": config.output_format,
-        "model": "resnet50",
-        "feature_dim": FEATURE_DIM,
+        "model": config.model,
+        "feature_dim": config.feature_dim,
         "weights": weights.to_dict(),
         "image_weights": os.environ.get("FRUITS_IMAGE_WEIGHTS"),
         "versions": _versions(spark),

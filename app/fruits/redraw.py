@@ -28,7 +28,7 @@ def report_output(output: str, png: Optional[Path], s3: S3Settings) -> None:
         rows = table.select("label", F.array(*first).alias("pca")).collect()
     else:
         rows = spark.read.parquet(run["features"]).select("label", F.slice("pca", 1, 2).alias("pca")).collect()
-    title = pca_title(metrics["weights"]["kind"], metrics["pca"]["explained_variance"])
+    title = pca_title(metrics["weights"]["kind"], metrics["pca"]["explained_variance"], metrics.get("model", "resnet50"))
     if png is not None:
         plot_pca_2d([r.pca for r in rows], [r.label for r in rows], title, png)
         print(f"picture: {png}")

@@ -15,11 +15,14 @@ import numpy as np
 MAX_POINTS = 20_000  # enough for a readable scatter; the picture of 90k images samples down to this
 
 
-def pca_title(weights_kind: str, ratios: Sequence[float]) -> str:
-    """Title naming the weights (so a random-weights picture can never pass for a real one)."""
+MODEL_TITLES = {"resnet50": "ResNet50", "efficientnet-lite0": "EfficientNet-Lite0"}
+
+
+def pca_title(weights_kind: str, ratios: Sequence[float], model: str = "resnet50") -> str:
+    """Title naming the model and weights (so a random-weights picture never passes for a real one)."""
     parts = [f"PC{i + 1} {r:.1%}" for i, r in enumerate(ratios[:2])]
-    warning = " - RANDOM WEIGHTS, not ImageNet" if weights_kind == "random" else ""
-    return f"ResNet50 features, PCA ({', '.join(parts)}){warning}"
+    warning = " - RANDOM WEIGHTS, not ImageNet" if weights_kind == "random" else f" ({weights_kind} weights)"
+    return f"{MODEL_TITLES.get(model, model)} features, PCA ({', '.join(parts)}){warning}"
 
 
 def plot_pca_2d(points: np.ndarray, labels: Sequence[str], title: str, path: Path, seed: int = 0) -> Path:

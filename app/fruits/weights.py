@@ -42,10 +42,17 @@ def keras_cache_file() -> Path:
     return home / "models" / KERAS_NOTOP_FILE
 
 
-def resolve_weights(weights: str) -> WeightsSpec:
+def resolve_weights(weights: str, model: str = "resnet50") -> WeightsSpec:
     """Turn the --weights value into a WeightsSpec, or raise ConfigError naming the options."""
     if weights == "random":
         return WeightsSpec(kind="random")
+    if weights == "imagenet" and model == "efficientnet-lite0":
+        from fruits.models.efficientnet_lite0 import WEIGHTS_SHA256, WeightsNotFound, locate_weights
+
+        try:
+            return WeightsSpec(kind="imagenet", uri=str(locate_weights()), sha256=WEIGHTS_SHA256)
+        except WeightsNotFound as exc:
+            raise ConfigError(str(exc)) from exc
     if weights == "imagenet":
         named = os.environ.get(ENV_WEIGHTS_FILE)
         candidates = [Path(named)] if named else [keras_cache_file()]

@@ -181,3 +181,12 @@ def test_lake_commit_refuses_an_incomplete_run(spark, tmp_path):
 
 def test_metrics_file_matches_the_returned_metrics(reference_run):
     assert read_metrics(Path(local(reference_run.run.output))) == json.loads(json.dumps(reference_run.metrics))
+
+
+def test_efficientnet_lite0_gives_1280_pretrained_features(spark, small_sample, tmp_path):
+    result = run_job(job_config(small_sample, tmp_path / "lite", model="efficientnet-lite0", weights="imagenet",
+                                pca_k=3, pca_variance=None, limit=24), spark)
+    metrics = result.metrics
+    assert (metrics["model"], metrics["feature_dim"], metrics["weights"]["kind"]) == ("efficientnet-lite0", 1280, "imagenet")
+    sizes = spark.read.parquet(result.run["features"]).selectExpr("size(features) AS f", "size(pca) AS p").distinct().collect()
+    assert [(r.f, r.p) for r in sizes] == [(1280, 3)]

@@ -92,3 +92,15 @@ def test_bad_arguments_never_start_spark(run, images, tmp_path):
 def test_sample_refuses_a_non_empty_folder(images, capsys):
     assert main(["sample", "--out", str(images)]) == 2
     assert "not empty" in capsys.readouterr().err
+
+
+def test_pca_k_is_bounded_by_the_chosen_model(run, images, tmp_path):
+    assert_usage_error(*run("--input", str(images), "--output", str(tmp_path / "o"), "--model", "efficientnet-lite0",
+                            "--pca-k", "1500"), "between 1 and 1280")
+
+
+def test_a_state_dict_is_refused_for_resnet50(run, images, tmp_path):
+    weights = tmp_path / "lite.pth"
+    weights.write_bytes(b"x")
+    assert_usage_error(*run("--input", str(images), "--output", str(tmp_path / "o"), "--weights", str(weights)),
+                       "is for --model efficientnet-lite0")

@@ -25,6 +25,7 @@ def test_random_weights_are_named_in_the_picture_title():
     assert "RANDOM WEIGHTS" in pca_title("random", [0.4, 0.2])
     assert "RANDOM" not in pca_title("imagenet", [0.4, 0.2])
     assert "PC1 40.0%" in pca_title("imagenet", [0.4, 0.2])
+    assert pca_title("imagenet", [0.4, 0.2], "efficientnet-lite0").startswith("EfficientNet-Lite0 features")
 
 
 def test_picture_is_a_png_with_one_colour_per_label(tmp_path):

@@ -35,3 +35,10 @@ def test_imagenet_missing_never_falls_back_to_random(tmp_path, monkeypatch):
 def test_remote_weights_file_is_left_to_spark():
     spec = resolve_weights("s3a://models/resnet50.h5")
     assert (spec.kind, spec.uri) == ("file", "s3a://models/resnet50.h5")
+
+
+def test_efficientnet_imagenet_weights_come_from_the_installed_wheel():
+    from fruits.models.efficientnet_lite0 import WEIGHTS_SHA256
+
+    spec = resolve_weights("imagenet", "efficientnet-lite0")
+    assert spec.kind == "imagenet" and spec.uri.endswith(".pth") and spec.sha256 == WEIGHTS_SHA256
