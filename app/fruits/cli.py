@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="reuse the current run's rows for unchanged files (same path, size, modification time)")
     run.add_argument("--reuse-model", action="store_true",
                      help="project with the current run's scaler + PCA instead of fitting them again")
+    run.add_argument("--evaluate", action="store_true",
+                     help="also fit a logistic regression on Training, score it on Test (see `fruits evaluate`)")
     run.add_argument("--s3-endpoint", help="S3 endpoint URL (MinIO, VPC endpoint); env FRUITS_S3_ENDPOINT")
     run.add_argument("--s3-path-style", action=argparse.BooleanOptionalAction, default=None,
                      help="path-style S3 URLs (MinIO needs them); env FRUITS_S3_PATH_STYLE")
@@ -63,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--png", type=Path, help="write the picture here instead of into the run")
     report.add_argument("--s3-endpoint", help="S3 endpoint URL; env FRUITS_S3_ENDPOINT")
     report.add_argument("--s3-path-style", action=argparse.BooleanOptionalAction, default=None)
+
+    evaluate = sub.add_parser("evaluate", help="logistic regression on a run's features: accuracy and per-class recall")
+    evaluate.add_argument("output", help="the --output of an earlier run")
+    evaluate.add_argument("--s3-endpoint", help="S3 endpoint URL; env FRUITS_S3_ENDPOINT")
+    evaluate.add_argument("--s3-path-style", action=argparse.BooleanOptionalAction, default=None)
 
     weights = sub.add_parser("weights", help="where the ImageNet weights are looked for; download them")
     weights.add_argument("action", choices=("where", "download"))
@@ -99,14 +106,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         input_uri=args.input, output_uri=args.output, weights=args.weights, model=args.model, pca_k=args.pca_k,
         pca_variance=variance, batch_size=args.batch_size, master=args.master, limit=args.limit,
         output_format=args.output_format, files_per_partition=args.files_per_partition, seed=args.seed,
-        keep_runs=args.keep_runs, incremental=args.incremental, reuse_model=args.reuse_model, s3=S3Settings.from_env(args.s3_endpoint, args.s3_path_style),
+        keep_runs=args.keep_runs, incremental=args.incremental, reuse_model=args.reuse_model,
+        evaluate=args.evaluate, s3=S3Settings.from_env(args.s3_endpoint, args.s3_path_style),
     ).validate()
     result = run_job(config)
     from fruits.report import summarize
 
     print(summarize(result.metrics))
+    if "evaluation" in result.metrics:
+        from fruits.evaluate import format_evaluation
+
+        print(format_evaluation(result.metrics["evaluation"]))
     print(f"\nOutputs of run {result.run.run_id} (current run of {result.run.output}):")
-    for artifact in ("features", "rejected", "model", "metrics.json", "pca_2d.png"):
+    for artifact in ("features", "rejected", "model", "metrics.json", "pca_2d.png", *(["confusion.png"] if args.evaluate else [])):
         print(f"  {artifact:13s} {result.run[artifact]}")
     return 0
 
@@ -132,6 +144,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from fruits.redraw import evaluate_output
+
+    evaluate_output(args.output, S3Settings.from_env(args.s3_endpoint, args.s3_path_style))
+    return 0
+
+
 def cmd_weights(args: argparse.Namespace) -> int:
     from fruits.weights import download_imagenet_weights, keras_cache_file
 
@@ -153,7 +172,7 @@ def cmd_weights(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "sample": cmd_sample, "report": cmd_report, "weights": cmd_weights}
+COMMANDS = {"run": cmd_run, "sample": cmd_sample, "report": cmd_report, "evaluate": cmd_evaluate, "weights": cmd_weights}
 
 if __name__ == "__main__":
     sys.exit(main())

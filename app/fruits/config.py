@@ -72,6 +72,7 @@ class JobConfig:
     seed: int = 42
     keep_runs: int = 2
     incremental: bool = False
+    evaluate: bool = False
     reuse_model: bool = False
     s3: S3Settings = field(default_factory=S3Settings)
 

@@ -107,6 +107,11 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
             )
             lake.upload(png, run["pca_2d.png"])
 
+    evaluation = None
+    if config.evaluate:
+        with timer("evaluate"):
+            evaluation = evaluate_run(spark, lake, run, table, config.feature_dim, config.seed)
+
     by_label = Counter(r.label for r in points)
     reasons = Counter(r.reason.split(":")[0] for r in rejected.select("reason").collect())
     metrics = build_metrics(
@@ -116,6 +121,8 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
         pca=pca.to_dict(), worker=counters.to_dict(),
         incremental=dict(plan.counts, previous_run=previous.run.run_id if previous else None, reused_model=config.reuse_model),
     )
+    if evaluation is not None:
+        metrics["evaluation"] = evaluation
     with tempfile.TemporaryDirectory() as tmp:
         lake.upload(write_json(metrics, Path(tmp) / "metrics.json"), run["metrics.json"])
     lake.commit(run)
@@ -127,6 +134,19 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
 
 FEATURE_COLUMNS = ("path", "label", "split", "size", "modified", "features")
 REJECTED_COLUMNS = ("path", "size", "modified", "reason")
+
+
+def evaluate_run(spark, lake: Lake, run: RunLocation, table, feature_dim: int, seed: int) -> dict:
+    """Logistic regression on the run's table; draws confusion.png into the run, returns the summary."""
+    from fruits.evaluate import evaluate_table, plot_confusion, worst_classes
+
+    summary, confusion = evaluate_table(spark, table, feature_dim, seed)
+    worst = worst_classes(summary["recall_per_class"]["raw"])
+    with tempfile.TemporaryDirectory() as tmp:
+        picture = plot_confusion(confusion, worst, f"worst classes, raw features (accuracy {summary['accuracy']['raw']:.1%})",
+                                 Path(tmp) / "confusion.png")
+        lake.replace_file(picture, run["confusion.png"])
+    return summary
 
 
 def list_files(spark, config: JobConfig) -> list[ListedFile]:

@@ -91,6 +91,16 @@ class Lake:
     def download(self, uri: str, local_file: Path) -> None:
         self._fs.copyToLocalFile(False, self._path(uri), self._path(str(local_file)), True)
 
+    def replace_file(self, local_file: Path, uri: str) -> None:
+        """Overwrite `uri` so a reader sees the old or the new content, never a mix."""
+        if is_remote(uri):
+            self.upload(local_file, uri)  # one PUT
+            return
+        target = local_path(uri)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(Path(local_file).read_bytes())
+        os.replace(tmp, target)
+
     def write_text(self, uri: str, text: str) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             file = Path(tmp) / "content"

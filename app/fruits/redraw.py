@@ -1,4 +1,4 @@
-"""`fruits report`: read an existing output's current run, print its metrics, redraw its picture."""
+"""`fruits report` and `fruits evaluate`: work on an existing output's current run."""
 
 from __future__ import annotations
 
@@ -6,21 +6,41 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
-from fruits.config import JobConfig, S3Settings
+from fruits.config import MODEL_DIMS, ConfigError, JobConfig, S3Settings
 from fruits.lake import Lake
-from fruits.report import pca_title, plot_pca_2d, summarize
+from fruits.report import pca_title, plot_pca_2d, summarize, write_json
+
+
+def open_current(output: str, s3: S3Settings, app_name: str):
+    from fruits.session import build_session
+
+    spark = build_session(JobConfig(input_uri="", output_uri=output, s3=s3), app_name=app_name)
+    lake = Lake(spark, output)
+    run = lake.require_current_run()
+    return spark, lake, run, lake.read_metrics(run)
+
+
+def evaluate_output(output: str, s3: S3Settings) -> None:
+    """Evaluate the current run; write confusion.png and the evaluation into its metrics.json."""
+    from fruits.evaluate import format_evaluation
+    from fruits.job import evaluate_run
+
+    spark, lake, run, metrics = open_current(output, s3, "fruits-evaluate")
+    if metrics["format"] != "parquet":
+        raise ConfigError("fruits evaluate needs a Parquet output")
+    table = spark.read.parquet(run["features"]).cache()
+    dim = MODEL_DIMS.get(metrics.get("model", "resnet50"), metrics.get("feature_dim", 2048))
+    metrics["evaluation"] = evaluate_run(spark, lake, run, table, dim, metrics["settings"]["seed"])
+    with tempfile.TemporaryDirectory() as tmp:
+        lake.replace_file(write_json(metrics, Path(tmp) / "metrics.json"), run["metrics.json"])
+    print(format_evaluation(metrics["evaluation"]))
+    print(f"confusion picture: {run['confusion.png']}")
 
 
 def report_output(output: str, png: Optional[Path], s3: S3Settings) -> None:
     from pyspark.sql import functions as F
 
-    from fruits.session import build_session
-
-    config = JobConfig(input_uri="", output_uri=output, s3=s3)
-    spark = build_session(config, app_name="fruits-report")
-    lake = Lake(spark, output)
-    run = lake.require_current_run()
-    metrics = lake.read_metrics(run)
+    spark, lake, run, metrics = open_current(output, s3, "fruits-report")
     print(summarize(metrics))
     if metrics["format"] == "csv":
         table = spark.read.option("header", "true").option("inferSchema", "true").csv(run["features"])

@@ -190,3 +190,20 @@ def test_efficientnet_lite0_gives_1280_pretrained_features(spark, small_sample, 
     assert (metrics["model"], metrics["feature_dim"], metrics["weights"]["kind"]) == ("efficientnet-lite0", 1280, "imagenet")
     sizes = spark.read.parquet(result.run["features"]).selectExpr("size(features) AS f", "size(pca) AS p").distinct().collect()
     assert [(r.f, r.p) for r in sizes] == [(1280, 3)]
+
+
+def test_pretrained_features_classify_far_above_chance_and_no_worse_than_random(spark, small_sample, tmp_path, reference_run):
+    from fruits.evaluate import evaluate_table
+
+    lite = run_job(job_config(small_sample, tmp_path / "lite-eval", model="efficientnet-lite0", weights="imagenet",
+                              pca_k=8, pca_variance=None, evaluate=True), spark)
+    evaluation = lite.metrics["evaluation"]
+    classes = evaluation["classes"]
+    assert classes == 8 and evaluation["evaluated_on"] == "Test split"
+    assert evaluation["accuracy"]["raw"] >= 0.75 > 3 / classes
+    assert set(evaluation["recall_per_class"]["pca"]) == set(evaluation["recall_per_class"]["raw"])
+    assert set(evaluation["explained_variance_at"]) == {"2", "10", "50", "100"}
+    assert Path(local(lite.run["confusion.png"])).stat().st_size > 5_000
+    random_table = spark.read.parquet(reference_run.run["features"])
+    random_eval, _ = evaluate_table(spark, random_table, 2048)
+    assert evaluation["accuracy"]["raw"] >= random_eval["accuracy"]["raw"], (evaluation["accuracy"], random_eval["accuracy"])

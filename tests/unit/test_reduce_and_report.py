@@ -59,3 +59,16 @@ def test_known_s3_failures_get_a_hint():
     assert "check FRUITS_S3_ENDPOINT" in explain(ConnectionError("java.net.ConnectException: Connection refused"))
     assert "AWS_ACCESS_KEY_ID" in explain(RuntimeError("InvalidAccessKeyId: the key does not exist"))
     assert explain(ValueError("plain")) == "ValueError: plain"
+
+
+def test_confusion_picture_and_evaluation_table(tmp_path):
+    from fruits.evaluate import format_evaluation, plot_confusion, worst_classes
+
+    pairs = {("Kiwi", "Kiwi"): 3, ("Kiwi", "Pear"): 1, ("Pear", "Pear"): 4}
+    path = plot_confusion(pairs, worst_classes({"Kiwi": 0.75, "Pear": 1.0}), "t", tmp_path / "c.png")
+    assert path.stat().st_size > 1_000
+    summary = {"evaluated_on": "Test split", "train_rows": 10, "test_rows": 8, "classes": 2,
+               "accuracy": {"raw": 0.875, "pca": 0.75}, "explained_variance_at": {"2": 0.5},
+               "recall_per_class": {"raw": {"Kiwi": 0.75, "Pear": 1.0}, "pca": {"Kiwi": 0.5, "Pear": 1.0}}}
+    text = format_evaluation(summary)
+    assert "raw features 87.5%" in text and text.index("Kiwi") < text.index("Pear")
