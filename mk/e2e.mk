@@ -43,7 +43,7 @@ e2e: install tools chart-deps ## Tier 5: kind cluster, operator + chart, SparkAp
 	$(MAKE) --no-print-directory kind-up kind-load && \
 	  eval "$$(images/docker-up.sh)" && \
 	  FRUITS_E2E=1 KUBECONFIG='$(KIND_KUBECONFIG)' FRUITS_E2E_CLUSTER='$(KIND_CLUSTER)' \
-	  FRUITS_E2E_MINIO_IMAGE='$(MINIO_IMAGE)' \
+	  FRUITS_E2E_SUMMARY='$(KIND_CACHE)/e2e-summary.json' \
 	  $(VENV_PY) -m pytest tests/e2e -m e2e -p no:cacheprovider $(E2E_ARGS) || rc=$$?; \
 	if [[ -z "$(KEEP_CLUSTER)" ]]; then $(MAKE) --no-print-directory kind-down || rc=$${rc/#0/1}; fi; \
 	echo ">> make e2e: exit $$rc after $$(( $$(date +%s) - start )) s"; exit $$rc
