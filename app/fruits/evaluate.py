@@ -63,7 +63,6 @@ def _score(train, test, column: str, seed: int) -> tuple[dict, dict]:
     from pyspark.ml.classification import LogisticRegression
     from pyspark.ml.feature import StandardScaler, StringIndexer
     from pyspark.ml.functions import array_to_vector
-    from pyspark.sql import functions as F
 
     prepare = lambda frame: frame.select("label", array_to_vector(column).alias("x"))  # noqa: E731
     pipeline = Pipeline(stages=[
