@@ -57,7 +57,6 @@ class ExecutorRecord:
     seen: dict[str, float] = field(default_factory=dict)  # pod -> first seen (s since start)
     running: dict[str, float] = field(default_factory=dict)  # pod -> first Running
     gone: dict[str, float] = field(default_factory=dict)  # pod -> deleted or finished
-    gone_while_driver_ran: list[str] = field(default_factory=list)
     peak_running: int = 0
     timeline: list[tuple[float, int]] = field(default_factory=list)  # (t, running) on each change
 
@@ -77,12 +76,6 @@ class ExecutorWatcher(threading.Thread):
         self.join(timeout=10)
         return self.record
 
-    def _driver_running(self) -> bool:
-        pods = self.core.list_namespaced_pod(
-            NAMESPACE, label_selector=f"spark-role=driver,sparkoperator.k8s.io/app-name={self.app}"
-        ).items
-        return any(p.status.phase == "Running" for p in pods)
-
     def run(self) -> None:
         rec = self.record
         while not self._stop_event.is_set():
@@ -91,7 +84,6 @@ class ExecutorWatcher(threading.Thread):
                 pods = self.core.list_namespaced_pod(
                     NAMESPACE, label_selector=f"spark-role=executor,sparkoperator.k8s.io/app-name={self.app}"
                 ).items
-                driver_running = self._driver_running()
             except Exception:  # a poll that fails is skipped, the next one counts
                 time.sleep(self.interval)
                 continue
@@ -107,8 +99,6 @@ class ExecutorWatcher(threading.Thread):
                     rec.running.setdefault(name, now)
             for name in set(rec.seen) - live - set(rec.gone):
                 rec.gone[name] = now
-                if driver_running:
-                    rec.gone_while_driver_ran.append(name)
             if not rec.timeline or rec.timeline[-1][1] != running:
                 rec.timeline.append((round(now, 1), running))
             rec.peak_running = max(rec.peak_running, running)

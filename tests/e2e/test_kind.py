@@ -177,7 +177,6 @@ def chart_run(cluster: Cluster, uploaded):
     SUMMARY.update({"chart run: state": state, "chart run: wall time (s)": round(seconds),
                     "chart run: peak executors running": record.peak_running,
                     "chart run: executor pods": len(record.seen),
-                    "chart run: executors released while the driver ran": len(record.gone_while_driver_ran),
                     "chart run: running executors over time (s, n)": record.timeline})
     return state, record, driver_log
 
