@@ -77,5 +77,5 @@ def test_reuse_model_projects_new_rows_with_the_stored_pca(spark, growing_input,
 def test_incremental_refuses_features_made_with_other_weights(spark, growing_input, tmp_path):
     output = tmp_path / "out"
     run_job(job_config(growing_input, output, pca_k=2, pca_variance=None, limit=10), spark)
-    with pytest.raises(ConfigError, match="same weights"):
+    with pytest.raises(ConfigError, match="same model and weights"):
         run_job(job_config(growing_input, output, pca_k=2, pca_variance=None, limit=10, incremental=True, seed=7), spark)
