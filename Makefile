@@ -24,7 +24,7 @@ export PATH := $(BIN):$(PATH)
 
 .PHONY: help
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*?##/ {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2} /^##@/ {printf "\n%s\n", substr($$0, 5)}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z0-9_-]+:.*?##/ {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2} /^##@/ {printf "\n%s\n", substr($$0, 5)}' $(MAKEFILE_LIST)
 
 .PHONY: install
 install: $(VENV)/.installed system-deps ## Create the project virtualenv (.venv) with the job and its test tools
@@ -49,7 +49,7 @@ run: install ## Demo: generate the sample, run the job locally, print where the 
 	@scripts/demo.sh "$(FRUITS)" "$(SAMPLE_DIR)" "$(OUTPUT_DIR)"
 
 .PHONY: test
-test: install jars minio ## Tiers 1-4: unit, spark, s3 (MinIO), chart
+test: install jars minio ## Tiers 1-4: unit, spark, s3 (MinIO), chart; plus the model port (tests/models)
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: test-unit
