@@ -82,11 +82,19 @@ def test_both_pca_options_rejected_by_the_parser(images, tmp_path):
     assert exit_info.value.code == 2
 
 
-def test_bad_arguments_never_start_spark(run, images, tmp_path):
-    from pyspark import SparkContext
+def test_bad_arguments_never_start_spark(images, tmp_path):
+    """In a fresh interpreter, so a Spark started by another tier's tests cannot hide a new one."""
+    import subprocess
+    import sys
 
-    run("--input", str(images), "--output", str(tmp_path / "o"), "--pca-k", "0")
-    assert SparkContext._active_spark_context is None
+    probe = (
+        "import sys; from fruits.cli import main; "
+        f"code = main(['run', '--input', {str(images)!r}, '--output', {str(tmp_path / 'o')!r}, '--pca-k', '0']); "
+        "from pyspark import SparkContext; "
+        "print(code, SparkContext._gateway is None, SparkContext._active_spark_context is None)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["2", "True", "True"], result.stdout + result.stderr
 
 
 def test_sample_refuses_a_non_empty_folder(images, capsys):
