@@ -1,8 +1,8 @@
-"""ResNet50 features for image bytes, as a batched Spark pandas UDF with one model per Python worker.
+"""CNN features for image bytes, as a batched Spark pandas UDF with one model per Python worker.
 
 Shapes: a batch of compressed images (pd.Series of bytes) -> decoded (n, 224, 224, 3) uint8 ->
-`preprocess_input` (caffe mode: BGR, ImageNet means) float32 -> ResNet50 without its top, global
-average pooling -> (n, 2048) float32.
+the model's preprocessing (`preprocessor`) float32 -> ResNet50 without its top, global average
+pooling -> (n, 2048) float32; or EfficientNet-Lite0 -> (n, 1280) float32.
 
 Why a module-level cache: Spark reuses a Python worker process for many tasks
 (`spark.python.worker.reuse`, on by default), so a model kept in a module global survives from one
@@ -24,12 +24,12 @@ from typing import Any, Callable, Iterator, Optional
 import numpy as np
 import pandas as pd
 
+from fruits.config import MODEL_DIMS
 from fruits.imaging import TARGET_SIZE, decode_image
 from fruits.weights import WeightsSpec
 
 log = logging.getLogger(__name__)
 
-FEATURE_DIM = 2048
 RESULT_SCHEMA = "features array<float>, error string"
 
 
@@ -67,8 +67,12 @@ def build_model(spec: ModelSpec) -> Any:
 
         if spec.weights.kind == "random":
             keras.utils.set_random_seed(spec.seed)
-        return build_efficientnet_lite0(_weights_path(spec))
-    return build_resnet50(spec)
+        model = build_efficientnet_lite0(_weights_path(spec))
+    else:
+        model = build_resnet50(spec)
+    if model.output_shape[-1] != MODEL_DIMS[spec.model]:
+        raise ValueError(f"{spec.model} gives {model.output_shape[-1]} features, expected {MODEL_DIMS[spec.model]}")
+    return model
 
 
 def preprocessor(model: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -108,8 +112,6 @@ def build_resnet50(spec: ModelSpec) -> Any:
         model = keras.applications.ResNet50(
             weights=weights_path, include_top=False, pooling="avg", input_shape=(*TARGET_SIZE, 3)
         )
-    if model.output_shape[-1] != FEATURE_DIM:
-        raise ValueError(f"model gives {model.output_shape[-1]} features, expected {FEATURE_DIM}")
     return model
 
 

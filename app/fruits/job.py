@@ -70,7 +70,10 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
     if not any(f.is_readable_image for f in listing):
         raise ConfigError(f"input {config.input_uri} holds no non-empty image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
 
-    results, counters = featurize(spark, config, weights, images, timer)
+    # Read just the chosen files when they are a part of the input (--limit, or --incremental with
+    # earlier rows to reuse); otherwise one recursive read, which lists far faster than many paths.
+    subset = bool(config.limit) or len(images) < sum(1 for f in listing if f.is_readable_image)
+    results, counters = featurize(spark, config, weights, images, subset, timer)
     accepted = results.filter("error IS NULL").select(*FEATURE_COLUMNS)
     rejected = rejected_rows(spark, results, [f for f in plan.todo if not f.is_readable_image])
     if plan.reused_features is not None:
@@ -160,7 +163,8 @@ def list_files(spark, config: JobConfig) -> list[ListedFile]:
     return listing[: config.limit] if config.limit else listing
 
 
-def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[ListedFile], timer: StageTimer):
+def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[ListedFile], subset: bool,
+              timer: StageTimer):
     """Decode + ResNet50 for `images`.
 
     Returns a cached frame (path, label, split, size, modified, features, error) and the workers'
@@ -195,8 +199,8 @@ def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[Liste
     partitions = max(1, math.ceil(len(images) / config.files_per_partition))
     partitions = min(len(images), math.ceil(partitions / parallelism) * parallelism)
     reader = spark.read.format("binaryFile")
-    if config.limit or config.incremental:
-        contents = reader.load([f.path for f in images])  # a subset: read just those files
+    if subset:
+        contents = reader.load([f.path for f in images])
     else:
         ext = F.lower(F.regexp_extract("path", r"(\.[^./]+)$", 1))
         contents = reader.option("recursiveFileLookup", "true").load(config.input_uri).filter(ext.isin(*IMAGE_EXTENSIONS))
