@@ -37,15 +37,8 @@ kind-load: image operator-image minio-image ## Load the app, operator and MinIO 
 	eval "$$(images/docker-up.sh)" && $(KIND_ENV) nice -n 19 hack/kind/cluster.sh load '$(KIND_CLUSTER)' \
 	  '$(IMAGE)' '$(OPERATOR_IMAGE)' '$(MINIO_IMAGE)'
 
-# The e2e tier's own Python dependency, until the test extra of pyproject.toml pins it.
-E2E_PIP          ?= kubernetes==35.0.0
-
-.PHONY: e2e-deps
-e2e-deps: install
-	@$(VENV_PY) -c 'import kubernetes' 2>/dev/null || $(VENV_PY) -m pip install --quiet '$(E2E_PIP)'
-
 .PHONY: e2e
-e2e: e2e-deps tools chart-deps ## Tier 5: kind cluster, operator + chart, SparkApplication on MinIO, dynamic allocation; then delete the cluster
+e2e: install tools chart-deps ## Tier 5: kind cluster, operator + chart, SparkApplication on MinIO, dynamic allocation; then delete the cluster
 	@start=$$(date +%s); rc=0; \
 	$(MAKE) --no-print-directory kind-up kind-load && \
 	  eval "$$(images/docker-up.sh)" && \

@@ -56,7 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sample = sub.add_parser("sample", help="generate a synthetic Fruits-360-like data set")
     sample.add_argument("--out", required=True, type=Path, help="folder to create")
-    sample.add_argument("--classes", type=int, default=10, help="number of classes (default 10, at most 12)")
+    sample.add_argument("--set", dest="kind", choices=("shapes", "textures"), default="shapes",
+                        help="shapes: classes differ in colour and outline (default); textures: one disc in shared "
+                             "colours, classes differ only by surface, a test of whether features mean something")
+    sample.add_argument("--classes", type=int, default=None,
+                        help="number of classes (default: 10 of the 12 shapes, all 8 textures)")
     sample.add_argument("--per-class", type=int, default=32, help="images per class, 75%% Training / 25%% Test (default 32)")
     sample.add_argument("--seed", type=int, default=42, help="seed (same seed, same bytes)")
 
@@ -129,11 +133,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.out.exists() and any(args.out.iterdir()):
         raise ConfigError(f"{args.out} exists and is not empty; choose a new folder")
     try:
-        counts = generate_sample(args.out, classes=args.classes, per_class=args.per_class, seed=args.seed)
+        classes = args.classes if args.classes is not None else (10 if args.kind == "shapes" else 8)
+        counts = generate_sample(args.out, classes=classes, per_class=args.per_class, seed=args.seed, kind=args.kind)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
     print(f"wrote {sum(counts.values())} images ({counts['Training']} Training, {counts['Test']} Test, "
-          f"{args.classes} classes) to {args.out}")
+          f"{classes} {args.kind} classes) to {args.out}")
     return 0
 
 

@@ -192,18 +192,30 @@ def test_efficientnet_lite0_gives_1280_pretrained_features(spark, small_sample, 
     assert [(r.f, r.p) for r in sizes] == [(1280, 3)]
 
 
-def test_pretrained_features_classify_far_above_chance_and_no_worse_than_random(spark, small_sample, tmp_path, reference_run):
-    from fruits.evaluate import evaluate_table
+@pytest.fixture(scope="module")
+def texture_sample(tmp_path_factory) -> Path:
+    """8 classes told apart only by surface, colours shared: 18 Training + 6 Test images each."""
+    from fruits.sample import generate_sample
 
-    lite = run_job(job_config(small_sample, tmp_path / "lite-eval", model="efficientnet-lite0", weights="imagenet",
-                              pca_k=8, pca_variance=None, evaluate=True), spark)
-    evaluation = lite.metrics["evaluation"]
-    classes = evaluation["classes"]
-    assert classes == 8 and evaluation["evaluated_on"] == "Test split"
-    assert evaluation["accuracy"]["raw"] >= 0.75 > 3 / classes
-    assert set(evaluation["recall_per_class"]["pca"]) == set(evaluation["recall_per_class"]["raw"])
-    assert set(evaluation["explained_variance_at"]) == {"2", "10", "50", "100"}
+    root = tmp_path_factory.mktemp("textures")
+    generate_sample(root, classes=8, per_class=24, seed=42, kind="textures")
+    return root
+
+
+def test_pretrained_features_classify_textures_far_above_chance_and_far_above_random(spark, texture_sample, tmp_path):
+    lite = run_job(job_config(texture_sample, tmp_path / "lite", model="efficientnet-lite0", weights="imagenet",
+                              pca_k=16, pca_variance=None, evaluate=True), spark)
+    pretrained = lite.metrics["evaluation"]
+    assert (pretrained["classes"], pretrained["evaluated_on"], pretrained["test_rows"]) == (8, "Test split", 48)
+    assert set(pretrained["recall_per_class"]["pca"]) == set(pretrained["recall_per_class"]["raw"])
+    assert set(pretrained["explained_variance_at"]) == {"2", "10", "50", "100"}
     assert Path(local(lite.run["confusion.png"])).stat().st_size > 5_000
-    random_table = spark.read.parquet(reference_run.run["features"])
-    random_eval, _ = evaluate_table(spark, random_table, 2048)
-    assert evaluation["accuracy"]["raw"] >= random_eval["accuracy"]["raw"], (evaluation["accuracy"], random_eval["accuracy"])
+
+    random = run_job(job_config(texture_sample, tmp_path / "random", model="resnet50", weights="random",
+                                pca_k=16, pca_variance=None, evaluate=True), spark).metrics["evaluation"]
+    chance = 1 / 8
+    accuracy = {"pretrained": pretrained["accuracy"], "random": random["accuracy"]}
+    # Measured: pretrained 0.96 raw, random ResNet50 0.3-0.4 raw (numpy logistic regression, same split).
+    assert pretrained["accuracy"]["raw"] >= 0.8 > 4 * chance, accuracy
+    assert pretrained["accuracy"]["raw"] >= random["accuracy"]["raw"] + 0.3, accuracy
+    assert pretrained["accuracy"]["pca"] >= random["accuracy"]["pca"] + 0.2, accuracy

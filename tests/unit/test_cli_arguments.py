@@ -112,3 +112,14 @@ def test_a_state_dict_is_refused_for_resnet50(run, images, tmp_path):
     weights.write_bytes(b"x")
     assert_usage_error(*run("--input", str(images), "--output", str(tmp_path / "o"), "--weights", str(weights)),
                        "is for --model efficientnet-lite0")
+
+
+def test_sample_textures_set_defaults_to_all_eight_classes(tmp_path, capsys):
+    assert main(["sample", "--set", "textures", "--out", str(tmp_path / "t"), "--per-class", "2"]) == 0
+    assert "16 images (8 Training, 8 Test, 8 textures classes)" in capsys.readouterr().out
+    assert len(list((tmp_path / "t" / "Training").iterdir())) == 8
+
+
+def test_sample_too_many_classes_is_a_usage_error(tmp_path, capsys):
+    assert main(["sample", "--set", "textures", "--classes", "9", "--out", str(tmp_path / "t")]) == 2
+    assert "between 1 and 8 for the textures set" in capsys.readouterr().err

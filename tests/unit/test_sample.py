@@ -43,3 +43,28 @@ def test_default_classes_differ_in_colour(tmp_path):
 def test_impossible_sizes_are_refused(tmp_path, kwargs):
     with pytest.raises(ValueError):
         generate_sample(tmp_path, **kwargs)
+
+
+def test_texture_classes_share_their_colours_so_only_the_surface_tells_them_apart(tmp_path):
+    from fruits.sample import PALETTE, TEXTURE_CLASSES
+
+    generate_sample(tmp_path, classes=len(TEXTURE_CLASSES), per_class=12, seed=0, kind="textures")
+    nearest_palette_colours = {}
+    for fruit in TEXTURE_CLASSES:
+        seen = set()
+        for picture in (tmp_path / "Training" / fruit.name).glob("*.jpg"):
+            pixels = np.asarray(Image.open(picture), dtype=float).reshape(-1, 3)
+            body = np.median(pixels[pixels.sum(axis=1) < 600], axis=0)
+            seen.add(int(np.argmin([np.linalg.norm(body - np.array(c)) for c in PALETTE])))
+        nearest_palette_colours[fruit.name] = seen
+    # Every class shows at least three of the five shared colours: colour cannot name the class.
+    assert all(len(seen) >= 3 for seen in nearest_palette_colours.values()), nearest_palette_colours
+
+
+def test_unknown_set_and_too_many_texture_classes_are_refused(tmp_path):
+    from fruits.sample import TEXTURE_CLASSES
+
+    with pytest.raises(ValueError, match="--set must be one of shapes, textures"):
+        generate_sample(tmp_path, kind="colours")
+    with pytest.raises(ValueError, match="between 1 and 8 for the textures set"):
+        generate_sample(tmp_path, classes=len(TEXTURE_CLASSES) + 1, kind="textures")
