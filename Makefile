@@ -96,3 +96,7 @@ standalone-down: ## Stop the standalone cluster
 .PHONY: bench
 bench: install ## Throughput of the job vs plain Keras on 2,000 generated JPEGs; writes out/bench/result.json
 	$(VENV_PY) bench/throughput.py --images 2000
+
+.PHONY: bench-pca
+bench-pca: install ## Scaler + PCA fit on 90,000 x 2048 generated features (Fruits-360 size); writes out/bench-pca/result.json
+	$(VENV_PY) bench/pca_fit.py --rows 90000 --dim 2048

@@ -56,8 +56,9 @@ def main() -> int:
     from fruits.reduce import fit_reduce
     from fruits.session import build_session
 
+    os.environ.setdefault("FRUITS_SPARK_PROGRESS", "false")
     spark = build_session(JobConfig(input_uri=str(data), output_uri=str(args.work / "unused"), master="local[*]"))
-    spark.sparkContext.setLogLevel("WARN")
+    spark.sparkContext.setLogLevel("ERROR")
     table = spark.read.parquet(str(data.resolve())).cache()
     started = time.perf_counter()
     rows = table.count()

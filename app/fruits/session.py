@@ -88,7 +88,7 @@ def build_session(config: JobConfig, app_name: str = "fruits-pipeline"):
     # Workers inherit the driver's environment in local mode: keep TensorFlow's start-up chatter out of the log.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if local:
-        wanted["spark.ui.showConsoleProgress"] = "true"
+        wanted["spark.ui.showConsoleProgress"] = os.environ.get("FRUITS_SPARK_PROGRESS", "true")
         wanted["spark.driver.memory"] = os.environ.get("FRUITS_DRIVER_MEMORY", "4g")
         wanted["spark.ui.enabled"] = os.environ.get("FRUITS_SPARK_UI", "false")
     if config.uses_s3:
