@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Optional
 
 HERE = Path(__file__).resolve().parent
 FRUITS = str(Path(sys.executable).parent / "fruits")
@@ -87,14 +88,41 @@ def ensure_images(folder: Path, count: int) -> int:
     return sum(1 for _ in folder.rglob("*.jpg"))
 
 
+FRUITS_360_IMAGES = 90_483
+
+
+def projection(images: int, stage_seconds: dict, pca_result: Optional[Path]) -> dict:
+    """Fruits-360 on this machine, and with E such machines as executors, from this run's rates.
+
+    Featurize scales with the images and divides by the executors. List, reduce and write are
+    scaled linearly from this run and not divided (pessimistic), except that the PCA fit comes
+    from `make bench-pca` (90,000 x 2048) when its result exists.
+    """
+    scale = FRUITS_360_IMAGES / images
+    featurize = stage_seconds["featurize"] * scale
+    reduce = stage_seconds.get("reduce", 0.0) * scale
+    if pca_result and pca_result.exists():
+        reduce = json.loads(pca_result.read_text())["seconds"]["fit_scaler_and_pca"]
+    rest = (stage_seconds.get("list", 0.0) + stage_seconds.get("write", 0.0)) * scale + reduce
+    return {
+        "images": FRUITS_360_IMAGES,
+        "featurize_seconds_one_machine": round(featurize),
+        "other_seconds": round(rest),
+        "pca_from_bench_pca": bool(pca_result and pca_result.exists()),
+        "minutes_by_executors": {e: round((featurize / e + rest) / 60, 1) for e in (1, 2, 4, 8)},
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--work", type=Path, default=Path("out/bench"))
     parser.add_argument("--result", type=Path, default=Path("out/bench/result.json"))
+    parser.add_argument("--pca-result", type=Path, default=Path("out/bench-pca/result.json"),
+                        help="make bench-pca's result, used for the PCA part of the projection")
     args = parser.parse_args()
-    images_dir = args.work / "images"
+    images_dir = args.work / f"images-{args.images}"
     n = ensure_images(images_dir, args.images)
     print(f"bench: {n} JPEGs in {images_dir}, batch {args.batch_size}, {os.cpu_count()} cores", flush=True)
 
@@ -105,8 +133,9 @@ def main() -> int:
     print(f"(a) ceiling: {ceiling['images_per_second']:.1f} images/s", flush=True)
 
     output = args.work / "lake"
+    # The job's defaults (PCA to 90% of the variance, files per partition...), random weights.
     command = [FRUITS, "run", "--input", str(images_dir), "--output", str(output), "--weights", "random",
-               "--pca-k", "50", "--batch-size", str(args.batch_size)]
+               "--batch-size", str(args.batch_size)]
     started = time.perf_counter()
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as job, PeakRss(job.pid) as peak:
         log, _ = job.communicate()
@@ -128,6 +157,7 @@ def main() -> int:
         "peak_rss_mb": {"jvm": round(peak.jvm), "python_worker_max": round(max(peak.workers.values(), default=0)),
                         "python_workers_seen": len(peak.workers)},
     }
+    result["projection_fruits_360"] = projection(n, metrics["stage_seconds"], args.pca_result)
     args.result.parent.mkdir(parents=True, exist_ok=True)
     args.result.write_text(json.dumps(result, indent=2) + "\n")
     print(f"(b) job:     {job_rate:.1f} images/s ({job_seconds:.1f} s files -> committed Parquet, {wall:.1f} s with Spark start)")
@@ -136,6 +166,10 @@ def main() -> int:
     print("in workers:  " + ", ".join(f"{k} {v:.1f} s" for k, v in metrics["worker_seconds"].items()))
     print(f"peak RSS:    JVM {peak.jvm:.0f} MB, largest Python worker {max(peak.workers.values(), default=0):.0f} MB "
           f"({len(peak.workers)} workers)")
+    p = result["projection_fruits_360"]
+    print(f"projection:  Fruits-360 ({p['images']:,} images), minutes with 1/2/4/8 executors like this machine: "
+          + " / ".join(f"{m:.0f}" for m in p["minutes_by_executors"].values())
+          + f" (featurize {p['featurize_seconds_one_machine']} s on one, then {p['other_seconds']} s list + PCA + write)")
     print(f"result:      {args.result}")
     return 0
 

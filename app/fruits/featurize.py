@@ -207,57 +207,6 @@ def make_featurize_udf(spec: ModelSpec, batch_size: int, counters: Optional[Coun
     return featurize
 
 
-def warm_up_workers(spark, spec: ModelSpec, counters: Optional[Counters] = None) -> "WarmUp":
-    """Build the model in each Python worker in the background, while the driver lists the input.
-
-    Importing TensorFlow and building ResNet50 takes a worker ~5-10 s, which used to be the first
-    thing every featurize task waited for. One task per core runs a pandas UDF that only fetches
-    the cached model; Spark keeps those Python workers (`spark.python.worker.reuse`) and hands
-    them to the featurize tasks, which find the model built. Executors that join later (dynamic
-    allocation) build theirs on first use as before.
-    """
-    return WarmUp(spark, spec, counters)
-
-
-class WarmUp:
-    """A background Spark job building the model in every worker; `wait()` re-raises its failure."""
-
-    def __init__(self, spark, spec: ModelSpec, counters: Optional[Counters]) -> None:
-        from pyspark.sql.functions import pandas_udf
-
-        def count_build() -> None:
-            if counters is not None:
-                counters.model_builds.add(1)
-
-        @pandas_udf("long")
-        def build(ids: Iterator[pd.Series]) -> Iterator[pd.Series]:
-            get_model(spec, on_build=count_build)
-            for batch in ids:
-                yield pd.Series([os.getpid()] * len(batch))
-
-        slots = spark.sparkContext.defaultParallelism
-        self._frame = spark.range(0, slots, numPartitions=slots).select(build("id").alias("pid"))
-        self._error: Optional[BaseException] = None
-        self.workers: set[int] = set()
-        self.seconds = 0.0
-        self._thread = threading.Thread(target=self._run, name="fruits-warm-up", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        start = time.perf_counter()
-        try:
-            self.workers = {row.pid for row in self._frame.collect()}
-        except BaseException as exc:  # re-raised on the driver's thread by wait()
-            self._error = exc
-        self.seconds = time.perf_counter() - start
-
-    def wait(self) -> None:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        log.info("models built in %d Python worker(s) in %.1f s, while listing", len(self.workers), self.seconds)
-
-
 def _weights_path(spec: ModelSpec) -> Optional[str]:
     if spec.weights.kind == "random":
         return None

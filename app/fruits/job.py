@@ -12,7 +12,6 @@ import platform
 import tempfile
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Optional
 
 from fruits import __version__
 from fruits.config import ConfigError, JobConfig
-from fruits.featurize import Counters, ModelSpec, make_featurize_udf, warm_up_workers
+from fruits.featurize import Counters, ModelSpec, make_featurize_udf
 from fruits.imaging import empty_file_reason
 from fruits.incremental import load_previous, plan_work
 from fruits.ingest import IMAGE_EXTENSIONS, ListedFile, list_input, non_image_reason, parse_image_path
@@ -62,10 +61,6 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
     log.info("run %s: %s -> %s (weights: %s)", run.run_id, config.input_uri, run.root, weights.description)
     timer = StageTimer()
     started = time.time()
-    counters = Counters.create(spark.sparkContext)
-    spec = model_spec(spark, config, weights)
-    # An incremental run may have nothing new to featurize: it builds no model until it knows.
-    warm_up = None if config.incremental else warm_up_workers(spark, spec, counters)
 
     with timer("list"):
         listing = list_files(spark, config)
@@ -78,9 +73,7 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
     # Read just the chosen files when they are a part of the input (--limit, or --incremental with
     # earlier rows to reuse); otherwise one recursive read, which lists far faster than many paths.
     subset = bool(config.limit) or len(images) < sum(1 for f in listing if f.is_readable_image)
-    if warm_up is not None:
-        warm_up.wait()
-    results = featurize(spark, config, spec, counters, images, subset, timer)
+    results, counters = featurize(spark, config, weights, images, subset, timer)
     accepted = results.filter("error IS NULL").select(*FEATURE_COLUMNS)
     rejected = rejected_rows(spark, results, [f for f in plan.todo if not f.is_readable_image])
     if plan.reused_features is not None:
@@ -106,8 +99,16 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
         log.info("PCA: k=%d components explain %.1f%% of the variance", pca.k, 100 * pca.cumulative[-1])
 
     with timer("write"):
-        points = write_outputs(lake, run, table, rejected, model, config,
-                               pca_title(weights.kind, pca.explained_variance, config.model), n_accepted)
+        write_table(table, run["features"], config.output_format, config.feature_dim, partitions=math.ceil(n_accepted / ROWS_PER_OUTPUT_FILE))
+        write_table(rejected, run["rejected"], config.output_format, config.feature_dim, partitions=1)
+        model.write().overwrite().save(run["model"])
+        points = table.select("label", "pca").collect()
+        with tempfile.TemporaryDirectory() as tmp:
+            png = plot_pca_2d(
+                [r.pca[:2] for r in points], [r.label for r in points],
+                pca_title(weights.kind, pca.explained_variance, config.model), Path(tmp) / "pca_2d.png",
+            )
+            lake.upload(png, run["pca_2d.png"])
 
     evaluation = None
     if config.evaluate:
@@ -138,34 +139,6 @@ FEATURE_COLUMNS = ("path", "label", "split", "size", "modified", "features")
 REJECTED_COLUMNS = ("path", "size", "modified", "reason")
 
 
-def write_outputs(lake: Lake, run: RunLocation, table, rejected, model, config: JobConfig, title: str,
-                  n_accepted: int) -> list:
-    """Write the features and rejected tables, the model and the 2-D picture into the run folder.
-
-    The four writes are independent Spark jobs (and a plot): they run side by side from a thread
-    pool, so the small ones (model, rejected, picture) hide behind the features table instead of
-    queueing after it. Returns the (label, pca) rows the picture was drawn from.
-    """
-    def draw() -> list:
-        points = table.select("label", "pca").collect()
-        with tempfile.TemporaryDirectory() as tmp:
-            png = plot_pca_2d([r.pca[:2] for r in points], [r.label for r in points], title, Path(tmp) / "pca_2d.png")
-            lake.upload(png, run["pca_2d.png"])
-        return points
-
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="fruits-write") as pool:
-        writes = [
-            pool.submit(write_table, table, run["features"], config.output_format, config.feature_dim,
-                        partitions=math.ceil(n_accepted / ROWS_PER_OUTPUT_FILE)),
-            pool.submit(write_table, rejected, run["rejected"], config.output_format, config.feature_dim, partitions=1),
-            pool.submit(lambda: model.write().overwrite().save(run["model"])),
-        ]
-        picture = pool.submit(draw)
-        for write in writes:
-            write.result()  # the first failure is raised here; the run is not committed
-        return picture.result()
-
-
 def evaluate_run(spark, lake: Lake, run: RunLocation, table, feature_dim: int, seed: int) -> dict:
     """Logistic regression on the run's table; draws confusion.png into the run, returns the summary."""
     from fruits.evaluate import evaluate_table, plot_confusion, worst_classes
@@ -190,28 +163,18 @@ def list_files(spark, config: JobConfig) -> list[ListedFile]:
     return listing[: config.limit] if config.limit else listing
 
 
-def model_spec(spark, config: JobConfig, weights: WeightsSpec) -> ModelSpec:
-    """What every worker builds; a weights file is shipped to the executors first."""
-    sc = spark.sparkContext
-    shipped = None
-    if weights.kind == "file":
-        sc.addFile(weights.uri)  # every executor gets its own copy, local or s3a://
-        shipped = os.path.basename(weights.uri)
-    threads = int(sc.getConf().get("spark.task.cpus", "1"))
-    return ModelSpec(weights=weights, model=config.model, seed=config.seed, threads=threads, shipped_file=shipped)
-
-
-def featurize(spark, config: JobConfig, spec: ModelSpec, counters: Counters, images: list[ListedFile], subset: bool,
+def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[ListedFile], subset: bool,
               timer: StageTimer):
-    """Decode + the CNN for `images`.
+    """Decode + ResNet50 for `images`.
 
-    Returns a cached frame (path, label, split, size, modified, features, error); the workers add
-    to `counters` (model builds and calls, images, seconds decoding and in the model). With no
-    images it returns an empty frame without starting any Python worker.
+    Returns a cached frame (path, label, split, size, modified, features, error) and the workers'
+    counters (model builds and calls, images, seconds decoding and in the model). With no images
+    it returns an empty frame without starting any Python worker.
     """
     from pyspark.sql import functions as F
 
     sc = spark.sparkContext
+    counters = Counters.create(sc)
     # Labels come from the paths the driver already holds: a broadcast join, not a Python UDF
     # (a second Python UDF in the plan would start a second set of Python workers).
     labels = spark.createDataFrame(
@@ -220,8 +183,14 @@ def featurize(spark, config: JobConfig, spec: ModelSpec, counters: Counters, ima
     )
     if not images:
         empty = labels.withColumn("features", F.lit(None).cast("array<float>")).withColumn("error", F.lit(None).cast("string"))
-        return empty.cache()
+        return empty.cache(), counters
 
+    shipped = None
+    if weights.kind == "file":
+        sc.addFile(weights.uri)  # every executor gets its own copy, local or s3a://
+        shipped = os.path.basename(weights.uri)
+    threads = int(sc.getConf().get("spark.task.cpus", "1"))
+    spec = ModelSpec(weights=weights, model=config.model, seed=config.seed, threads=threads, shipped_file=shipped)
     udf = make_featurize_udf(spec, config.batch_size, counters)
 
     parallelism = sc.defaultParallelism
@@ -244,12 +213,12 @@ def featurize(spark, config: JobConfig, spec: ModelSpec, counters: Counters, ima
         .cache()
     )
     log.info("featurizing %d images in %d partitions (batch %d, %d TF threads per task)",
-             len(images), partitions, config.batch_size, spec.threads)
+             len(images), partitions, config.batch_size, threads)
     with timer("featurize"), report_progress(lambda: counters.images_done.value, len(images), every=PROGRESS_SECONDS):
         count = results.count()
     if count != len(images):
         raise JobError(f"listed {len(images)} images but read {count}: the input changed during the run")
-    return results
+    return results, counters
 
 
 def rejected_rows(spark, results, skipped: list[ListedFile]):
