@@ -94,8 +94,10 @@ standalone-down: ## Stop the standalone cluster
 ##@ Measurements
 
 .PHONY: bench
-bench: install ## Throughput of the job vs plain Keras on 2,000 generated JPEGs; writes out/bench/result.json
-	$(VENV_PY) bench/throughput.py --images 2000
+BENCH_IMAGES ?= 2000
+
+bench: install ## Throughput of the job vs plain Keras on $(BENCH_IMAGES) generated JPEGs; writes out/bench/result.json
+	$(VENV_PY) bench/throughput.py --images $(BENCH_IMAGES)
 
 .PHONY: bench-pca
 bench-pca: install ## Scaler + PCA fit on 90,000 x 2048 generated features (Fruits-360 size); writes out/bench-pca/result.json
