@@ -100,15 +100,16 @@ def projection(images: int, stage_seconds: dict, pca_result: Optional[Path]) -> 
     """
     scale = FRUITS_360_IMAGES / images
     featurize = stage_seconds["featurize"] * scale
+    pca_measured = bool(pca_result and pca_result.exists())
     reduce = stage_seconds.get("reduce", 0.0) * scale
-    if pca_result and pca_result.exists():
+    if pca_measured:
         reduce = json.loads(pca_result.read_text())["seconds"]["fit_scaler_and_pca"]
     rest = (stage_seconds.get("list", 0.0) + stage_seconds.get("write", 0.0)) * scale + reduce
     return {
         "images": FRUITS_360_IMAGES,
         "featurize_seconds_one_machine": round(featurize),
         "other_seconds": round(rest),
-        "pca_from_bench_pca": bool(pca_result and pca_result.exists()),
+        "pca_from_bench_pca": pca_measured,
         "minutes_by_executors": {e: round((featurize / e + rest) / 60, 1) for e in (1, 2, 4, 8)},
     }
 

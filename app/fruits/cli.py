@@ -128,15 +128,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from fruits.sample import generate_sample
+    from fruits.sample import DEFAULT_CLASSES, generate_sample
 
     if args.out.exists() and any(args.out.iterdir()):
         raise ConfigError(f"{args.out} exists and is not empty; choose a new folder")
     try:
-        classes = args.classes if args.classes is not None else (10 if args.kind == "shapes" else 8)
-        counts = generate_sample(args.out, classes=classes, per_class=args.per_class, seed=args.seed, kind=args.kind)
+        counts = generate_sample(args.out, classes=args.classes, per_class=args.per_class, seed=args.seed, kind=args.kind)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+    classes = DEFAULT_CLASSES[args.kind] if args.classes is None else args.classes
     print(f"wrote {sum(counts.values())} images ({counts['Training']} Training, {counts['Test']} Test, "
           f"{classes} {args.kind} classes) to {args.out}")
     return 0

@@ -194,6 +194,8 @@ TEXTURE_CLASSES: tuple[FruitClass, ...] = (
 )
 
 SETS: dict[str, tuple[FruitClass, ...]] = {"shapes": CLASSES, "textures": TEXTURE_CLASSES}
+# Classes a set gives when none are asked for: ten of the twelve shapes (the demo), every texture.
+DEFAULT_CLASSES: dict[str, int] = {"shapes": 10, "textures": len(TEXTURE_CLASSES)}
 
 
 def render(fruit: FruitClass, rng: np.random.Generator) -> Image.Image:
@@ -213,12 +215,14 @@ def render(fruit: FruitClass, rng: np.random.Generator) -> Image.Image:
     return Image.fromarray(pixels).filter(ImageFilter.SMOOTH)
 
 
-def generate_sample(out: Path, classes: int = 10, per_class: int = 32, seed: int = 42,
+def generate_sample(out: Path, classes: Optional[int] = None, per_class: int = 32, seed: int = 42,
                     kind: str = "shapes") -> dict[str, int]:
-    """Write `classes` x `per_class` JPEGs of set `kind` under `out` (75% Training, 25% Test); return counts per split."""
+    """Write `classes` (default: DEFAULT_CLASSES[kind]) x `per_class` JPEGs of set `kind` under `out`
+    (75% Training, 25% Test); return counts per split."""
     if kind not in SETS:
         raise ValueError(f"--set must be one of {', '.join(SETS)}, got {kind!r}")
     available = SETS[kind]
+    classes = DEFAULT_CLASSES[kind] if classes is None else classes
     if not 1 <= classes <= len(available):
         raise ValueError(f"--classes must be between 1 and {len(available)} for the {kind} set, got {classes}")
     if per_class < 2:
