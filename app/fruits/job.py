@@ -76,10 +76,15 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
     results, counters = featurize(spark, config, weights, images, subset, timer)
     accepted = results.filter("error IS NULL").select(*FEATURE_COLUMNS)
     rejected = rejected_rows(spark, results, [f for f in plan.todo if not f.is_readable_image])
+    # The passes after featurizing (scaler, covariance, projection) cost little per row: one
+    # partition per core instead of featurize's small ones, or task overhead would dominate them.
+    # New rows are already cached in `results`; rows reused from an earlier run are read once here.
+    accepted = accepted.coalesce(spark.sparkContext.defaultParallelism)
     if plan.reused_features is not None:
-        accepted = accepted.unionByName(plan.reused_features.select(*FEATURE_COLUMNS))
+        reused = plan.reused_features.select(*FEATURE_COLUMNS).coalesce(spark.sparkContext.defaultParallelism)
+        accepted = accepted.unionByName(reused).cache()
         rejected = rejected.unionByName(plan.reused_rejected.select(*REJECTED_COLUMNS))
-    accepted, rejected = accepted.cache(), rejected.cache()
+    rejected = rejected.cache()
     n_accepted, n_rejected = accepted.count(), rejected.count()
     if n_accepted == 0:
         reasons = [r.reason for r in rejected.limit(3).collect()]
@@ -94,15 +99,23 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
                              target_variance=previous.metrics["pca"].get("target_variance"))
             log.info("projecting with the model of run %s (k=%d)", previous.run.run_id, pca.k)
         else:
-            model, pca = fit_reduce(accepted, config.feature_dim, config.pca_k, config.pca_variance)
-        table = project(model, accepted).cache()
+            if n_accepted < 2:
+                raise JobError(f"PCA needs at least 2 decoded images, got {n_accepted}; nothing was written")
+            try:
+                model, pca = fit_reduce(accepted, config.feature_dim, config.pca_k, config.pca_variance)
+            except ValueError as exc:
+                raise JobError(f"cannot fit the PCA: {exc}; nothing was written") from exc
+        table = project(model, accepted)
         log.info("PCA: k=%d components explain %.1f%% of the variance", pca.k, 100 * pca.cumulative[-1])
 
     with timer("write"):
         write_table(table, run["features"], config.output_format, config.feature_dim, partitions=math.ceil(n_accepted / ROWS_PER_OUTPUT_FILE))
         write_table(rejected, run["rejected"], config.output_format, config.feature_dim, partitions=1)
         model.write().overwrite().save(run["model"])
-        points = table.select("label", "pca").collect()
+        # Read what was written rather than caching the table: caching 2048-d rows costs more
+        # than reading two columns of the Parquet back (CSV has no vector column to read back).
+        written = spark.read.parquet(run["features"]) if config.output_format == "parquet" else table
+        points = written.select("label", "pca").collect()
         with tempfile.TemporaryDirectory() as tmp:
             png = plot_pca_2d(
                 [r.pca[:2] for r in points], [r.label for r in points],
@@ -113,7 +126,7 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
     evaluation = None
     if config.evaluate:
         with timer("evaluate"):
-            evaluation = evaluate_run(spark, lake, run, table, config.feature_dim, config.seed)
+            evaluation = evaluate_run(spark, lake, run, written.cache(), config.feature_dim, config.seed)
 
     by_label = Counter(r.label for r in points)
     reasons = Counter(r.reason.split(":")[0] for r in rejected.select("reason").collect())
@@ -130,7 +143,7 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
         lake.upload(write_json(metrics, Path(tmp) / "metrics.json"), run["metrics.json"])
     lake.commit(run)
     lake.prune(config.keep_runs)
-    for frame in (table, accepted, rejected, results):
+    for frame in (written, accepted, rejected, results):
         frame.unpersist()
     return RunResult(run=run, metrics=metrics)
 

@@ -1,18 +1,22 @@
-"""Standardise the 2048-d features and project them with PCA, all with Spark ML.
+"""Standardise the 2048-d features and project them with PCA; the fitted model is Spark ML's.
 
-The fitted PipelineModel (StandardScaler -> PCA on a vector column; array_to_vector is a column
-function applied before it) is saved with the run so new images can be projected
-the same way later. When a variance target is given, k is the smallest number of components whose
-cumulative explained variance reaches it. Spark's PCA computes the covariance and its full
-eigen-decomposition whatever k is, so we fit once with every component to read the spectrum, then
-keep the first k components of that same fit (`leading_components`) instead of fitting again: the
-second covariance pass cost as much as the first (90,000 x 2048: ~50 s each on 2 cores).
-The eigen-decomposition of a 2048x2048 covariance takes ~3 s with a native BLAS/LAPACK (OpenBLAS)
-and ~18 s with the pure-Java fallback: `scripts/system-deps.sh` installs OpenBLAS where it can.
+The saved model is a Spark ML PipelineModel (StandardScaler -> PCA on a vector column;
+array_to_vector is a column function applied before it), so new images are projected the same way
+later and any Spark ML user can load it. The scaler is fitted by Spark ML. The PCA is fitted here:
+the covariance of the scaler's output comes from `fruits.covariance` (block matrix products,
+~10x faster than Spark's per-row updates), its eigen-decomposition from NumPy's LAPACK on the
+driver, and the first k components become a Spark ML PCAModel (`pca_model`). Spark's `PCA.fit`
+does the same three steps (covariance, decomposition of the whole matrix, first k columns); the
+spark tier checks that both give the same explained variance and the same projection, up to the
+sign of each component. Signs are fixed here (the largest entry of each component is positive)
+so the same data always gives the same picture.
+When a variance target is given, k is the smallest number of components whose cumulative
+explained variance reaches it.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -54,55 +58,76 @@ def components_for_variance(ratios: Sequence[float], target: float) -> int:
     return int(reached[0]) + 1 if reached.size else len(ratios)
 
 
-def fit_reduce(features_df, dim: int, k: Optional[int], variance: Optional[float]):
-    """Fit scaler + PCA on `features_df` (column `features`: array<float>).
+@dataclass(frozen=True)
+class Spectrum:
+    """Principal axes of a covariance matrix: `components[:, i]` explains `ratios[i]` of the variance."""
 
-    Returns (PipelineModel, PcaSummary). The scaler is fitted once and its output cached, because
-    PCA reads it once or twice (twice when k comes from a variance target).
+    components: np.ndarray
+    ratios: np.ndarray
+
+
+def principal_components(covariance: np.ndarray) -> Spectrum:
+    """Every principal axis of a symmetric covariance matrix, largest variance first.
+
+    Like Spark's PCA, the ratios are |eigenvalue| / sum |eigenvalues| (singular values of the
+    matrix). Raises ValueError when nothing varies (all ratios would be 0/0).
+    """
+    values, vectors = np.linalg.eigh(covariance)
+    order = np.argsort(values)[::-1]
+    values, vectors = np.abs(values[order]), vectors[:, order]
+    total = values.sum()
+    if not total > 0:
+        raise ValueError("the features do not vary at all (every image gave the same vector); PCA has nothing to explain")
+    largest = np.abs(vectors).argmax(axis=0)
+    vectors = vectors * np.sign(vectors[largest, np.arange(vectors.shape[1])])
+    return Spectrum(components=vectors, ratios=values / total)
+
+
+def fit_reduce(features_df, dim: int, k: Optional[int], variance: Optional[float]):
+    """Fit scaler + PCA on `features_df` (column `features`: array<float> of `dim` values).
+
+    Returns (PipelineModel, PcaSummary). Raises ValueError for fewer than 2 rows or features that
+    do not vary.
     """
     from pyspark.ml import PipelineModel
-    from pyspark.ml.feature import PCA, StandardScaler
+    from pyspark.ml.feature import StandardScaler
     from pyspark.ml.functions import array_to_vector
+
+    from fruits.covariance import standardized_covariance
 
     vectors = features_df.select(array_to_vector("features").alias(VECTOR_COL))
     scaler = StandardScaler(inputCol=VECTOR_COL, outputCol=SCALED_COL, withMean=True, withStd=True).fit(vectors)
-    scaled = scaler.transform(vectors).select(SCALED_COL).cache()
-    try:
-        if k is None:
-            assert variance is not None
-            full = PCA(k=dim, inputCol=SCALED_COL, outputCol=PCA_COL).fit(scaled)
-            k = components_for_variance(full.explainedVariance.toArray(), variance)
-            pca = leading_components(full, k)
-        else:
-            pca = PCA(k=k, inputCol=SCALED_COL, outputCol=PCA_COL).fit(scaled)
-    finally:
-        scaled.unpersist()
-    ratios = [float(x) for x in pca.explainedVariance.toArray()]
+    covariance = standardized_covariance(features_df, "features", scaler.mean.toArray(), scaler.std.toArray())
+    if covariance.matrix.shape != (dim, dim):
+        raise ValueError(f"features have {covariance.matrix.shape[0]} values, expected {dim}")
+    spectrum = principal_components(covariance.matrix)
+    if k is None:
+        assert variance is not None
+        k = components_for_variance(spectrum.ratios, variance)
+    pca = pca_model(spectrum.components[:, :k], spectrum.ratios[:k], SCALED_COL, PCA_COL)
+    ratios = [float(x) for x in spectrum.ratios[:k]]
     return PipelineModel(stages=[scaler, pca]), PcaSummary(k=k, explained_variance=ratios, target_variance=variance)
 
 
-def leading_components(model, k: int):
-    """A PCAModel holding the first `k` components of `model` (a fitted Spark ML PCAModel).
+def pca_model(components: np.ndarray, ratios: np.ndarray, input_col: str, output_col: str):
+    """A Spark ML PCAModel projecting onto `components` (dim x k), with `ratios` as its explained variance.
 
-    Equal to fitting PCA(k) on the same data: Spark sorts the components by eigenvalue and PCA(k)
-    keeps the first k of the same decomposition (tests/spark checks the two give the same
-    projection). Hand-rolled because Spark ML has no public way to cut a fitted PCAModel: this
-    calls the JVM constructor of PCAModel (Scala `private[ml]`, public in bytecode). The result is
-    an ordinary PCAModel: it saves, loads and transforms like a fitted one.
+    Hand-rolled because Spark ML has no public way to build a PCAModel from given components:
+    this calls its JVM constructor (Scala `private[ml]`, public in bytecode). The result is an
+    ordinary PCAModel: it saves, loads and transforms like a fitted one (tests/spark checks it).
     """
     from pyspark.ml.common import _py2java
     from pyspark.ml.feature import PCAModel
     from pyspark.ml.linalg import DenseMatrix, DenseVector
     from pyspark.sql import SparkSession
 
-    components = model.pc.toArray()[:, :k]
-    ratios = model.explainedVariance.toArray()[:k]
+    dim, k = components.shape
     sc = SparkSession.getActiveSession().sparkContext
-    java_pc = _py2java(sc, DenseMatrix(components.shape[0], k, components.ravel(order="F").tolist()))
-    java_ratios = _py2java(sc, DenseVector(ratios))
-    java_model = sc._jvm.org.apache.spark.ml.feature.PCAModel(model.uid, java_pc, java_ratios)
-    cut = PCAModel(java_model)
-    return cut.setInputCol(model.getInputCol()).setOutputCol(model.getOutputCol())._set(k=k)
+    java_pc = _py2java(sc, DenseMatrix(dim, k, np.asarray(components, dtype=np.float64).ravel(order="F").tolist()))
+    java_ratios = _py2java(sc, DenseVector(np.asarray(ratios, dtype=np.float64)))
+    uid = f"pca_{uuid.uuid4().hex[-12:]}"  # Spark's own form of a PCA uid
+    model = PCAModel(sc._jvm.org.apache.spark.ml.feature.PCAModel(uid, java_pc, java_ratios))
+    return model.setInputCol(input_col).setOutputCol(output_col)._set(k=k)
 
 
 def project(model, features_df):

@@ -167,6 +167,18 @@ def test_foreign_output_folder_is_refused(spark, small_sample, tmp_path):
     assert (tmp_path / "mine" / "thesis.docx").read_text() == "precious"
 
 
+def test_one_image_is_refused_before_anything_is_written(spark, small_sample, tmp_path):
+    from fruits.job import JobError
+
+    one = next(small_sample.rglob("*.jpg"))
+    folder = tmp_path / "one" / "Training" / one.parent.name
+    folder.mkdir(parents=True)
+    (folder / one.name).write_bytes(one.read_bytes())
+    with pytest.raises(JobError, match="PCA needs at least 2 decoded images, got 1"):
+        run_job(job_config(tmp_path / "one", tmp_path / "out"), spark)
+    assert not (tmp_path / "out" / "_CURRENT").exists()
+
+
 def test_lake_commit_refuses_an_incomplete_run(spark, tmp_path):
     from fruits.lake import RunLocation
 

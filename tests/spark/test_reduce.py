@@ -1,44 +1,97 @@
-"""Tier 2: the PCA shortcut of fruits.reduce against Spark ML's own PCA(k) fit."""
+"""Tier 2: fruits.reduce's scaler + PCA fit against Spark ML's own StandardScaler + PCA(k) fit."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from fruits.reduce import fit_reduce, leading_components
+from fruits.reduce import PCA_COL, fit_reduce, project
 
 pytestmark = pytest.mark.spark
 
 
-@pytest.fixture(scope="module")
-def vectors(spark):
-    from pyspark.ml.linalg import Vectors
+def features_frame(spark, rows: np.ndarray, partitions: int = 3):
+    frame = spark.createDataFrame([(r.tolist(),) for r in rows.astype(np.float32)], "features array<float>")
+    return frame.repartition(partitions)
 
+
+@pytest.fixture(scope="module")
+def features(spark):
     rng = np.random.default_rng(3)
-    rows = rng.normal(size=(300, 24)) @ rng.normal(size=(24, 24))
-    return spark.createDataFrame([(Vectors.dense(r),) for r in rows], ["v"])
+    rows = rng.normal(size=(300, 24)) @ rng.normal(size=(24, 24)) + 5.0
+    rows[:, 7] = 2.5  # a constant column: Spark's scaler maps it to 0
+    return features_frame(spark, rows)
+
+
+def spark_fit(frame, k: int):
+    """The reference: Spark ML's StandardScaler -> PCA(k) on the same column."""
+    from pyspark.ml import Pipeline
+    from pyspark.ml.feature import PCA, StandardScaler
+    from pyspark.ml.functions import array_to_vector
+
+    vectors = frame.withColumn("features_vec", array_to_vector("features"))
+    stages = [StandardScaler(inputCol="features_vec", outputCol="scaled", withMean=True, withStd=True),
+              PCA(k=k, inputCol="scaled", outputCol=PCA_COL)]
+    return Pipeline(stages=stages).fit(vectors)
 
 
 def projection(model, frame) -> np.ndarray:
-    return np.array([r.p.toArray() for r in model.transform(frame).select("p").collect()])
+    rows = project(model, frame.orderBy("features")).select("pca").collect()
+    return np.array([r.pca for r in rows])
 
 
-def test_leading_components_of_a_full_fit_equal_a_fit_with_k(vectors, tmp_path):
-    from pyspark.ml.feature import PCA, PCAModel
+def test_fit_matches_spark_pca_up_to_the_sign_of_each_component(features, tmp_path):
+    from pyspark.ml import PipelineModel
 
-    full = PCA(k=24, inputCol="v", outputCol="p").fit(vectors)
-    cut, fitted = leading_components(full, 6), PCA(k=6, inputCol="v", outputCol="p").fit(vectors)
-    assert cut.getK() == 6 and cut.pc.numCols == 6
-    np.testing.assert_allclose(cut.explainedVariance.toArray(), fitted.explainedVariance.toArray(), rtol=1e-12)
-    np.testing.assert_allclose(projection(cut, vectors), projection(fitted, vectors), atol=1e-9)
-    cut.write().save(str(tmp_path / "cut"))
-    np.testing.assert_allclose(projection(PCAModel.load(str(tmp_path / "cut")), vectors), projection(fitted, vectors), atol=1e-9)
+    ours, summary = fit_reduce(features, 24, 6, None)
+    reference = spark_fit(features, 6)
+    pca = ours.stages[-1]
+    assert pca.getK() == 6 and pca.pc.numRows == 24 and pca.pc.numCols == 6
+    np.testing.assert_allclose(pca.explainedVariance.toArray(), reference.stages[-1].explainedVariance.toArray(), rtol=1e-9)
+    np.testing.assert_allclose(summary.explained_variance, reference.stages[-1].explainedVariance.toArray(), rtol=1e-9)
+    mine, theirs = projection(ours, features), projection(reference, features)
+    signs = np.sign((mine * theirs).sum(axis=0))
+    assert set(signs) <= {-1.0, 1.0}
+    np.testing.assert_allclose(mine, theirs * signs, atol=1e-6)
+
+    ours.write().save(str(tmp_path / "model"))
+    np.testing.assert_allclose(projection(PipelineModel.load(str(tmp_path / "model")), features), mine, atol=1e-12)
 
 
-def test_variance_target_picks_k_from_the_spectrum_of_one_fit(spark):
+def test_component_signs_do_not_depend_on_the_partitioning(spark, features):
+    rows = np.array([r.features for r in features.collect()])
+    one, _ = fit_reduce(features_frame(spark, rows, partitions=1), 24, 3, None)
+    five, _ = fit_reduce(features_frame(spark, rows, partitions=5), 24, 3, None)
+    np.testing.assert_allclose(one.stages[-1].pc.toArray(), five.stages[-1].pc.toArray(), atol=1e-9)
+    largest = np.abs(one.stages[-1].pc.toArray()).argmax(axis=0)
+    assert (one.stages[-1].pc.toArray()[largest, range(3)] > 0).all()
+
+
+def test_variance_target_picks_k_from_the_spectrum(spark):
     rng = np.random.default_rng(4)
-    features = (rng.normal(size=(200, 5)) @ rng.normal(size=(5, 16)) + 0.01 * rng.normal(size=(200, 16))).astype(np.float32)
-    frame = spark.createDataFrame([(row.tolist(),) for row in features], "features array<float>")
-    model, summary = fit_reduce(frame, 16, None, 0.95)
+    rows = rng.normal(size=(200, 5)) @ rng.normal(size=(5, 16)) + 0.01 * rng.normal(size=(200, 16))
+    model, summary = fit_reduce(features_frame(spark, rows), 16, None, 0.95)
     assert summary.k <= 5 and summary.cumulative[-1] >= 0.95
     assert len(summary.explained_variance) == summary.k == model.stages[-1].getK()
+    reference = spark_fit(features_frame(spark, rows), 16).stages[-1].explainedVariance.toArray()
+    assert summary.k == int(np.argmax(np.cumsum(reference) >= 0.95 - 1e-9)) + 1
+
+
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        (np.ones((1, 4)), "at least 2 rows, got 1"),
+        (np.tile(np.arange(4.0), (6, 1)), "do not vary"),
+    ],
+)
+def test_data_pca_cannot_use_is_refused_with_the_reason(spark, rows, message):
+    with pytest.raises(ValueError, match=message):
+        fit_reduce(features_frame(spark, rows, partitions=1), 4, 2, None)
+
+
+def test_covariance_refuses_rows_of_the_wrong_length(spark):
+    from fruits.covariance import standardized_covariance
+
+    frame = spark.createDataFrame([([1.0, 2.0, 3.0],), ([1.0, 2.0],), ([4.0, 0.0, 1.0],)], "features array<float>")
+    with pytest.raises(Exception, match=r"must have 3 values, found lengths \[2, 3\]"):
+        standardized_covariance(frame.coalesce(1), "features", np.zeros(3), np.ones(3))
