@@ -116,7 +116,7 @@ def projection(images: int, stage_seconds: dict, pca_result: Optional[Path]) -> 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", type=int, default=2000)
+    parser.add_argument("--images", type=int, default=8000)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--work", type=Path, default=Path("out/bench"))
     parser.add_argument("--result", type=Path, default=Path("out/bench/result.json"))

@@ -19,6 +19,8 @@ WEIGHT_FILE_SUFFIXES = (".h5", ".keras", ".weights.h5", ".pth")
 MODEL_DIMS = {"resnet50": 2048, "efficientnet-lite0": 1280}
 FEATURE_DIM = MODEL_DIMS["resnet50"]
 OutputFormat = Literal["parquet", "csv"]
+# fp32: the model as trained; int8: quantized per run, calibrated on the run's images (fruits.quantize).
+PRECISIONS = ("fp32", "int8")
 
 # Environment variables the job reads; documented in the README.
 ENV_WEIGHTS_FILE = "FRUITS_RESNET50_WEIGHTS"
@@ -74,6 +76,7 @@ class JobConfig:
     incremental: bool = False
     evaluate: bool = False
     reuse_model: bool = False
+    precision: str = "fp32"
     s3: S3Settings = field(default_factory=S3Settings)
 
     def validate(self) -> "JobConfig":
@@ -103,6 +106,11 @@ class JobConfig:
             raise ConfigError(f"--keep-runs must be at least 1, got {self.keep_runs}")
         if (self.incremental or self.reuse_model) and self.output_format != "parquet":
             raise ConfigError("--incremental and --reuse-model need --format parquet")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"--precision must be {' or '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.precision == "int8" and (self.incremental or self.reuse_model):
+            raise ConfigError("--precision int8 calibrates a new int8 model on each run's images, so its features "
+                              "cannot be mixed with another run's: drop --incremental/--reuse-model, or use fp32")
         if self.output_format not in ("parquet", "csv"):
             raise ConfigError(f"--format must be parquet or csv, got {self.output_format!r}")
         return self

@@ -47,10 +47,12 @@ class ModelSpec:
     seed: int = 42
     threads: int = 1
     shipped_file: Optional[str] = None
+    precision: str = "fp32"
+    quantized_file: Optional[str] = None  # int8: the TFLite file shipped with SparkContext.addFile
 
     @property
     def cache_key(self) -> tuple:
-        return (self.model, self.weights.kind, self.weights.uri, self.seed, self.threads)
+        return (self.model, self.weights.kind, self.weights.uri, self.seed, self.threads, self.precision, self.quantized_file)
 
 
 _MODELS: dict[tuple, Any] = {}
@@ -59,7 +61,14 @@ _MODELS_LOCK = threading.Lock()
 
 def build_model(spec: ModelSpec) -> Any:
     """The spec's featurizer: ResNet50 (2048) or EfficientNet-Lite0 (1280), random ones seeded."""
-    if spec.model == "efficientnet-lite0":
+    if spec.precision == "int8":
+        _configure_tensorflow(spec.threads)
+        from pyspark import SparkFiles
+
+        from fruits.quantize import TFLiteFeaturizer
+
+        model = TFLiteFeaturizer(SparkFiles.get(spec.quantized_file), spec.threads)
+    elif spec.model == "efficientnet-lite0":
         _configure_tensorflow(spec.threads)
         import keras
 

@@ -49,6 +49,9 @@ def load_previous(spark, lake: Lake, config: JobConfig, weights: WeightsSpec) ->
     if metrics.get("format") != "parquet":
         raise ConfigError(f"--incremental needs a Parquet output; run {run.run_id} is {metrics.get('format')}")
     previous = (metrics.get("model", "resnet50"), metrics["weights"], metrics["settings"]["seed"])
+    if metrics.get("precision", {}).get("mode", "fp32") != config.precision:
+        raise ConfigError(f"run {run.run_id} was made with --precision {metrics['precision']['mode']}; "
+                          "--incremental reuses features only at the same precision: drop it to featurize everything")
     if previous != (config.model, weights.to_dict(), config.seed):
         raise ConfigError(
             f"run {run.run_id} used {previous[0]} with {metrics['weights']['kind']} weights (seed {previous[2]}); "

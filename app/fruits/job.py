@@ -17,6 +17,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
+
 from fruits import __version__
 from fruits.config import ConfigError, JobConfig
 from fruits.featurize import Counters, ModelSpec, make_featurize_udf
@@ -73,7 +75,7 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
     # Read just the chosen files when they are a part of the input (--limit, or --incremental with
     # earlier rows to reuse); otherwise one recursive read, which lists far faster than many paths.
     subset = bool(config.limit) or len(images) < sum(1 for f in listing if f.is_readable_image)
-    results, counters = featurize(spark, config, weights, images, subset, timer)
+    results, counters, precision = featurize(spark, config, weights, images, subset, timer)
     accepted = results.filter("error IS NULL").select(*FEATURE_COLUMNS)
     rejected = rejected_rows(spark, results, [f for f in plan.todo if not f.is_readable_image])
     # The passes after featurizing (scaler, covariance, projection) cost little per row: one
@@ -134,7 +136,7 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
         config, run, weights, spark, timer, started,
         listed=len(listing), images=len(images), accepted=n_accepted, rejected=n_rejected,
         by_label=dict(sorted(by_label.items())), by_reason=dict(reasons.most_common()),
-        pca=pca.to_dict(), worker=counters.to_dict(),
+        pca=pca.to_dict(), worker=counters.to_dict(), precision=precision,
         incremental=dict(plan.counts, previous_run=previous.run.run_id if previous else None, reused_model=config.reuse_model),
     )
     if evaluation is not None:
@@ -180,8 +182,9 @@ def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[Liste
               timer: StageTimer):
     """Decode + ResNet50 for `images`.
 
-    Returns a cached frame (path, label, split, size, modified, features, error) and the workers'
-    counters (model builds and calls, images, seconds decoding and in the model). With no images
+    Returns a cached frame (path, label, split, size, modified, features, error), the workers'
+    counters (model builds and calls, images, seconds decoding and in the model) and the
+    precision record for metrics.json (int8: calibration and closeness to fp32). With no images
     it returns an empty frame without starting any Python worker.
     """
     from pyspark.sql import functions as F
@@ -196,7 +199,7 @@ def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[Liste
     )
     if not images:
         empty = labels.withColumn("features", F.lit(None).cast("array<float>")).withColumn("error", F.lit(None).cast("string"))
-        return empty.cache(), counters
+        return empty.cache(), counters, {"mode": config.precision}
 
     shipped = None
     if weights.kind == "file":
@@ -204,6 +207,11 @@ def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[Liste
         shipped = os.path.basename(weights.uri)
     threads = int(sc.getConf().get("spark.task.cpus", "1"))
     spec = ModelSpec(weights=weights, model=config.model, seed=config.seed, threads=threads, shipped_file=shipped)
+    precision = {"mode": "fp32"}
+    if config.precision == "int8":
+        with timer("quantize"):
+            spec, report = quantize_for_run(spark, spec, images, config.seed)
+        precision = report.to_dict()
     udf = make_featurize_udf(spec, config.batch_size, counters)
 
     parallelism = sc.defaultParallelism
@@ -231,7 +239,31 @@ def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[Liste
         count = results.count()
     if count != len(images):
         raise JobError(f"listed {len(images)} images but read {count}: the input changed during the run")
-    return results, counters
+    return results, counters, precision
+
+
+def quantize_for_run(spark, spec: ModelSpec, images: list[ListedFile], seed: int) -> tuple:
+    """Build the fp32 model on the driver, quantize it to int8 on a seeded sample of `images`,
+    ship the TFLite file to the executors; returns the spec the workers build from, and the report."""
+    import dataclasses
+    import random
+
+    from fruits.featurize import build_model, preprocessor
+    from fruits.imaging import decode_image
+    from fruits.quantize import CALIBRATION_IMAGES, CHECK_IMAGES, prepare_int8
+
+    chosen = random.Random(seed).sample(images, min(len(images), CALIBRATION_IMAGES + CHECK_IMAGES))
+    contents = dict(spark.read.format("binaryFile").load([f.path for f in chosen]).select("path", "content").collect())
+    decoded = [decode_image(bytes(contents[f.path])) for f in chosen if f.path in contents]
+    pixels = np.stack([d.pixels for d in decoded if d.pixels is not None]) if decoded else np.zeros((0, 224, 224, 3), np.uint8)
+    model = build_model(dataclasses.replace(spec, threads=os.cpu_count() or 1))
+    folder = Path(tempfile.mkdtemp(prefix="fruits-int8-"))
+    try:
+        report = prepare_int8(model, preprocessor(spec.model), pixels, folder / f"{spec.model}-int8.tflite", os.cpu_count() or 1)
+    except ValueError as exc:
+        raise JobError(str(exc)) from exc
+    spark.sparkContext.addFile(str(folder / f"{spec.model}-int8.tflite"))
+    return dataclasses.replace(spec, precision="int8", quantized_file=f"{spec.model}-int8.tflite"), report
 
 
 def rejected_rows(spark, results, skipped: list[ListedFile]):
@@ -267,7 +299,7 @@ def write_table(frame, uri: str, output_format: str, feature_dim: int, partition
 
 def build_metrics(config: JobConfig, run: RunLocation, weights: WeightsSpec, spark, timer: StageTimer,
                   started: float, *, listed: int, images: int, accepted: int, rejected: int, by_label: dict,
-                  by_reason: dict, pca: dict, worker: dict, incremental: dict) -> dict:
+                  by_reason: dict, pca: dict, worker: dict, incremental: dict, precision: dict) -> dict:
     featurize_seconds = timer.seconds.get("featurize", 0.0)
     return {
         "run_id": run.run_id,
@@ -277,6 +309,7 @@ def build_metrics(config: JobConfig, run: RunLocation, weights: WeightsSpec, spa
         "format": config.output_format,
         "model": config.model,
         "feature_dim": config.feature_dim,
+        "precision": precision,
         "weights": weights.to_dict(),
         "image_weights": os.environ.get("FRUITS_IMAGE_WEIGHTS"),
         "versions": _versions(spark),

@@ -231,3 +231,23 @@ def test_pretrained_features_classify_textures_far_above_chance_and_far_above_ra
     assert pretrained["accuracy"]["raw"] >= 0.8 > 4 * chance, accuracy
     assert pretrained["accuracy"]["raw"] >= random["accuracy"]["raw"] + 0.3, accuracy
     assert pretrained["accuracy"]["pca"] >= random["accuracy"]["pca"] + 0.2, accuracy
+
+
+def test_int8_features_stay_close_to_fp32_and_say_how_close(spark, small_sample, tmp_path, reference_run):
+    int8 = run_job(job_config(small_sample, tmp_path / "int8", seed=REFERENCE_SEED, precision="int8"), spark)
+    precision = int8.metrics["precision"]
+    assert precision["mode"] == "int8" and reference_run.metrics["precision"] == {"mode": "fp32"}
+    assert precision["calibration_images"] >= 1 and precision["check_images"] >= 1
+    assert precision["cosine_to_fp32"]["min"] >= 0.95
+
+    from fruits.quantize import cosine_similarity
+
+    def features(run) -> dict:
+        return {r.path: r.features for r in spark.read.parquet(run.run["features"]).select("path", "features").collect()}
+
+    quantized, full = features(int8), features(reference_run)
+    assert quantized.keys() == full.keys()
+    paths = sorted(full)
+    similarity = cosine_similarity(np.array([quantized[p] for p in paths]), np.array([full[p] for p in paths]))
+    assert similarity.min() >= 0.95, similarity.min()
+    assert not np.allclose([quantized[p] for p in paths], [full[p] for p in paths])  # really another model

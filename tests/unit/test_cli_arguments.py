@@ -123,3 +123,16 @@ def test_sample_textures_set_defaults_to_all_eight_classes(tmp_path, capsys):
 def test_sample_too_many_classes_is_a_usage_error(tmp_path, capsys):
     assert main(["sample", "--set", "textures", "--classes", "9", "--out", str(tmp_path / "t")]) == 2
     assert "between 1 and 8 for the textures set" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--incremental", "--reuse-model"])
+def test_int8_is_refused_with_runs_that_reuse_features(run, images, tmp_path, flag):
+    assert_usage_error(*run("--input", str(images), "--output", str(tmp_path / "o"), "--weights", "random",
+                            "--precision", "int8", flag), "--precision int8 calibrates a new int8 model on each run")
+
+
+def test_unknown_precision_is_refused_by_the_config(images, tmp_path):
+    from fruits.config import ConfigError, JobConfig
+
+    with pytest.raises(ConfigError, match="--precision must be fp32 or int8, got 'bf16'"):
+        JobConfig(input_uri=str(images), output_uri=str(tmp_path / "o"), precision="bf16").validate()
