@@ -1,6 +1,6 @@
-"""CNN features for image bytes, as a batched Spark pandas UDF with one model per Python worker.
+"""CNN features for image bytes, as a batched Spark `mapInArrow` function with one model per Python worker.
 
-Shapes: a batch of compressed images (pd.Series of bytes) -> decoded (n, 224, 224, 3) uint8 ->
+Shapes: an Arrow batch of (path, compressed image bytes) -> decoded (n, 224, 224, 3) uint8 ->
 the model's preprocessing (`preprocessor`) float32 -> ResNet50 without its top, global average
 pooling -> (n, 2048) float32; or EfficientNet-Lite0 -> (n, 1280) float32.
 
@@ -10,6 +10,10 @@ task to the next, like `pyspark.ml.model_cache` does for `predict_batch_udf`. Bu
 seconds; building it per task (let alone per batch) would cost more than the inference itself.
 We do not use `predict_batch_udf` because decoding must happen in the same pass, and a file that
 fails to decode must come out as a row with a reason rather than a failed task.
+Why `mapInArrow` rather than a pandas UDF: the model's (n, dim) output leaves as one Arrow list
+array over the same float32 buffer, with no per-row conversion through pandas objects, and the
+path travels with its row (no struct column to unpack). A null model over 8,000 images ran
+1-2 s faster this way.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
-import pandas as pd
 
 from fruits.config import MODEL_DIMS
 from fruits.imaging import TARGET_SIZE, decode_image
@@ -30,7 +33,7 @@ from fruits.weights import WeightsSpec
 
 log = logging.getLogger(__name__)
 
-RESULT_SCHEMA = "features array<float>, error string"
+RESULT_SCHEMA = "path string, features array<float>, error string"
 
 
 @dataclass(frozen=True)
@@ -145,9 +148,28 @@ class BatchTimes:
     calls: int = 0
 
 
-def featurize_batch(model: Any, images: list[Optional[bytes]], batch_size: int,
-                    times: Optional[BatchTimes] = None, preprocess: Optional[Callable] = None) -> pd.DataFrame:
-    """Decode and featurize one Arrow batch; undecodable images get `error` and null features.
+@dataclass(frozen=True)
+class BatchFeatures:
+    """One batch's result: `features[i]` is valid where `reasons[i]` is None."""
+
+    features: np.ndarray  # (n, dim) float32; zeros for images that failed to decode
+    reasons: list[Optional[str]]
+
+    def to_arrow(self, paths):
+        """A RecordBatch (path, features, error); features is a list array over the float32 block."""
+        import pyarrow as pa
+
+        n, dim = self.features.shape
+        offsets = pa.array(np.arange(0, (n + 1) * dim, dim, dtype=np.int32))
+        failed = pa.array([reason is not None for reason in self.reasons], pa.bool_())
+        values = pa.ListArray.from_arrays(offsets, pa.array(self.features.reshape(-1)), mask=failed)
+        return pa.RecordBatch.from_arrays([paths, values, pa.array(self.reasons, pa.string())],
+                                          names=["path", "features", "error"])
+
+
+def featurize_batch(model: Any, images: list[Optional[bytes]], batch_size: int, dim: int,
+                    times: Optional[BatchTimes] = None, preprocess: Optional[Callable] = None) -> BatchFeatures:
+    """Decode and featurize one Arrow batch; undecodable images get a reason and no features.
 
     `preprocess` maps (n, 224, 224, 3) uint8 to the model's float32 input (ResNet50's by
     default); `model` maps that to (n, dim) float32.
@@ -158,17 +180,15 @@ def featurize_batch(model: Any, images: list[Optional[bytes]], batch_size: int,
     decoded = [decode_image(data) for data in images]
     times.decode += time.perf_counter() - start
     ok = [i for i, d in enumerate(decoded) if d.pixels is not None]
-    features: list[Optional[np.ndarray]] = [None] * len(images)
+    features = np.zeros((len(images), dim), dtype=np.float32)
     start = time.perf_counter()
     for first in range(0, len(ok), batch_size):
         chunk = ok[first : first + batch_size]
         pixels = np.stack([decoded[i].pixels for i in chunk])
-        out = np.asarray(model.predict_on_batch(preprocess(pixels)), dtype=np.float32)
+        features[chunk] = np.asarray(model.predict_on_batch(preprocess(pixels)), dtype=np.float32)
         times.calls += 1
-        for row, i in enumerate(chunk):
-            features[i] = out[row]
     times.infer += time.perf_counter() - start
-    return pd.DataFrame({"features": features, "error": [d.reason for d in decoded]})
+    return BatchFeatures(features=features, reasons=[d.reason for d in decoded])
 
 
 @dataclass(frozen=True)
@@ -191,27 +211,26 @@ class Counters:
                 "decode_seconds": round(self.decode_seconds.value, 3), "infer_seconds": round(self.infer_seconds.value, 3)}
 
 
-def make_featurize_udf(spec: ModelSpec, batch_size: int, counters: Optional[Counters] = None):
-    """A Spark pandas UDF: binary column -> struct<features: array<float>, error: string>."""
-    from pyspark.sql.functions import pandas_udf
+def make_featurize_function(spec: ModelSpec, batch_size: int, counters: Optional[Counters] = None):
+    """A function for `DataFrame.mapInArrow(f, RESULT_SCHEMA)` over (path, content) batches."""
+    dim = MODEL_DIMS[spec.model]
 
     def count_build() -> None:
         if counters is not None:
             counters.model_builds.add(1)
 
-    @pandas_udf(RESULT_SCHEMA)
-    def featurize(batches: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
+    def featurize(batches: Iterator) -> Iterator:
         model = get_model(spec, on_build=count_build)
         preprocess = preprocessor(spec.model)
-        for contents in batches:
+        for batch in batches:
             times = BatchTimes()
-            result = featurize_batch(model, contents.tolist(), batch_size, times, preprocess)
+            result = featurize_batch(model, batch.column("content").to_pylist(), batch_size, dim, times, preprocess)
             if counters is not None:
-                counters.images_done.add(len(result))
+                counters.images_done.add(batch.num_rows)
                 counters.model_calls.add(times.calls)
                 counters.decode_seconds.add(times.decode)
                 counters.infer_seconds.add(times.infer)
-            yield result
+            yield result.to_arrow(batch.column("path"))
 
     return featurize
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from fruits import __version__
 from fruits.config import ConfigError, JobConfig
-from fruits.featurize import Counters, ModelSpec, make_featurize_udf
+from fruits.featurize import RESULT_SCHEMA, Counters, ModelSpec, make_featurize_function
 from fruits.imaging import empty_file_reason
 from fruits.incremental import load_previous, plan_work
 from fruits.ingest import IMAGE_EXTENSIONS, ListedFile, list_input, non_image_reason, parse_image_path
@@ -212,7 +212,7 @@ def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[Liste
         with timer("quantize"):
             spec, report = quantize_for_run(spark, spec, images, config.seed)
         precision = report.to_dict()
-    udf = make_featurize_udf(spec, config.batch_size, counters)
+    featurize_partition = make_featurize_function(spec, config.batch_size, counters)
 
     parallelism = sc.defaultParallelism
     # Tiny JPEGs make Spark's byte-based splits far too coarse; size partitions by file count,
@@ -228,9 +228,9 @@ def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[Liste
     results = (
         contents.select("path", "content")
         .repartition(partitions)
-        .select("path", udf("content").alias("r"))
+        .mapInArrow(featurize_partition, RESULT_SCHEMA)
         .join(F.broadcast(labels), "path")
-        .select("path", "label", "split", "size", "modified", "r.features", F.col("r.error").alias("error"))
+        .select("path", "label", "split", "size", "modified", "features", "error")
         .cache()
     )
     log.info("featurizing %d images in %d partitions (batch %d, %d TF threads per task)",
