@@ -26,6 +26,7 @@ from fruits.imaging import empty_file_reason
 from fruits.incremental import load_previous, plan_work
 from fruits.ingest import IMAGE_EXTENSIONS, ListedFile, list_input, non_image_reason, parse_image_path
 from fruits.lake import Lake, RunLocation, new_run_id
+from fruits.packing import count_based_file_tasks, files_per_task
 from fruits.progress import StageTimer, report_progress
 from fruits.reduce import PcaSummary, fit_reduce, project
 from fruits.report import pca_title, plot_pca_2d, write_json
@@ -75,7 +76,9 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
     # Read just the chosen files when they are a part of the input (--limit, or --incremental with
     # earlier rows to reuse); otherwise one recursive read, which lists far faster than many paths.
     subset = bool(config.limit) or len(images) < sum(1 for f in listing if f.is_readable_image)
-    results, counters, precision = featurize(spark, config, weights, images, subset, timer)
+    # What the read scans: the chosen files, or every non-empty file under the input (others dropped after).
+    scanned = images if subset else [f for f in listing if f.size > 0]
+    results, counters, precision = featurize(spark, config, weights, images, scanned, subset, timer)
     accepted = results.filter("error IS NULL").select(*FEATURE_COLUMNS)
     rejected = rejected_rows(spark, results, [f for f in plan.todo if not f.is_readable_image])
     # The passes after featurizing (scaler, covariance, projection) cost little per row: one
@@ -178,9 +181,10 @@ def list_files(spark, config: JobConfig) -> list[ListedFile]:
     return listing[: config.limit] if config.limit else listing
 
 
-def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[ListedFile], subset: bool,
-              timer: StageTimer):
-    """Decode + ResNet50 for `images`.
+def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[ListedFile], scanned: list[ListedFile],
+              subset: bool, timer: StageTimer):
+    """Decode + ResNet50 for `images`; `scanned` are the files the read goes through (`images`
+    when `subset`, else every non-empty file under the input, non-images dropped after the scan).
 
     Returns a cached frame (path, label, split, size, modified, features, error), the workers'
     counters (model builds and calls, images, seconds decoding and in the model) and the
@@ -215,8 +219,9 @@ def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[Liste
     featurize_partition = make_featurize_function(spec, config.batch_size, counters)
 
     parallelism = sc.defaultParallelism
-    # Tiny JPEGs make Spark's byte-based splits far too coarse; size partitions by file count,
-    # rounded up to a multiple of the cores so the last wave keeps every core busy.
+    # Tiny JPEGs make Spark's byte-based splits far too coarse; size tasks by file count, rounded
+    # up to a multiple of the cores so the last wave keeps every core busy. The scan itself packs
+    # them (fruits.packing): no shuffle between reading the files and the model.
     partitions = max(1, math.ceil(len(images) / config.files_per_partition))
     partitions = min(len(images), math.ceil(partitions / parallelism) * parallelism)
     reader = spark.read.format("binaryFile")
@@ -225,17 +230,18 @@ def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[Liste
     else:
         ext = F.lower(F.regexp_extract("path", r"(\.[^./]+)$", 1))
         contents = reader.option("recursiveFileLookup", "true").load(config.input_uri).filter(ext.isin(*IMAGE_EXTENSIONS))
+    per_task = files_per_task(len(scanned), partitions)
     results = (
         contents.select("path", "content")
-        .repartition(partitions)
         .mapInArrow(featurize_partition, RESULT_SCHEMA)
         .join(F.broadcast(labels), "path")
         .select("path", "label", "split", "size", "modified", "features", "error")
         .cache()
     )
-    log.info("featurizing %d images in %d partitions (batch %d, %d TF threads per task)",
-             len(images), partitions, config.batch_size, threads)
-    with timer("featurize"), report_progress(lambda: counters.images_done.value, len(images), every=PROGRESS_SECONDS):
+    log.info("featurizing %d images in %d tasks of up to %d files (batch %d, %d TF threads per task)",
+             len(images), math.ceil(len(scanned) / per_task), per_task, config.batch_size, threads)
+    with timer("featurize"), report_progress(lambda: counters.images_done.value, len(images), every=PROGRESS_SECONDS), \
+            count_based_file_tasks(spark, per_task, max(f.size for f in scanned)):
         count = results.count()
     if count != len(images):
         raise JobError(f"listed {len(images)} images but read {count}: the input changed during the run")
