@@ -35,6 +35,7 @@ from fruits.weights import WeightsSpec, resolve_weights
 log = logging.getLogger(__name__)
 
 ROWS_PER_OUTPUT_FILE = 20_000
+MIN_ROWS_PER_OUTPUT_FILE = 1_000
 PROGRESS_SECONDS = float(os.environ.get("FRUITS_PROGRESS_SECONDS", "10"))
 
 
@@ -114,7 +115,8 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
         log.info("PCA: k=%d components explain %.1f%% of the variance", pca.k, 100 * pca.cumulative[-1])
 
     with timer("write"):
-        write_table(table, run["features"], config.output_format, config.feature_dim, partitions=math.ceil(n_accepted / ROWS_PER_OUTPUT_FILE))
+        write_table(table, run["features"], config.output_format, config.feature_dim,
+                    partitions=output_files(n_accepted, spark.sparkContext.defaultParallelism))
         write_table(rejected, run["rejected"], config.output_format, config.feature_dim, partitions=1)
         model.write().overwrite().save(run["model"])
         # Read what was written rather than caching the table: caching 2048-d rows costs more
@@ -284,6 +286,17 @@ def rejected_rows(spark, results, skipped: list[ListedFile]):
         "path string, size bigint, modified bigint, reason string",
     )
     return decode_failures.unionByName(others)
+
+
+def output_files(rows: int, cores: int) -> int:
+    """Files of the features table: one per 20,000 rows, but at least one per core from 1,000 rows on.
+
+    The projection runs in the writing tasks, so a single file would put it on a single core.
+
+    >>> output_files(2000, 2), output_files(500, 8), output_files(90_483, 2)
+    (2, 1, 5)
+    """
+    return max(1, math.ceil(rows / ROWS_PER_OUTPUT_FILE), min(cores, rows // MIN_ROWS_PER_OUTPUT_FILE))
 
 
 def write_table(frame, uri: str, output_format: str, feature_dim: int, partitions: int) -> None:
