@@ -221,9 +221,10 @@ def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[Liste
     featurize_partition = make_featurize_function(spec, config.batch_size, counters)
 
     parallelism = sc.defaultParallelism
-    # Tiny JPEGs make Spark's byte-based splits far too coarse; size tasks by file count, rounded
-    # up to a multiple of the cores so the last wave keeps every core busy. The scan itself packs
-    # them (fruits.packing): no shuffle between reading the files and the model.
+    # Tiny JPEGs make Spark's byte-based splits far too coarse; size tasks by file count, aiming
+    # at a multiple of the cores so the last wave keeps every core busy. The scan itself packs
+    # them (fruits.packing): equal tasks but the last, so the cores may end up to one task apart;
+    # in exchange there is no shuffle between reading the files and the model.
     partitions = max(1, math.ceil(len(images) / config.files_per_partition))
     partitions = min(len(images), math.ceil(partitions / parallelism) * parallelism)
     reader = spark.read.format("binaryFile")
