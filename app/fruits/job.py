@@ -77,9 +77,7 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
     # Read just the chosen files when they are a part of the input (--limit, or --incremental with
     # earlier rows to reuse); otherwise one recursive read, which lists far faster than many paths.
     subset = bool(config.limit) or len(images) < sum(1 for f in listing if f.is_readable_image)
-    # What the read scans: the chosen files, or every non-empty file under the input (others dropped after).
-    scanned = images if subset else [f for f in listing if f.size > 0]
-    results, counters, precision = featurize(spark, config, weights, images, scanned, subset, timer)
+    results, counters, precision = featurize(spark, config, weights, images, listing, subset, timer)
     accepted = results.filter("error IS NULL").select(*FEATURE_COLUMNS)
     rejected = rejected_rows(spark, results, [f for f in plan.todo if not f.is_readable_image])
     # The passes after featurizing (scaler, covariance, projection) cost little per row: one
@@ -183,10 +181,9 @@ def list_files(spark, config: JobConfig) -> list[ListedFile]:
     return listing[: config.limit] if config.limit else listing
 
 
-def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[ListedFile], scanned: list[ListedFile],
+def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[ListedFile], listing: list[ListedFile],
               subset: bool, timer: StageTimer):
-    """Decode + ResNet50 for `images`; `scanned` are the files the read goes through (`images`
-    when `subset`, else every non-empty file under the input, non-images dropped after the scan).
+    """Decode + ResNet50 for `images`: read just them when `subset`, else the whole input (`listing`).
 
     Returns a cached frame (path, label, split, size, modified, features, error), the workers'
     counters (model builds and calls, images, seconds decoding and in the model) and the
@@ -228,9 +225,13 @@ def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[Liste
     partitions = max(1, math.ceil(len(images) / config.files_per_partition))
     partitions = min(len(images), math.ceil(partitions / parallelism) * parallelism)
     reader = spark.read.format("binaryFile")
+    # `scanned`: the files the read goes through; a recursive read also scans the input's other
+    # non-empty files and drops them after.
     if subset:
+        scanned = images
         contents = reader.load([f.path for f in images])
     else:
+        scanned = [f for f in listing if f.size > 0]
         ext = F.lower(F.regexp_extract("path", r"(\.[^./]+)$", 1))
         contents = reader.option("recursiveFileLookup", "true").load(config.input_uri).filter(ext.isin(*IMAGE_EXTENSIONS))
     per_task = files_per_task(len(scanned), partitions)
