@@ -49,8 +49,18 @@ run: install ## Demo: generate the sample, run the job locally, print where the 
 	@scripts/demo.sh "$(FRUITS)" "$(SAMPLE_DIR)" "$(OUTPUT_DIR)"
 
 .PHONY: test
-test: install jars minio ## Tiers 1-4: unit, spark, s3 (MinIO), chart; plus the model port (tests/models)
+test: lint install jars minio ## make lint, then tiers 1-4: unit, spark, s3 (MinIO), chart; plus the model port (tests/models)
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
+
+# Every shell script of the project: tracked *.sh files and the CI entry point.
+SHELL_SCRIPTS = $(shell git ls-files '*.sh' .ci/run 2>/dev/null || find . -name '*.sh' -not -path './.*' -not -path './bin/*')
+
+.PHONY: lint
+lint: install ## shellcheck over every shell script, ruff over the Python code (pinned in the test extra)
+	@echo ">> shellcheck $(words $(SHELL_SCRIPTS)) scripts"
+	$(VENV)/bin/shellcheck $(SHELL_SCRIPTS)
+	@echo ">> ruff check"
+	$(VENV)/bin/ruff check app tests bench hack
 
 .PHONY: test-unit
 test-unit: install ## Tier 1 only: no JVM, seconds

@@ -19,7 +19,11 @@ command -v go >/dev/null || { say "Go is missing (https://go.dev/dl)"; exit 1; }
 say "go mod download $module@$version"
 # Run outside any module so the download does not touch a go.mod.
 info="$(cd /tmp && go mod download -json "$module@$version")"
-field() { sed -n "s/^[[:space:]]*\"$1\": \"\(.*\)\",\{0,1\}$/\1/p" <<<"$info" | head -n 1; }
+field() {
+  local values
+  values=$(sed -n "s/^[[:space:]]*\"$1\": \"\(.*\)\",\{0,1\}$/\1/p" <<<"$info")
+  echo "${values%%$'\n'*}"
+}
 dir="$(field Dir)"
 commit="$(field Hash)"
 [[ -d "$dir" ]] || { say "go mod download gave no module directory for $module@$version"; exit 1; }

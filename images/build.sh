@@ -31,6 +31,7 @@ case "$kind" in
   app)
     "$here/base-image.sh" "${BASE_IMAGE:-debian:bookworm-slim}"
     # Tracked and untracked-but-not-ignored files, as a fresh clone plus local edits would have.
+    # shellcheck disable=SC2016 # $f is expanded by the inner sh
     (cd "$root" && git ls-files -z --cached --others --exclude-standard -- pyproject.toml README.md app images \
       | xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' _ \
       | tar --null -T - -cf -) | tar -C "$context" -xf -

@@ -26,7 +26,9 @@ executor_pid() {
     pid="${cmdline#/proc/}"
     pid="${pid%/cmdline}"
     # The JVM itself (argv[0] is java), not tini whose arguments also name the class.
-    if tr '\0' '\n' <"$cmdline" 2>/dev/null | sed -n '1{/java$/!q};/KubernetesExecutorBackend/{p;q}' | grep -q .; then
+    local args=()
+    mapfile -d '' -t args <"$cmdline" 2>/dev/null || continue
+    if [[ ${args[0]:-} == *java && " ${args[*]} " == *KubernetesExecutorBackend* ]]; then
       echo "$pid"
       return 0
     fi

@@ -38,7 +38,7 @@ say "weights: $label; size: $((size / 1000000)) MB"
 say "2. arbitrary UID 12345: user name and spark-submit --version"
 docker run --rm --user 12345 "$image" bash -c 'id && python -c "import getpass; print(getpass.getuser())"'
 out="$(docker run --rm --user 12345 "$image" spark-submit --version 2>&1)" || fail "spark-submit --version as UID 12345: $out"
-grep -o 'version [0-9.]*' <<<"$out" | head -n 1
+grep -o -m 1 'version [0-9.]*' <<<"$out"
 
 say "3. executor role without Spark's variables"
 rc=0

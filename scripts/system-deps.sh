@@ -12,10 +12,11 @@ containers=false
 [ "${1:-}" = "--containers" ] && containers=true
 
 java_major() {
-  java -version 2>&1 | awk -F'"' '/version/ {split($2, v, "."); print (v[1] == "1") ? v[2] : v[1]; exit}'
+  # awk reads to the end (no early exit), so java never writes into a closed pipe.
+  java -version 2>&1 | awk -F'"' '!seen && /version/ {split($2, v, "."); print (v[1] == "1") ? v[2] : v[1]; seen = 1}'
 }
 have_java() { command -v java >/dev/null 2>&1 && [ "$(java_major)" -ge 17 ]; }
-have_lapack() { ldconfig -p 2>/dev/null | grep -q 'liblapack.so.3'; }
+have_lapack() { [[ $(ldconfig -p 2>/dev/null) == *liblapack.so.3* ]]; }
 can_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
 
 missing=()

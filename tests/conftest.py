@@ -9,9 +9,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from helpers import write_bad_files  # noqa: E402
-
 from fruits.sample import generate_sample  # noqa: E402
+from helpers import write_bad_files  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

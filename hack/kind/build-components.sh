@@ -41,16 +41,19 @@ go mod tidy >/dev/null
 go build -trimpath -ldflags '-s -w' -o "$out/etcd" .
 
 echo ">> coredns $KIND_NODE_COREDNS_VERSION"
-GOFLAGS= GOBIN="$out" go install -trimpath -ldflags '-s -w' "github.com/coredns/coredns@$KIND_NODE_COREDNS_VERSION"
+GOFLAGS='' GOBIN="$out" go install -trimpath -ldflags '-s -w' "github.com/coredns/coredns@$KIND_NODE_COREDNS_VERSION"
 
 echo ">> crictl $KIND_NODE_CRICTL_VERSION"
-GOFLAGS= GOBIN="$out" go install -trimpath \
+GOFLAGS='' GOBIN="$out" go install -trimpath \
     -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$KIND_NODE_CRICTL_VERSION" \
     "sigs.k8s.io/cri-tools/cmd/crictl@$KIND_NODE_CRICTL_VERSION"
 
 echo ">> pause"
 cd "$here/pause" && go build -trimpath -ldflags '-s -w' -o "$out/pause" .
 
-"$out/etcd" --version | head -1
-"$out/coredns" -version | head -1
+# Whole outputs captured first: a reader that stops early (head) would SIGPIPE the writer under pipefail.
+etcd_version=$("$out/etcd" --version)
+coredns_version=$("$out/coredns" -version)
+echo "${etcd_version%%$'\n'*}"
+echo "${coredns_version%%$'\n'*}"
 touch "$out/.done"

@@ -65,6 +65,7 @@ echo ">> go build ${commands[*]} (first time: 30-60 min on 2 cores)"
 start=$SECONDS
 CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -tags 'providerless' \
     -ldflags "${ldflags[*]}" -o "$out/" "${pkgs[@]}"
-echo ">> built in $((SECONDS - start)) s: $(ls "$out" | tr '\n' ' ')"
+built=("$out"/*)
+echo ">> built in $((SECONDS - start)) s: ${built[*]##*/}"
 "$out/kubeadm" version -o short
 touch "$out/.done"

@@ -50,7 +50,8 @@ trap 'rm -rf "$ctx"' EXIT
 
 # 2. one small image per component
 build_scratch() { # TAG BINARY PATH_IN_IMAGE
-    local dir="$ctx/img-$(basename "$2")"
+    local dir
+    dir="$ctx/img-$(basename "$2")"
     mkdir -p "$dir/rootfs/tmp" "$dir/rootfs/$(dirname "$3")"
     chmod 1777 "$dir/rootfs/tmp"
     cp "$2" "$dir/rootfs/$3"

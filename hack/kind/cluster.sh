@@ -9,6 +9,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 kind=${KIND:-kind}
 kubectl=${KUBECTL:-kubectl}
 say() { echo ">> $*"; }
+# The list is read whole before matching: `| grep -q` under pipefail can fail by SIGPIPE.
+cluster_exists() { [[ $'\n'"$("$kind" get clusters 2>/dev/null)"$'\n' == *$'\n'"$1"$'\n'* ]]; }
 
 leftovers() { # what kind and docker still hold for cluster NAME
     local name=$1
@@ -19,14 +21,14 @@ leftovers() { # what kind and docker still hold for cluster NAME
         users=$(docker network inspect kind -f '{{len .Containers}}')
         echo "network kind ($users containers attached)"
     fi
-    if "$kind" get clusters 2>/dev/null | grep -qx "$name"; then echo "kind cluster $name"; fi
+    if cluster_exists "$name"; then echo "kind cluster $name"; fi
 }
 
 case ${1:-} in
 up)
     name=$2 image=$3 kubeconfig=$4
     "$here/docker-privileged.sh" "$image"
-    if "$kind" get clusters 2>/dev/null | grep -qx "$name"; then
+    if cluster_exists "$name"; then
         say "kind cluster $name exists; reusing it"
         "$kind" export kubeconfig --name "$name" --kubeconfig "$kubeconfig"
     else
@@ -53,7 +55,7 @@ load)
     name=$2; shift 2
     for image in "$@"; do
         id=$(docker image inspect -f '{{.Id}}' "$image")
-        if docker exec "$name-control-plane" crictl inspecti -q "$image" 2>/dev/null | grep -q "${id#sha256:}"; then
+        if [[ "$(docker exec "$name-control-plane" crictl inspecti -q "$image" 2>/dev/null)" == *"${id#sha256:}"* ]]; then
             say "$image already in the node"
         else
             missing+=("$image")

@@ -19,11 +19,17 @@ probe() { docker run --rm --privileged --net=none --entrypoint /bin/true "$image
 # The engine behind DOCKER_HOST: the dockerd whose --host is that socket, else the only one.
 pid=
 for p in $(pgrep -x dockerd || true); do
-    if [[ -z "$pid" ]] || tr '\0' ' ' <"/proc/$p/cmdline" | grep -q -- "${DOCKER_HOST#unix://}"; then pid=$p; fi
+    if [[ -z "$pid" ]] || [[ "$(tr '\0' ' ' <"/proc/$p/cmdline")" == *"${DOCKER_HOST#unix://}"* ]]; then pid=$p; fi
 done
 config=
 if [[ -n "$pid" ]]; then
-    config=$(tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n '/^--config-file$/{n;p}; s/^--config-file=//p' | head -1)
+    mapfile -d '' -t args <"/proc/$pid/cmdline"
+    for i in "${!args[@]}"; do
+        case ${args[i]} in
+        --config-file) config=${args[i + 1]:-}; break ;;
+        --config-file=*) config=${args[i]#*=}; break ;;
+        esac
+    done
     config=${config:-/etc/docker/daemon.json}
 fi
 configured=$([[ -s "$config" ]] && jq -r --arg r "$runtime" '.runtimes[$r].path // empty' "$config" 2>/dev/null || true)

@@ -14,9 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from chartkit import (
-    CHART, NAMESPACE, RELEASE, ROOT, VALUES_FILES, Rendered, describe, module_dir, need, run, tool, versions,
-)
+from chartkit import CHART, NAMESPACE, RELEASE, ROOT, VALUES_FILES, Rendered, describe, module_dir, need, run, tool, versions
 
 sys.path.insert(0, str(ROOT / "hack"))
 import kube_schemas  # noqa: E402  (hack/ is not a package)

@@ -295,7 +295,7 @@ def test_reader_handles_views_dtypes_and_both_file_layouts(torch_reference, tmp_
 
 def test_features_and_logits_match_reference(keras_outputs, reference_outputs):
     report = {}
-    for name, ours, theirs in zip(("features", "logits"), keras_outputs, reference_outputs):
+    for name, ours, theirs in zip(("features", "logits"), keras_outputs, reference_outputs, strict=True):
         assert ours.shape == theirs.shape
         worst = float(np.abs(ours - theirs).max())
         scale = float(np.abs(theirs).max())
@@ -309,7 +309,7 @@ def test_imagenet_top1_and_top5_agree_with_reference(keras_outputs, reference_ou
     (_, ours), (_, theirs) = keras_outputs, reference_outputs
     ours_top5, theirs_top5 = np.argsort(-ours, axis=1)[:, :5], np.argsort(-theirs, axis=1)[:, :5]
     assert ours_top5[:, 0].tolist() == theirs_top5[:, 0].tolist()
-    for row, (a, b) in enumerate(zip(ours_top5, theirs_top5)):
+    for row, (a, b) in enumerate(zip(ours_top5, theirs_top5, strict=True)):
         assert len(set(a) & set(b)) >= 4, f"picture {row}: top-5 {a.tolist()} vs reference {b.tolist()}"
     for name, (_, expected) in DRAWINGS.items():
         row = len(CLASSES) + list(DRAWINGS).index(name)

@@ -12,6 +12,7 @@ import time
 import urllib.request
 
 import pytest
+
 from helpers import free_port
 from s3kit import ACCESS_KEY, BUCKET, MINIO, SECRET_KEY, MinioServer
 

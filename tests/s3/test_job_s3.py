@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import json
 import time
+from itertools import pairwise
 
 import pyarrow.parquet as pq
 import pytest
+
 from helpers import free_port
 from s3kit import BUCKET, describe, run_fruits
 
@@ -52,7 +54,7 @@ def test_rows_on_s3_match_the_input(s3_run, small_sample):
     assert all(r["path"].startswith(f"s3a://{BUCKET}/fruits/") for r in features)
     assert {"Pêche", "Apple Red 2"} <= {r["label"] for r in features}
     ratios = metrics["pca"]["explained_variance"]
-    assert all(a >= b for a, b in zip(ratios, ratios[1:])) and sum(ratios) <= 1 + 1e-9
+    assert all(a >= b for a, b in pairwise(ratios)) and sum(ratios) <= 1 + 1e-9
 
 
 def test_report_reads_the_s3_output(minio, s3_run):

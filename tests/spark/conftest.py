@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from sparkkit import REFERENCE_SEED, job_config
 
 from fruits.config import JobConfig
 from fruits.job import run_job
 from fruits.session import build_session
+from sparkkit import REFERENCE_SEED, job_config
 
 
 @pytest.fixture(scope="session")

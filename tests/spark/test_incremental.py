@@ -6,11 +6,11 @@ import shutil
 
 import numpy as np
 import pytest
-from sparkkit import job_config
 
 from fruits.config import ConfigError
 from fruits.job import run_job
 from fruits.sample import CLASSES, render
+from sparkkit import job_config
 
 pytestmark = pytest.mark.spark
 

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sparkkit import REFERENCE_SEED, job_config, read_metrics
-from helpers import bad_files
 from PIL import Image
 
 from fruits.job import run_job
 from fruits.lake import Lake
 from fruits.sample import CLASSES
+from helpers import bad_files
+from sparkkit import REFERENCE_SEED, job_config, read_metrics
 
 pytestmark = pytest.mark.spark
 
@@ -67,7 +68,7 @@ def test_pca_explained_variance_is_descending_and_reaches_the_target(reference_r
     pca = reference_run.metrics["pca"]
     ratios = pca["explained_variance"]
     assert len(ratios) == pca["k"] >= 1
-    assert all(a >= b - 1e-12 for a, b in zip(ratios, ratios[1:]))
+    assert all(a >= b - 1e-12 for a, b in pairwise(ratios))
     assert sum(ratios) <= 1.0 + 1e-9
     assert pca["cumulative_explained_variance"][-1] >= 0.9 - 1e-9
     if pca["k"] > 1:

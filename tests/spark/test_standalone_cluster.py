@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from helpers import free_port
 
 pytestmark = pytest.mark.spark
@@ -59,7 +60,7 @@ def test_job_survives_a_lost_worker_with_every_row_once(cluster, small_sample, t
     while not any(0 < done < total for done, total in progress) and time.monotonic() < deadline and job.poll() is None:
         time.sleep(0.2)
     done_at_kill = max((d for d, _ in progress), default=0)
-    assert 0 < done_at_kill, "no task finished before the deadline:\n" + "".join(lines[-40:])
+    assert done_at_kill > 0, "no task finished before the deadline:\n" + "".join(lines[-40:])
     worker = int((state / "worker-1.pid").read_text())
     os.killpg(worker, signal.SIGKILL)  # the worker JVM and its executor
 

@@ -2,10 +2,10 @@ import io
 
 import numpy as np
 import pytest
-from helpers import bad_files
 from PIL import Image
 
 from fruits.imaging import decode_image, to_rgb
+from helpers import bad_files
 
 CASES = bad_files()
 

@@ -1,6 +1,6 @@
 import pytest
 
-from fruits.ingest import parse_image_path, non_image_reason
+from fruits.ingest import non_image_reason, parse_image_path
 
 
 @pytest.mark.parametrize(

@@ -84,7 +84,7 @@ class _TensorRef:
             raise StateDictError(f"storage {self.storage.key} was never read")
         if not all(self.shape):  # a dimension of size 0
             return np.zeros(self.shape, dtype=buffer.dtype)
-        last = self.offset + sum((n - 1) * s for n, s in zip(self.shape, self.stride))
+        last = self.offset + sum((n - 1) * s for n, s in zip(self.shape, self.stride, strict=True))
         if self.offset < 0 or min(self.stride, default=0) < 0 or last >= len(buffer):
             raise StateDictError(f"tensor view {self.shape} at {self.offset} lies outside storage {self.storage.key}")
         if not self.shape:  # a scalar
