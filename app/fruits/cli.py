@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--files-per-partition", type=int, default=64, help="images per Spark task (default 64)")
     run.add_argument("--seed", type=int, default=42, help="seed of the random weights (default 42)")
     run.add_argument("--keep-runs", type=int, default=2, help="complete runs kept in the output (default 2)")
+    run.add_argument("--lock-wait", type=float, default=JobConfig.lock_wait, metavar="SECONDS",
+                     help="if another run is writing the same output, wait up to this long for it (default: refuse at once)")
     run.add_argument("--incremental", action="store_true",
                      help="reuse the current run's rows for unchanged files (same path, size, modification time)")
     run.add_argument("--reuse-model", action="store_true",
@@ -114,7 +116,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         pca_variance=variance, batch_size=args.batch_size, master=args.master, limit=args.limit,
         output_format=args.output_format, files_per_partition=args.files_per_partition, seed=args.seed,
         keep_runs=args.keep_runs, incremental=args.incremental, reuse_model=args.reuse_model,
-        evaluate=args.evaluate, precision=args.precision, s3=S3Settings.from_env(args.s3_endpoint, args.s3_path_style),
+        evaluate=args.evaluate, precision=args.precision, lock_wait=args.lock_wait, s3=S3Settings.from_env(args.s3_endpoint, args.s3_path_style),
     ).validate()
     result = run_job(config)
     from fruits.report import summarize

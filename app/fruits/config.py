@@ -77,6 +77,8 @@ class JobConfig:
     evaluate: bool = False
     reuse_model: bool = False
     precision: str = "fp32"
+    # Seconds to wait for another run's lock on the output before giving up (0: refuse at once).
+    lock_wait: float = 0.0
     s3: S3Settings = field(default_factory=S3Settings)
 
     def validate(self) -> "JobConfig":
@@ -102,6 +104,8 @@ class JobConfig:
             raise ConfigError(f"--limit must be at least 1, got {self.limit}")
         if self.files_per_partition < 1:
             raise ConfigError(f"--files-per-partition must be at least 1, got {self.files_per_partition}")
+        if self.lock_wait < 0:
+            raise ConfigError(f"--lock-wait must be 0 or more seconds, got {self.lock_wait}")
         if self.keep_runs < 1:
             raise ConfigError(f"--keep-runs must be at least 1, got {self.keep_runs}")
         if (self.incremental or self.reuse_model) and self.output_format != "parquet":

@@ -26,6 +26,7 @@ from fruits.imaging import empty_file_reason
 from fruits.incremental import load_previous, plan_work
 from fruits.ingest import IMAGE_EXTENSIONS, ListedFile, list_input, non_image_reason, parse_image_path
 from fruits.lake import Lake, RunLocation, new_run_id
+from fruits.lock import OutputLock, lock_store
 from fruits.packing import count_based_file_tasks, files_per_task
 from fruits.progress import StageTimer, report_progress
 from fruits.reduce import PcaSummary, fit_reduce, project
@@ -58,10 +59,17 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
         spark = build_session(config)
     lake = Lake(spark, config.output_uri)
     lake.check_writable_output()
+    run = RunLocation(lake.output, new_run_id())
+    # One writer per output: everything that reads or writes the output happens under the lock.
+    with OutputLock(lock_store(spark, lake.output), lake.output, run.run_id, wait_seconds=config.lock_wait):
+        lake.remove_stale_temporaries()
+        return _run_locked(config, spark, lake, run, weights)
+
+
+def _run_locked(config: JobConfig, spark, lake: Lake, run: RunLocation, weights: WeightsSpec) -> RunResult:
     previous = load_previous(spark, lake, config, weights) if config.incremental or config.reuse_model else None
     if config.reuse_model and previous is None:
         raise ConfigError(f"--reuse-model needs an earlier complete run in {lake.output}")
-    run = RunLocation(lake.output, new_run_id())
     log.info("run %s: %s -> %s (weights: %s)", run.run_id, config.input_uri, run.root, weights.description)
     timer = StageTimer()
     started = time.time()
@@ -113,6 +121,7 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
         log.info("PCA: k=%d components explain %.1f%% of the variance", pca.k, 100 * pca.cumulative[-1])
 
     with timer("write"):
+        lake.mark_run(run)
         write_table(table, run["features"], config.output_format, config.feature_dim,
                     partitions=output_files(n_accepted, spark.sparkContext.defaultParallelism))
         write_table(rejected, run["rejected"], config.output_format, config.feature_dim, partitions=1)
@@ -147,7 +156,12 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
     with tempfile.TemporaryDirectory() as tmp:
         lake.upload(write_json(metrics, Path(tmp) / "metrics.json"), run["metrics.json"])
     lake.commit(run)
-    lake.prune(config.keep_runs)
+    # The run is committed: what follows is housekeeping, and its failure must not fail the run
+    # (a restart would recompute everything for nothing).
+    try:
+        lake.prune(config.keep_runs)
+    except Exception as exc:  # noqa: BLE001 - reported, never fatal after the commit
+        log.warning("run %s is committed, but removing old runs failed: %s", run.run_id, exc)
     for frame in (written, accepted, rejected, results):
         frame.unpersist()
     return RunResult(run=run, metrics=metrics)

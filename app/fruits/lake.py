@@ -7,12 +7,16 @@
       runs/<run_id>/model/      Spark ML PipelineModel (scaler + PCA)
       runs/<run_id>/metrics.json
       runs/<run_id>/pca_2d.png
+      runs/<run_id>/_FRUITS_RUN  marker: this tool wrote the folder (cleanup deletes nothing else)
+      _LOCK                     held by the one run writing here (fruits.lock)
 
 Why a pointer file instead of writing `features/` straight under OUTPUT: S3 has no atomic rename
 of a folder, so "write elsewhere, then move into place" can leave half a run visible. A run writes
 into a fresh `runs/<run_id>/` and becomes visible only when `_CURRENT` is replaced, which is a
 single atomic PUT on S3 and an `os.replace` locally. A run that dies before that leaves the previous
-run untouched and readable. Old runs beyond `keep_runs` are deleted only after a successful commit.
+run untouched and readable. Old runs beyond `keep_runs` are deleted only after a successful commit,
+and only folders this tool wrote: a run-id name and the marker file inside. `_CURRENT` never moves
+to an older run.
 
 All file operations go through Hadoop's FileSystem API (via the Spark JVM) so s3a:// and file://
 behave alike; a local path is used directly only for the atomic pointer replace.
@@ -23,6 +27,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+import socket
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -30,12 +36,17 @@ from pathlib import Path
 from typing import Optional
 
 from fruits.config import ConfigError, is_remote, local_path, normalize_uri
+from fruits.lock import LOCK
 
 log = logging.getLogger(__name__)
 
 POINTER = "_CURRENT"
 RUNS = "runs"
 ARTIFACTS = ("features", "rejected", "model", "metrics.json", "pca_2d.png")
+MARKER = "_FRUITS_RUN"
+RUN_ID_PATTERN = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+# This tool's own temporary files at the top of an output (the pointer's, the lock's): never foreign.
+OWN_TEMPORARY = re.compile(r"^\.(_CURRENT\..+\.tmp|_LOCK\..+\.aside|_CURRENT\.crc|_LOCK\.crc)$")
 
 
 def new_run_id(now: Optional[datetime] = None) -> str:
@@ -135,7 +146,7 @@ class Lake:
         if not self._fs.exists(root):
             return
         names = {status.getPath().getName() for status in self._fs.listStatus(root)}
-        foreign = names - {POINTER, RUNS}
+        foreign = {n for n in names - {POINTER, RUNS, LOCK} if not OWN_TEMPORARY.match(n)}
         if foreign:
             shown = ", ".join(sorted(foreign)[:5])
             raise ConfigError(
@@ -143,11 +154,28 @@ class Lake:
                 "choose a new or empty location"
             )
 
+    def remove_stale_temporaries(self) -> None:
+        """Delete this tool's temporary files left at the top by killed runs (the caller holds the lock)."""
+        if is_remote(self.output) or not local_path(self.output).is_dir():
+            return
+        for entry in local_path(self.output).iterdir():
+            if OWN_TEMPORARY.match(entry.name) and entry.name.startswith(f".{POINTER}."):
+                log.info("removing %s, left by a run that did not finish", entry)
+                entry.unlink(missing_ok=True)
+
+    def mark_run(self, run: RunLocation) -> None:
+        """Write the marker that makes `run`'s folder ours to clean up later."""
+        self.write_text(run[MARKER], json.dumps({"run_id": run.run_id, "host": socket.gethostname(), "pid": os.getpid()}) + "\n")
+
     def commit(self, run: RunLocation) -> None:
-        """Make `run` the current one atomically, then drop runs older than the kept ones."""
+        """Make `run` the current one atomically; refuse to move the pointer back to an older run."""
         if not self.is_complete(run):
             missing = [a for a in ARTIFACTS if not self.exists(run[a])]
             raise RuntimeError(f"run {run.run_id} is incomplete (missing {', '.join(missing)}); not committing")
+        current = self.current_run()
+        if current is not None and current.run_id > run.run_id:
+            raise RuntimeError(f"{self.output}/{POINTER} names run {current.run_id}, newer than {run.run_id}; "
+                               "not moving it back (are two clocks or two writers at odds?)")
         pointer = f"{self.output}/{POINTER}"
         if is_remote(self.output):
             self.write_text(pointer, run.run_id + "\n")  # one PUT: readers see the old or the new id
@@ -161,16 +189,21 @@ class Lake:
     def is_complete(self, run: RunLocation) -> bool:
         return all(self.exists(run[a]) for a in ARTIFACTS)
 
-    def prune(self, keep: int) -> list[str]:
-        """Keep the current run and the `keep - 1` complete runs before it; delete older ones.
+    def is_ours(self, run_id: str) -> bool:
+        """A folder this tool wrote: a run-id name and the marker inside."""
+        return bool(RUN_ID_PATTERN.match(run_id)) and self.exists(RunLocation(self.output, run_id)[MARKER])
 
+    def prune(self, keep: int) -> list[str]:
+        """Keep the current run and the `keep - 1` complete runs before it; delete older ones of ours.
+
+        Only folders this tool wrote are candidates (`is_ours`): anything else under runs/ stays.
         Runs newer than the current one are left alone: another writer may still be filling them.
-        Failed runs older than the current one are deleted.
+        Failed runs of ours older than the current one are deleted.
         """
         current = self.current_run()
         if current is None:
             return []
-        older = [r for r in self.list_runs() if r < current.run_id]
+        older = [r for r in self.list_runs() if r < current.run_id and self.is_ours(r)]
         complete = [r for r in older if self.is_complete(RunLocation(self.output, r))]
         keep_ids = set(complete[len(complete) - (keep - 1):]) if keep > 1 else set()
         removed = [r for r in older if r not in keep_ids]

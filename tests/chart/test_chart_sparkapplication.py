@@ -41,8 +41,13 @@ def test_kind_arguments_follow_the_job_cli(kind):
     args = kind.one("SparkApplication")["spec"]["arguments"]
     assert args == [
         "run", "--input", "s3a://fruits/input", "--output", "s3a://fruits/lake",
-        "--weights", "random", "--pca-k", "8", "--batch-size", "16",
+        "--weights", "random", "--pca-k", "8", "--batch-size", "16", "--lock-wait", "600",
     ]
+    # The job's own parser takes them as they are.
+    from fruits.cli import build_parser
+
+    parsed = build_parser().parse_args(args)
+    assert (parsed.pca_k, parsed.batch_size, parsed.lock_wait) == (8, 16, 600.0)
 
 
 def test_variance_target_and_limit_become_arguments(rendered):

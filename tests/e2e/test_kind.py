@@ -1,16 +1,16 @@
 """Tier 5: the chart on a real kind cluster. The operator and its webhook become Ready, MinIO runs
-in the cluster and takes the sample, the chart's SparkApplication completes with executors that
-scale up and are released, the outputs read back from MinIO hold, the plain manifest completes,
+in the cluster and takes the sample, the chart's SparkApplication waits for another writer's lock
+on its output while its executor is released for idleness, then completes with executors that
+scale up with the backlog, the outputs read back from MinIO hold, the plain manifest completes,
 and an executor killed mid-run does not fail the application."""
 
 from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import boto3
@@ -18,8 +18,9 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from botocore.config import Config
-from kube import CHART, NAMESPACE, RELEASE, ROOT, Cluster, run, wait_for
 from kubernetes import client
+
+from kube import CHART, NAMESPACE, RELEASE, ROOT, Cluster, run, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
@@ -30,10 +31,17 @@ INPUT_PREFIX = "input/"
 OUTPUT_PREFIX = "lake/"
 APP = RELEASE  # the chart names its SparkApplication after the release
 SAMPLE_CLASSES, SAMPLE_PER_CLASS = 8, 16
-# Small tasks, so that dynamic allocation sees a backlog and asks for more executors; a short idle
-# timeout, so that it hands them back before the job ends.
+# Small tasks, so that dynamic allocation sees a backlog and asks for more executors. The idle
+# release is shown in a phase of the run that the test controls, whatever the machine's speed: the
+# test holds the output's lock (as another writer would), the job waits for it with its one initial
+# executor idle, and the test lets go only once the driver log shows that executor released.
 FILES_PER_PARTITION = 4
 IDLE_TIMEOUT_S = 10
+IDLE_RELEASE_LINE = "removed due to idle timeout"
+WAITING_LINE = "waiting for the lock on"
+LOCK_TAKEN_LINE = "took the lock on"
+# Longest the test holds the lock without seeing the release, so a failing run still ends.
+HOLD_LOCK_AT_MOST_S = 600
 APP_TIMEOUT_S = 1200
 SUMMARY: dict[str, object] = {}
 
@@ -56,6 +64,7 @@ def helm_values(*extra: str) -> list[str]:
             "--set-json", f'job.extraArgs=["--files-per-partition","{FILES_PER_PARTITION}"]',
             "--set-json", f"spark.conf={json.dumps(SPARK_CONF)}",
             "--set", f"dynamicAllocation.executorIdleTimeoutSeconds={IDLE_TIMEOUT_S}",
+            "--set", "dynamicAllocation.minExecutors=0", "--set", "dynamicAllocation.initialExecutors=1",
             "--set", f"dynamicAllocation.shuffleTrackingTimeoutSeconds={IDLE_TIMEOUT_S}", *extra]
 
 
@@ -141,7 +150,7 @@ def check_run_output(s3, run_id: str, listed: int, k: int) -> dict:
     assert all(r["path"].startswith(f"s3a://{BUCKET}/{INPUT_PREFIX}") for r in features)
     assert len({r["label"] for r in features}) == SAMPLE_CLASSES
     ratios = metrics["pca"]["explained_variance"]
-    assert len(ratios) == k and all(a >= b for a, b in zip(ratios, ratios[1:])) and sum(ratios) <= 1 + 1e-9, ratios
+    assert len(ratios) == k and all(a >= b for a, b in pairwise(ratios)) and sum(ratios) <= 1 + 1e-9, ratios
     return metrics
 
 
@@ -167,34 +176,69 @@ def test_minio_runs_in_the_cluster_and_holds_the_sample(cluster: Cluster, s3, up
     assert listed == len(uploaded) == SAMPLE_CLASSES * SAMPLE_PER_CLASS
 
 
+class ForeignLock:
+    """The output's lock, held by the test as another writer would hold it, until `release`."""
+
+    KEY = f"{OUTPUT_PREFIX}_LOCK"
+
+    def __init__(self, s3):
+        self.s3 = s3
+        now = time.time()
+        body = json.dumps({"owner": "e2e-test:0", "run_id": "e2e-holder", "acquired": now, "expires": now + 3 * HOLD_LOCK_AT_MOST_S})
+        s3.put_object(Bucket=BUCKET, Key=self.KEY, Body=body.encode())
+        self.taken = time.monotonic()
+        self.released_after_idle: bool | None = None
+
+    def release_once_idle(self, driver_log: str) -> None:
+        if self.released_after_idle is not None:
+            return
+        idle_seen = WAITING_LINE in driver_log and IDLE_RELEASE_LINE in driver_log
+        if idle_seen or time.monotonic() - self.taken > HOLD_LOCK_AT_MOST_S:
+            self.s3.delete_object(Bucket=BUCKET, Key=self.KEY)
+            self.released_after_idle = idle_seen
+
+
 @pytest.fixture(scope="module")
-def chart_run(cluster: Cluster, uploaded):
-    """Step 2 of the install: the plain chart, which adds the SparkApplication; then its run."""
+def chart_run(cluster: Cluster, s3, uploaded):
+    """Step 2 of the install: the plain chart, which adds the SparkApplication; then its run, which
+    first waits for the lock the test holds on its output."""
+    lock = ForeignLock(s3)
     cluster.helm("upgrade", RELEASE, str(CHART), "-n", NAMESPACE, *helm_values(), "--wait", "--timeout", "5m")
     assert cluster.sparkapp(APP) is not None, "helm did not create the SparkApplication"
-    state, record, seconds = cluster.run_app(APP, timeout=APP_TIMEOUT_S)
+    state, record, seconds = cluster.run_app(APP, timeout=APP_TIMEOUT_S, during=lambda _state: lock.release_once_idle(cluster.driver_log(APP)))
     driver_log = cluster.driver_log(APP)
     SUMMARY.update({"chart run: state": state, "chart run: wall time (s)": round(seconds),
+                    "chart run: lock released after the idle release": lock.released_after_idle,
                     "chart run: peak executors running": record.peak_running,
                     "chart run: executor pods": len(record.seen),
                     "chart run: running executors over time (s, n)": record.timeline})
-    return state, record, driver_log
+    return state, record, driver_log, lock
 
 
 def test_chart_sparkapplication_completes(cluster: Cluster, chart_run):
-    state, _, driver_log = chart_run
+    state, _, driver_log, _ = chart_run
     assert state == "COMPLETED", f"state {state}; driver log tail:\n{driver_log[-3000:]}"
 
 
-def test_executors_scale_up_with_the_backlog_and_are_released(cluster: Cluster, chart_run):
-    state, record, driver_log = chart_run
+def test_idle_executor_is_released_while_the_job_waits_for_the_lock(chart_run):
+    _, _, driver_log, lock = chart_run
+    lines = driver_log.splitlines()
+    waiting = [i for i, line in enumerate(lines) if WAITING_LINE in line]
+    taken = [i for i, line in enumerate(lines) if LOCK_TAKEN_LINE in line]
+    idle = [i for i, line in enumerate(lines) if IDLE_RELEASE_LINE in line]
+    SUMMARY["chart run: idle releases (driver log)"] = [lines[i][-160:] for i in idle]
+    assert waiting, "the job never waited for the lock the test held:\n" + driver_log[-3000:]
+    assert lock.released_after_idle, (f"no executor was released for idleness within {HOLD_LOCK_AT_MOST_S} s of holding the lock; "
+                                      "driver log:\n" + driver_log[-3000:])
+    assert taken and idle[0] < taken[0], "the idle release is not logged before the job took the lock"
+
+
+def test_executors_scale_up_with_the_backlog(cluster: Cluster, chart_run):
+    state, record, driver_log, _ = chart_run
     assert record.peak_running > 1, f"never more than one executor Running: {record.timeline}"
     assert KIND_VALUES["dynamicAllocation"]["maxExecutors"] >= record.peak_running
-    # Scaled for the backlog, and released when idle, in the allocation manager's own words.
+    # Scaled for the backlog, in the allocation manager's own words.
     assert "because tasks are backlogged" in driver_log, "no backlog-driven executor request in the driver log"
-    idle = [line for line in driver_log.splitlines() if "idle timeout" in line or "has been idle" in line]
-    assert idle, "the driver log shows no executor released for idleness:\n" + driver_log[-3000:]
-    SUMMARY["chart run: idle releases (driver log)"] = [line[-160:] for line in idle]
     assert not [p for p in cluster.pods("spark-role=executor") if p.status.phase == "Running"], "executors left running"
 
 

@@ -39,6 +39,7 @@ bounds and the choice between a fixed k and a variance target for PCA.
 {{- if gt (int $job.limit) 0 }}
 {{- $args = concat $args (list "--limit" (toString (int $job.limit))) }}
 {{- end }}
+{{- $args = concat $args (list "--lock-wait" (toString (int $job.lockWaitSeconds))) }}
 {{- toYaml (concat $args $job.extraArgs) }}
 {{- end }}
 

@@ -1,0 +1,57 @@
+"""A shared output on MinIO: the lock is a conditional PUT through S3A, a live holder is named in
+the refusal and nothing is written, an expired holder is taken over, and cleanup with
+--keep-runs 1 deletes only runs this tool wrote."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from s3kit import BUCKET, describe, run_fruits
+
+pytestmark = pytest.mark.s3
+
+RUN_ARGS = ("--weights", "random", "--pca-k", "2", "--batch-size", "16", "--files-per-partition", "16", "--limit", "24")
+
+
+def put_lock(client, output: str, expires_in: float) -> None:
+    now = time.time()
+    body = {"owner": "other-host:4242", "run_id": "20260101T000000Z-0ther0", "acquired": now - 5, "expires": now + expires_in}
+    client.put_object(Bucket=BUCKET, Key=f"{output}/_LOCK", Body=json.dumps(body).encode())
+
+
+def keys(client, prefix: str) -> set[str]:
+    return {o["Key"] for o in client.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])}
+
+
+def test_live_lock_refuses_the_run_naming_the_holder_and_writes_nothing(minio, s3_sample):
+    client, output = minio.client(), "shared-live"
+    put_lock(client, output, expires_in=3600)
+    result = run_fruits("run", "--input", s3_sample, "--output", f"s3a://{BUCKET}/{output}", *RUN_ARGS, endpoint=minio.endpoint)
+    assert result.returncode == 2, describe(result)
+    assert "locked by another run (other-host:4242, run 20260101T000000Z-0ther0" in result.stderr, describe(result)
+    assert keys(client, f"{output}/") == {f"{output}/_LOCK"}, "a refused run wrote into the output"
+
+
+def test_expired_lock_is_taken_over_and_cleanup_keeps_what_is_not_ours(minio, s3_sample):
+    client, output = minio.client(), "shared-expired"
+    put_lock(client, output, expires_in=-1)
+    foreign = f"{output}/runs/2019-07-14_holiday/photo.txt"
+    client.put_object(Bucket=BUCKET, Key=foreign, Body=b"not the job's")
+    lookalike = f"{output}/runs/20190714T000000Z-abcdef/notes.txt"  # a run-id name, but no marker: not ours
+    client.put_object(Bucket=BUCKET, Key=lookalike, Body=b"not the job's either")
+    runs = []
+    for _ in range(2):
+        result = run_fruits("run", "--input", s3_sample, "--output", f"s3a://{BUCKET}/{output}", "--keep-runs", "1", *RUN_ARGS,
+                            endpoint=minio.endpoint)
+        assert result.returncode == 0, describe(result)
+        assert "taking over the expired lock" in result.stderr or runs, describe(result)
+        runs.append(client.get_object(Bucket=BUCKET, Key=f"{output}/_CURRENT")["Body"].read().decode().strip())
+    assert runs[0] < runs[1], runs
+    left = keys(client, f"{output}/")
+    assert foreign in left and lookalike in left, "cleanup deleted files the job did not write"
+    assert not any(k.startswith(f"{output}/runs/{runs[0]}/") for k in left), "--keep-runs 1 kept the older run"
+    assert any(k.startswith(f"{output}/runs/{runs[1]}/") for k in left)
+    assert f"{output}/_LOCK" not in left, "the lock was not released"

@@ -1,0 +1,103 @@
+"""The single-writer lock on a local output: atomic create, a holder named in the refusal, leases
+that expire, take-over of a dead run's lock, waiting a turn, and release of only our own lock."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+
+import pytest
+
+from fruits.lock import LOCK, LocalLockStore, LockRecord, OutputLock, OutputLockedError
+
+
+def lock_for(tmp_path, run_id: str, **kwargs) -> OutputLock:
+    return OutputLock(LocalLockStore(tmp_path / LOCK), str(tmp_path), run_id, **kwargs)
+
+
+def test_second_writer_is_refused_with_the_holder_named(tmp_path):
+    first = lock_for(tmp_path, "20260101T000000Z-aaaaaa")
+    first.acquire()
+    try:
+        with pytest.raises(OutputLockedError, match=r"locked by another run \(.*:\d+, run 20260101T000000Z-aaaaaa"):
+            lock_for(tmp_path, "20260101T000001Z-bbbbbb").acquire()
+        held = json.loads((tmp_path / LOCK).read_text())
+        assert held["run_id"] == "20260101T000000Z-aaaaaa" and held["expires"] > time.time()
+    finally:
+        first.release()
+    assert not (tmp_path / LOCK).exists()
+
+
+def test_expired_lock_of_a_killed_run_is_taken_over(tmp_path):
+    dead = LockRecord(owner="gone:1", run_id="20250101T000000Z-dead00", acquired=time.time() - 900, expires=time.time() - 1)
+    (tmp_path / LOCK).write_bytes(dead.to_bytes())
+    with lock_for(tmp_path, "20260101T000000Z-cccccc"):
+        assert json.loads((tmp_path / LOCK).read_text())["run_id"] == "20260101T000000Z-cccccc"
+    assert not list(tmp_path.glob(f".{LOCK}.*")), "the take-over left its aside file behind"
+
+
+def test_half_written_lock_expires_one_lease_after_it_was_written(tmp_path):
+    (tmp_path / LOCK).write_bytes(b"")  # a run killed between creating the file and writing it
+    with pytest.raises(OutputLockedError, match="unknown"):
+        lock_for(tmp_path, "20260101T000000Z-dddddd").acquire()
+    old = time.time() - 3600
+    os.utime(tmp_path / LOCK, (old, old))
+    with lock_for(tmp_path, "20260101T000000Z-dddddd", lease_seconds=60):
+        pass
+
+
+def test_a_waiting_writer_gets_the_lock_when_the_holder_releases_it(tmp_path):
+    holder = lock_for(tmp_path, "20260101T000000Z-eeeeee")
+    holder.acquire()
+    timer = threading.Timer(1.0, holder.release)
+    timer.start()
+    try:
+        started = time.monotonic()
+        with lock_for(tmp_path, "20260101T000002Z-ffffff", wait_seconds=60):
+            assert json.loads((tmp_path / LOCK).read_text())["run_id"] == "20260101T000002Z-ffffff"
+        assert time.monotonic() - started >= 1.0
+    finally:
+        timer.cancel()
+
+
+def test_the_lease_is_renewed_while_the_run_lasts(tmp_path):
+    with lock_for(tmp_path, "20260101T000000Z-abcdef", lease_seconds=0.6):
+        first = json.loads((tmp_path / LOCK).read_text())["expires"]
+        time.sleep(1.0)
+        later = json.loads((tmp_path / LOCK).read_text())
+        assert later["expires"] > first and later["run_id"] == "20260101T000000Z-abcdef"
+        assert lock_for(tmp_path, "x").store.read()[0].owner == later["owner"]
+
+
+def test_release_never_deletes_a_lock_another_run_took_over(tmp_path):
+    mine = lock_for(tmp_path, "20260101T000000Z-111111", lease_seconds=3600)
+    mine.acquire()
+    mine._stop.set()  # no renewals from here on
+    theirs = LockRecord(owner="other:2", run_id="20260101T000009Z-222222", acquired=time.time(), expires=time.time() + 3600)
+    (tmp_path / LOCK).write_bytes(theirs.to_bytes())
+    mine.release()
+    assert json.loads((tmp_path / LOCK).read_text())["run_id"] == "20260101T000009Z-222222"
+
+
+def test_take_over_loses_cleanly_when_the_lock_changed_meanwhile(tmp_path):
+    store = LocalLockStore(tmp_path / LOCK)
+    stale = LockRecord(owner="gone:1", run_id="r1", acquired=0.0, expires=1.0)
+    fresh = LockRecord(owner="live:2", run_id="r2", acquired=time.time(), expires=time.time() + 600)
+    store.create(fresh)
+    assert not store.replace(stale.to_bytes(), LockRecord("me:3", "r3", 0.0, 9e9))
+    assert store.read()[0].run_id == "r2", "a lock that changed under the take-over must be put back"
+
+
+def test_lock_of_a_dead_process_on_this_host_is_taken_over_at_once(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead = LockRecord(owner=f"{socket.gethostname()}:{gone.stdout.strip()}", run_id="20260101T000000Z-dead01",
+                      acquired=time.time(), expires=time.time() + 3600)
+    (tmp_path / LOCK).write_bytes(dead.to_bytes())
+    with lock_for(tmp_path, "20260101T000001Z-a11ve0"):
+        assert json.loads((tmp_path / LOCK).read_text())["run_id"] == "20260101T000001Z-a11ve0"
