@@ -119,12 +119,20 @@ def build_resnet50(spec: ModelSpec) -> Any:
     if spec.weights.kind == "random":
         keras.utils.set_random_seed(spec.seed)
     if weights_path and weights_path.endswith(".keras"):
-        model = keras.models.load_model(weights_path, compile=False)  # a whole saved feature extractor
+        model = load_keras_file(weights_path)
     else:
         model = keras.applications.ResNet50(
             weights=weights_path, include_top=False, pooling="avg", input_shape=(*TARGET_SIZE, 3)
         )
     return model
+
+
+def load_keras_file(path: str) -> Any:
+    """A whole saved feature extractor, in Keras safe mode: a Lambda layer or other code is refused."""
+    _configure_tensorflow(os.cpu_count() or 1)
+    import keras
+
+    return keras.models.load_model(path, compile=False, safe_mode=True)
 
 
 def get_model(spec: ModelSpec, on_build: Optional[Callable[[], None]] = None) -> Any:

@@ -4,6 +4,10 @@
 or found in the Keras cache (KERAS_HOME or ~/.keras). The job never downloads it at run time and
 never falls back to `random` on its own: `fruits weights download` (or the image build) fetches
 it where the internet is reachable.
+
+A weights file given by the user is untrusted input: a local `.pth` is read once here through the
+restricted reader of `fruits.models.state_dict`, and a `.keras` file is opened in Keras safe mode
+(no Lambda layer, no arbitrary code), so a crafted file is refused before Spark starts.
 """
 
 from __future__ import annotations
@@ -67,7 +71,27 @@ def resolve_weights(weights: str, model: str = "resnet50") -> WeightsSpec:
     if is_remote(weights):
         return WeightsSpec(kind="file", uri=weights)
     path = local_path(weights)
+    check_weights_file(path)
     return WeightsSpec(kind="file", uri=str(path.resolve()), sha256=_sha256(path))
+
+
+def check_weights_file(path: Path) -> None:
+    """Refuse a local weights file that is not plain weights (ConfigError), without running it."""
+    if path.suffix == ".pth":
+        from fruits.models.state_dict import StateDictError, read_state_dict
+
+        try:
+            read_state_dict(path)
+        except (StateDictError, OSError) as exc:
+            raise ConfigError(f"weights file {path} refused: {exc}") from exc
+    elif path.suffix == ".keras":
+        from fruits.featurize import load_keras_file
+
+        try:
+            load_keras_file(str(path))
+        except Exception as exc:  # noqa: BLE001 - Keras raises many kinds; each means "not usable"
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ConfigError(f"weights file {path} refused (Keras safe mode): {first}") from exc
 
 
 def download_imagenet_weights() -> Path:
