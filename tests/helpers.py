@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import socket
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +43,20 @@ def bad_files() -> dict[str, tuple[bytes, str | None]]:
         "sixteen_bit.png": (_png(gray16), None),
         "huge_photo.jpg": (_jpeg(big), None),
     }
+
+
+def png_bomb(width: int = 9400, height: int = 9400) -> bytes:
+    """A valid 16-bit grayscale PNG of width x height black pixels (88 MP by default) in about
+    200 KB, written row by row so that making it never holds the pixels."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    squeeze, row, parts = zlib.compressobj(9), bytes(1 + 2 * width), []
+    for _ in range(height):
+        parts.append(squeeze.compress(row))
+    parts.append(squeeze.flush())
+    header = struct.pack(">IIBBBBB", width, height, 16, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b"")
 
 
 def write_bad_files(folder: Path) -> dict[str, str | None]:

@@ -9,6 +9,7 @@ rejected with a reason a person can act on; nothing here raises.
 from __future__ import annotations
 
 import io
+import os
 import warnings
 from dataclasses import dataclass
 from typing import Optional
@@ -17,8 +18,11 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 TARGET_SIZE = (224, 224)
-# Far above any phone photo (a 6000x6000 image is 36 MP) and far below what would exhaust memory.
-MAX_PIXELS = 200_000_000
+# Above a 50 MP phone photo, and what bounds a worker's decoding memory: checked from the header,
+# before any pixel is decoded, for every format (docs/decisions.md has the measured bound).
+MAX_PIXELS = int(os.environ.get("FRUITS_MAX_PIXELS", "50000000"))
+# Pillow's own bomb check stays on, above ours, as a second line.
+Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, MAX_PIXELS)
 
 
 @dataclass(frozen=True)
@@ -74,9 +78,10 @@ def to_rgb(image: Image.Image) -> Image.Image:
     if image.mode == "RGB":
         return image
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        values = np.asarray(image, dtype=np.float64)
+        values = np.asarray(image, dtype=np.float32)  # float32, not 64: 4 bytes a pixel at most
         peak = 65535.0 if image.mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
-        gray = np.clip(values / peak * 255.0, 0, 255).astype(np.uint8)
+        values *= 255.0 / peak
+        gray = np.clip(values, 0, 255, out=values).astype(np.uint8)
         return Image.fromarray(gray, mode="L").convert("RGB")
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
     if has_alpha:

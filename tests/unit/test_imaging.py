@@ -52,3 +52,18 @@ def test_decompression_bomb_is_rejected_not_decoded():
     decoded = decode_image(buffer.getvalue())
     assert decoded.pixels is None
     assert "too large" in decoded.reason
+
+
+def test_sixteen_bit_png_bomb_is_rejected_from_its_header_without_decoding():
+    """88 MP of 16-bit gray in ~200 KB: decoding it took 2.2 GB; the header check costs nothing."""
+    import resource
+
+    from helpers import png_bomb
+
+    data = png_bomb()
+    assert len(data) < 400_000
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    decoded = decode_image(data)
+    grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert decoded.pixels is None and "image too large (9400x9400 pixels" in decoded.reason, decoded.reason
+    assert grown_kb < 50 * 1024, f"decoding grew the process by {grown_kb} KB"
