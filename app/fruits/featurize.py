@@ -28,7 +28,8 @@ from typing import Any, Callable, Iterator, Optional
 import numpy as np
 
 from fruits.config import MODEL_DIMS
-from fruits.imaging import TARGET_SIZE, decode_image
+from fruits.imaging import TARGET_SIZE, Decoded, decode_image
+from fruits.ingest import MAX_FILE_BYTES, local_path_bytes, too_large_reason
 from fruits.weights import WeightsSpec
 
 log = logging.getLogger(__name__)
@@ -175,7 +176,31 @@ class BatchFeatures:
                                           names=["path", "features", "error"])
 
 
-def featurize_batch(model: Any, images: list[Optional[bytes]], batch_size: int, dim: int,
+@dataclass(frozen=True)
+class ReadFailure:
+    """A file the worker could not read; `reason` goes to the rejected table."""
+
+    reason: str
+
+
+def read_local_file(uri: str) -> "bytes | ReadFailure":
+    """The bytes of a local file named by its `file:` URI (fruits.ingest.local_uri), never more than
+    the size cap plus one byte: a file that grew past the cap since the listing is not read whole."""
+    try:
+        with open(local_path_bytes(uri), "rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except PermissionError:
+        return ReadFailure("permission denied")
+    except FileNotFoundError:
+        return ReadFailure("file disappeared during the run")
+    except OSError as exc:
+        return ReadFailure(f"cannot read file: {exc.strerror or exc}")
+    if len(data) > MAX_FILE_BYTES:
+        return ReadFailure(too_large_reason(len(data)))
+    return data
+
+
+def featurize_batch(model: Any, images: "list[Optional[bytes] | ReadFailure]", batch_size: int, dim: int,
                     times: Optional[BatchTimes] = None, preprocess: Optional[Callable] = None) -> BatchFeatures:
     """Decode and featurize one Arrow batch; undecodable images get a reason and no features.
 
@@ -185,7 +210,7 @@ def featurize_batch(model: Any, images: list[Optional[bytes]], batch_size: int, 
     preprocess = preprocess or preprocessor("resnet50")
     times = times if times is not None else BatchTimes()
     start = time.perf_counter()
-    decoded = [decode_image(data) for data in images]
+    decoded = [Decoded(reason=data.reason) if isinstance(data, ReadFailure) else decode_image(data) for data in images]
     times.decode += time.perf_counter() - start
     ok = [i for i, d in enumerate(decoded) if d.pixels is not None]
     features = np.zeros((len(images), dim), dtype=np.float32)
@@ -220,7 +245,8 @@ class Counters:
 
 
 def make_featurize_function(spec: ModelSpec, batch_size: int, counters: Optional[Counters] = None):
-    """A function for `DataFrame.mapInArrow(f, RESULT_SCHEMA)` over (path, content) batches."""
+    """A function for `DataFrame.mapInArrow(f, RESULT_SCHEMA)` over (path, content) batches, or over
+    (path) batches of local `file:` URIs, which the worker reads itself (`read_local_file`)."""
     dim = MODEL_DIMS[spec.model]
 
     def count_build() -> None:
@@ -232,7 +258,11 @@ def make_featurize_function(spec: ModelSpec, batch_size: int, counters: Optional
         preprocess = preprocessor(spec.model)
         for batch in batches:
             times = BatchTimes()
-            result = featurize_batch(model, batch.column("content").to_pylist(), batch_size, dim, times, preprocess)
+            if "content" in batch.schema.names:
+                contents = batch.column("content").to_pylist()
+            else:
+                contents = [read_local_file(uri) for uri in batch.column("path").to_pylist()]
+            result = featurize_batch(model, contents, batch_size, dim, times, preprocess)
             if counters is not None:
                 counters.images_done.add(batch.num_rows)
                 counters.model_calls.add(times.calls)

@@ -17,6 +17,8 @@ from typing import Optional
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from fruits.ingest import empty_file_reason
+
 TARGET_SIZE = (224, 224)
 # Above a 50 MP phone photo, and what bounds a worker's decoding memory: checked from the header,
 # before any pixel is decoded, for every format (docs/decisions.md has the measured bound).
@@ -63,10 +65,6 @@ def decode_image(data: Optional[bytes], size: tuple[int, int] = TARGET_SIZE) -> 
         return Decoded(reason=f"truncated or corrupt image: {exc}")
     except Exception as exc:  # noqa: BLE001 - a bad file must never stop the run
         return Decoded(reason=f"cannot decode image: {type(exc).__name__}: {exc}")
-
-
-def empty_file_reason() -> str:
-    return "empty file (0 bytes)"
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -3,10 +3,21 @@
 The Fruits-360 layout is `<root>/<Split>/<Label>/<name>.jpg`: the label is the parent folder and
 the split is the grandparent when it is `Training` or `Test`. Folder names are kept exactly as
 written (spaces, digits, accents): Spark's binaryFile source gives paths without percent-encoding.
+
+A local input is listed here, in Python, on bytes: the JVM's view of file names depends on the
+locale (under LC_ALL=POSIX it turns `Pêche` into `P?che` and loses the file) and cannot name a
+file whose name is not valid UTF-8 at all. The walk never follows a symbolic link, so a link
+loop cannot multiply rows; every entry that is not a directory becomes one row, and the ones the
+job will not read carry their reason from here (link, not a regular file, name not UTF-8, hidden,
+unreadable, over the size cap, not an image by its name). Local paths are `file:` URIs in which
+only the bytes that are not UTF-8 and `%` itself are percent-encoded (`local_uri`).
 """
 
 from __future__ import annotations
 
+import os
+import re
+import stat
 from dataclasses import dataclass
 from typing import Optional
 
@@ -14,6 +25,11 @@ import pandas as pd
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 SPLITS = ("Training", "Test")
+# Far above a 50 MP JPEG (~20 MB); a bigger file is rejected from its listed size, never read.
+MAX_FILE_BYTES = int(os.environ.get("FRUITS_MAX_FILE_BYTES", str(64 << 20)))
+# Spark's pathGlobFilter for the image extensions, in any letter case (the filter is case-sensitive).
+IMAGE_NAME_GLOB = "*.{" + ",".join("".join(f"[{c.lower()}{c.upper()}]" for c in ext[1:]) for ext in sorted(IMAGE_EXTENSIONS)) + "}"
+_GLOB_SPECIALS = re.compile(r"([\\\[\]{}*?])")
 
 
 @dataclass(frozen=True)
@@ -35,6 +51,8 @@ def parse_image_path(path: str) -> ImagePath:
     >>> parse_image_path("file:/data/Kiwi/1.JPG")
     ImagePath(label='Kiwi', split=None, extension='.jpg')
     """
+    if path.startswith("file:"):  # a local_uri: labels come from the real, decoded folder names
+        path = os.fsdecode(local_path_bytes(path))
     parts = [p for p in path.split("/") if p]
     name = parts[-1] if parts else ""
     label = parts[-2] if len(parts) >= 2 else ""
@@ -56,6 +74,43 @@ def parse_paths(paths: pd.Series) -> pd.DataFrame:
     )
 
 
+def empty_file_reason() -> str:
+    return "empty file (0 bytes)"
+
+
+def too_large_reason(size: int) -> str:
+    return f"file too large ({size:,} bytes, limit {MAX_FILE_BYTES:,}; FRUITS_MAX_FILE_BYTES)"
+
+
+def local_uri(path: bytes) -> str:
+    """`file:` URI of a local path given as bytes: `%` and bytes that are not UTF-8 are %XX-encoded.
+
+    >>> local_uri(b"/in/P\\xc3\\xaache/50%.jpg"), local_uri(b"/in/Kiwi/\\xff.jpg")
+    ('file:/in/Pêche/50%25.jpg', 'file:/in/Kiwi/%FF.jpg')
+    """
+    text = path.replace(b"%", b"%25").decode("utf-8", "surrogateescape")
+    return "file:" + re.sub("[\udc80-\udcff]", lambda m: f"%{ord(m.group()) - 0xDC00:02X}", text)
+
+
+def local_path_bytes(uri: str) -> bytes:
+    """The exact bytes of the local path behind a `local_uri` (or a plain `file:` URI from Spark).
+
+    >>> local_path_bytes("file:/in/Kiwi/%FF.jpg"), local_path_bytes("file:///in/50%25.jpg")
+    (b'/in/Kiwi/\\xff.jpg', b'/in/50%.jpg')
+    """
+    path = re.sub(r"^file:(//(?=/))?", "", uri)
+    return re.sub(rb"%([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), path.encode("utf-8", "surrogateescape"))
+
+
+def escape_glob(path: str) -> str:
+    """A path Spark and Hadoop will not read as a glob pattern: `[`, `*`, `?`, `{`, `\\` escaped.
+
+    >>> escape_glob("s3a://b/Kiwi/[1]*.jpg")
+    's3a://b/Kiwi/\\\\[1\\\\]\\\\*.jpg'
+    """
+    return _GLOB_SPECIALS.sub(r"\\\1", path)
+
+
 def non_image_reason(extension: str) -> str:
     shown = extension or "no extension"
     return f"not an image file ({shown}); accepted: {', '.join(sorted(IMAGE_EXTENSIONS))}"
@@ -68,22 +123,101 @@ def is_hidden(name: str) -> bool:
 
 @dataclass(frozen=True)
 class ListedFile:
-    """One file seen under the input. `modified` is the filesystem's time in epoch milliseconds."""
+    """One entry seen under the input. `modified` is the filesystem's time in epoch milliseconds;
+    `reason` is set when the listing already knows the job will not read it (a link, a name that is
+    not UTF-8, no permission)."""
 
     path: str
     size: int
     modified: int
+    reason: Optional[str] = None
 
     @property
     def is_readable_image(self) -> bool:
-        return self.size > 0 and parse_image_path(self.path).is_image
+        return self.skip_reason is None
+
+    @property
+    def skip_reason(self) -> Optional[str]:
+        """Why the job will not read this entry, or None when it is an image to featurize."""
+        if self.reason is not None:
+            return self.reason
+        if not parse_image_path(self.path).is_image:
+            return non_image_reason(parse_image_path(self.path).extension)
+        if self.size == 0:
+            return empty_file_reason()
+        if self.size > MAX_FILE_BYTES:
+            return too_large_reason(self.size)
+        return None
 
 
 LISTED_SCHEMA = "path string, size bigint, modified bigint"
 
 
+def list_local(root: str) -> list[ListedFile]:
+    """Every entry under the local folder `root` that is not a folder, sorted by path; see the module
+    docstring. A folder that cannot be read, or a hidden one (`.git`, `_tmp`), is one row itself.
+    Raises FileNotFoundError when `root` does not exist."""
+    top = os.path.abspath(os.fsencode(root))
+    if not os.path.isdir(top):
+        raise FileNotFoundError(root)
+    found: list[ListedFile] = []
+    folders = [top]
+    while folders:
+        folder = folders.pop()
+        try:
+            with os.scandir(folder) as entries:
+                listed = list(entries)
+        except OSError as exc:
+            found.append(ListedFile(local_uri(folder), 0, 0, f"folder not readable: {exc.strerror or exc}"))
+            continue
+        for entry in listed:
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError as exc:
+                found.append(ListedFile(local_uri(entry.path), 0, 0, f"cannot stat: {exc.strerror or exc}"))
+                continue
+            name = os.fsdecode(entry.name)
+            if stat.S_ISDIR(info.st_mode):
+                if is_hidden(name):
+                    found.append(ListedFile(local_uri(entry.path), 0, int(info.st_mtime_ns // 1_000_000),
+                                            "hidden folder (name starts with . or _), not read"))
+                else:
+                    folders.append(entry.path)
+                continue
+            found.append(ListedFile(local_uri(entry.path), int(info.st_size), int(info.st_mtime_ns // 1_000_000),
+                                    _local_reason(entry.path, entry.name, info)))
+    return sorted(found, key=lambda f: f.path)
+
+
+def _local_reason(path: bytes, name: bytes, info: os.stat_result) -> Optional[str]:
+    if stat.S_ISLNK(info.st_mode):
+        return "symbolic link, not followed"
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file (a device, pipe or socket)"
+    try:
+        path.decode("utf-8")
+    except UnicodeDecodeError:
+        return "path is not valid UTF-8 (undecodable bytes are %XX in the path column)"
+    if is_hidden(os.fsdecode(name)):
+        return "hidden file (name starts with . or _), not read"
+    if not os.access(path, os.R_OK):
+        return "permission denied"
+    return None
+
+
+def count_local_entries(root: str) -> int:
+    """An independent count of what `list_local` must return: `os.walk` over the same tree."""
+    count, unreadable = 0, []
+    for top, folders, files in os.walk(os.fsencode(root), onerror=unreadable.append):
+        # os.walk puts links to folders among the folders; list_local rows them as links.
+        skipped = [f for f in folders if is_hidden(os.fsdecode(f)) or os.path.islink(os.path.join(top, f))]
+        count += len(files) + len(skipped)
+        folders[:] = [f for f in folders if f not in skipped]
+    return count + len(unreadable)  # an unreadable folder is one row
+
+
 def list_input(spark, uri: str) -> list[ListedFile]:
-    """Every non-hidden file under `uri`, recursively, sorted by path.
+    """Every non-hidden file under the remote `uri`, recursively, sorted by path.
 
     Fast path: Spark's own file index (the binaryFile source without its content column), one
     job for any number of files. That source silently drops zero-byte files, and every file must

@@ -20,11 +20,20 @@ from typing import Optional
 import numpy as np
 
 from fruits import __version__
-from fruits.config import ConfigError, JobConfig
+from fruits.config import ConfigError, JobConfig, is_remote, local_path
 from fruits.featurize import RESULT_SCHEMA, Counters, ModelSpec, make_featurize_function
-from fruits.imaging import empty_file_reason
 from fruits.incremental import load_previous, plan_work
-from fruits.ingest import IMAGE_EXTENSIONS, ListedFile, list_input, non_image_reason, parse_image_path
+from fruits.ingest import (
+    IMAGE_EXTENSIONS,
+    IMAGE_NAME_GLOB,
+    MAX_FILE_BYTES,
+    ListedFile,
+    count_local_entries,
+    escape_glob,
+    list_input,
+    list_local,
+    parse_image_path,
+)
 from fruits.lake import Lake, RunLocation, new_run_id
 from fruits.lock import OutputLock, lock_store
 from fruits.packing import count_based_file_tasks, files_per_task
@@ -80,7 +89,7 @@ def _run_locked(config: JobConfig, spark, lake: Lake, run: RunLocation, weights:
     images = [f for f in plan.todo if f.is_readable_image]
     log.info("listed %d files; %d non-empty images to featurize", len(listing), len(images))
     if not any(f.is_readable_image for f in listing):
-        raise ConfigError(f"input {config.input_uri} holds no non-empty image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+        raise ConfigError(f"input {config.input_uri} holds no readable image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
 
     # Read just the chosen files when they are a part of the input (--limit, or --incremental with
     # earlier rows to reuse); otherwise one recursive read, which lists far faster than many paths.
@@ -98,6 +107,9 @@ def _run_locked(config: JobConfig, spark, lake: Lake, run: RunLocation, weights:
         rejected = rejected.unionByName(plan.reused_rejected.select(*REJECTED_COLUMNS))
     rejected = rejected.cache()
     n_accepted, n_rejected = accepted.count(), rejected.count()
+    if n_accepted + n_rejected != len(listing):
+        raise JobError(f"listed {len(listing)} files but accounted for {n_accepted} accepted + {n_rejected} rejected; "
+                       "nothing was written")
     if n_accepted == 0:
         reasons = [r.reason for r in rejected.limit(3).collect()]
         raise JobError(f"none of the {len(images)} images could be decoded; for example: {reasons}")
@@ -185,11 +197,22 @@ def evaluate_run(spark, lake: Lake, run: RunLocation, table, feature_dim: int, s
 
 
 def list_files(spark, config: JobConfig) -> list[ListedFile]:
-    """Every file under the input, sorted by path, cut to --limit; hidden files skipped."""
+    """Every file under the input, sorted by path, cut to --limit.
+
+    A local input is listed byte-exactly in Python (fruits.ingest.list_local) and checked against
+    an independent count of the same tree; a remote one through Spark's file index, hidden keys
+    skipped as Spark's readers do.
+    """
+    local = not is_remote(config.input_uri)
     try:
-        listing = list_input(spark, config.input_uri)
+        listing = list_local(str(local_path(config.input_uri))) if local else list_input(spark, config.input_uri)
     except FileNotFoundError as exc:
         raise ConfigError(f"input {config.input_uri} does not exist") from exc
+    if local:
+        expected = count_local_entries(str(local_path(config.input_uri)))
+        if expected != len(listing):
+            raise JobError(f"listed {len(listing)} entries under {config.input_uri}, but a second count finds {expected}: "
+                           "the input is changing, or the listing lost files; nothing was written")
     if not listing:
         raise ConfigError(f"input {config.input_uri} contains no files")
     return listing[: config.limit] if config.limit else listing
@@ -239,18 +262,25 @@ def featurize(spark, config: JobConfig, weights: WeightsSpec, images: list[Liste
     partitions = max(1, math.ceil(len(images) / config.files_per_partition))
     partitions = min(len(images), math.ceil(partitions / parallelism) * parallelism)
     reader = spark.read.format("binaryFile")
-    # `scanned`: the files the read goes through; a recursive read also scans the input's other
-    # non-empty files and drops them after.
-    if subset:
+    # `scanned`: the files the read goes through. A local input is read by the Python workers
+    # themselves, path by path, byte-exact (fruits.featurize.read_local_file); a remote one by
+    # Spark's binaryFile source: the listed images by their escaped paths, or the whole input,
+    # image names only (pathGlobFilter) and no file over the size cap (the length filter is
+    # applied from the listing, before any content is read).
+    if not is_remote(config.input_uri):
         scanned = images
-        contents = reader.load([f.path for f in images])
+        rows = spark.sparkContext.parallelize([(f.path,) for f in images], partitions)
+        contents = spark.createDataFrame(rows, "path string")
+    elif subset:
+        scanned = images
+        contents = reader.load([escape_glob(f.path) for f in images])
     else:
-        scanned = [f for f in listing if f.size > 0]
-        ext = F.lower(F.regexp_extract("path", r"(\.[^./]+)$", 1))
-        contents = reader.option("recursiveFileLookup", "true").load(config.input_uri).filter(ext.isin(*IMAGE_EXTENSIONS))
+        scanned = [f for f in listing if f.is_readable_image]
+        contents = (reader.option("recursiveFileLookup", "true").option("pathGlobFilter", IMAGE_NAME_GLOB)
+                    .load(config.input_uri).filter((F.col("length") > 0) & (F.col("length") <= MAX_FILE_BYTES)))
     per_task = files_per_task(len(scanned), partitions)
     results = (
-        contents.select("path", "content")
+        contents.select(*(c for c in ("path", "content") if c in contents.columns))
         .mapInArrow(featurize_partition, RESULT_SCHEMA)
         .join(F.broadcast(labels), "path")
         .select("path", "label", "split", "size", "modified", "features", "error")
@@ -272,12 +302,16 @@ def quantize_for_run(spark, spec: ModelSpec, images: list[ListedFile], seed: int
     import dataclasses
     import random
 
-    from fruits.featurize import build_model, preprocessor
+    from fruits.featurize import build_model, preprocessor, read_local_file
     from fruits.imaging import decode_image
     from fruits.quantize import CALIBRATION_IMAGES, CHECK_IMAGES, prepare_int8
 
     chosen = random.Random(seed).sample(images, min(len(images), CALIBRATION_IMAGES + CHECK_IMAGES))
-    contents = dict(spark.read.format("binaryFile").load([f.path for f in chosen]).select("path", "content").collect())
+    if all(f.path.startswith("file:") for f in chosen):
+        contents = {f.path: read_local_file(f.path) for f in chosen}
+        contents = {path: data for path, data in contents.items() if isinstance(data, bytes)}
+    else:
+        contents = dict(spark.read.format("binaryFile").load([escape_glob(f.path) for f in chosen]).select("path", "content").collect())
     decoded = [decode_image(bytes(contents[f.path])) for f in chosen if f.path in contents]
     pixels = np.stack([d.pixels for d in decoded if d.pixels is not None]) if decoded else np.zeros((0, 224, 224, 3), np.uint8)
     model = build_model(dataclasses.replace(spec, threads=os.cpu_count() or 1))
@@ -297,8 +331,7 @@ def rejected_rows(spark, results, skipped: list[ListedFile]):
     """
     decode_failures = results.filter("error IS NOT NULL").selectExpr("path", "size", "modified", "error AS reason")
     others = spark.createDataFrame(
-        [(f.path, f.size, f.modified, non_image_reason(parse_image_path(f.path).extension) if f.size else empty_file_reason())
-         for f in skipped],
+        [(f.path, f.size, f.modified, f.skip_reason) for f in skipped],
         "path string, size bigint, modified bigint, reason string",
     )
     return decode_failures.unionByName(others)
