@@ -53,7 +53,7 @@ def decode_image(data: Optional[bytes], size: tuple[int, int] = TARGET_SIZE) -> 
                 # JPEG only: let libjpeg scale down by 1/2..1/8 while decoding (a 6000x6000 photo
                 # decodes at 750x750 instead of 36 MP), keeping at least the target size.
                 image.draft("RGB", size)
-                rgb = to_rgb(image)
+                rgb = to_rgb(shrink(image, size))
                 if rgb.size != size:
                     rgb = rgb.resize(size, Image.Resampling.BILINEAR)
                 return Decoded(pixels=np.asarray(rgb, dtype=np.uint8))
@@ -65,6 +65,22 @@ def decode_image(data: Optional[bytes], size: tuple[int, int] = TARGET_SIZE) -> 
         return Decoded(reason=f"truncated or corrupt image: {exc}")
     except Exception as exc:  # noqa: BLE001 - a bad file must never stop the run
         return Decoded(reason=f"cannot decode image: {type(exc).__name__}: {exc}")
+
+
+def shrink(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Box-reduce a large decoded image to about twice `size` before any mode conversion, so the
+    conversions (alpha over white, 16-bit scaling) work on a small copy instead of 50 MP ones."""
+    factor = min(image.size[0] // (2 * size[0]), image.size[1] // (2 * size[1]))
+    if factor < 2:
+        return image
+    if image.mode.startswith("I;16"):
+        # Pillow reduces 32-bit integers, not its 16-bit modes; back to 16-bit so that to_rgb
+        # still scales from 65535.
+        return image.convert("I").reduce(factor).convert("I;16")
+    try:
+        return image.reduce(factor)
+    except ValueError:  # a mode Pillow cannot reduce (P, CMYK): convert at full size
+        return image
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
