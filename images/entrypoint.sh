@@ -12,6 +12,13 @@
 # nss_wrapper, because the JVM's Unix login (Hadoop's UserGroupInformation) needs a user name.
 set -euo pipefail
 
+# The JVMs name files in the locale's character set (POSIX: ASCII, so 'Pêche' becomes 'P?che').
+# Whatever the pod's environment says, give them UTF-8.
+case "${LC_ALL:-${LC_CTYPE:-${LANG:-}}}" in
+  *UTF-8* | *utf8* | *UTF8* | *utf-8*) ;;
+  *) export LC_ALL=C.UTF-8 ;;
+esac
+
 log() { echo "entrypoint: $*" >&2; }
 
 ensure_passwd_entry() {

@@ -11,7 +11,6 @@ import os
 import platform
 import tempfile
 import time
-from collections import Counter
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -40,6 +39,7 @@ from fruits.packing import count_based_file_tasks, files_per_task
 from fruits.progress import StageTimer, report_progress
 from fruits.reduce import PcaSummary, fit_reduce, project
 from fruits.report import pca_title, plot_pca_2d, write_json
+from fruits.summary import counts_by, picture_points
 from fruits.weights import WeightsSpec, resolve_weights
 
 log = logging.getLogger(__name__)
@@ -141,12 +141,10 @@ def _run_locked(config: JobConfig, spark, lake: Lake, run: RunLocation, weights:
         # Read what was written rather than caching the table: caching 2048-d rows costs more
         # than reading two columns of the Parquet back (CSV has no vector column to read back).
         written = spark.read.parquet(run["features"]) if config.output_format == "parquet" else table
-        points = written.select("label", "pca").collect()
+        points, point_labels = picture_points(written, config.seed)
         with tempfile.TemporaryDirectory() as tmp:
-            png = plot_pca_2d(
-                [r.pca[:2] for r in points], [r.label for r in points],
-                pca_title(weights.kind, pca.explained_variance, config.model), Path(tmp) / "pca_2d.png",
-            )
+            png = plot_pca_2d(points, point_labels, pca_title(weights.kind, pca.explained_variance, config.model),
+                              Path(tmp) / "pca_2d.png")
             lake.upload(png, run["pca_2d.png"])
 
     evaluation = None
@@ -154,12 +152,14 @@ def _run_locked(config: JobConfig, spark, lake: Lake, run: RunLocation, weights:
         with timer("evaluate"):
             evaluation = evaluate_run(spark, lake, run, written.cache(), config.feature_dim, config.seed)
 
-    by_label = Counter(r.label for r in points)
-    reasons = Counter(r.reason.split(":")[0] for r in rejected.select("reason").collect())
+    from pyspark.sql import functions as F
+
+    by_label = counts_by(written.select("label"), "label")
+    reasons = counts_by(rejected.select(F.substring_index("reason", ":", 1).alias("reason")), "reason")
     metrics = build_metrics(
         config, run, weights, spark, timer, started,
         listed=len(listing), images=len(images), accepted=n_accepted, rejected=n_rejected,
-        by_label=dict(sorted(by_label.items())), by_reason=dict(reasons.most_common()),
+        by_label=dict(sorted(by_label.items())), by_reason=reasons,
         pca=pca.to_dict(), worker=counters.to_dict(), precision=precision,
         incremental=dict(plan.counts, previous_run=previous.run.run_id if previous else None, reused_model=config.reuse_model),
     )

@@ -9,6 +9,7 @@ from typing import Optional
 from fruits.config import MODEL_DIMS, ConfigError, JobConfig, S3Settings
 from fruits.lake import Lake
 from fruits.report import pca_title, plot_pca_2d, summarize, write_json
+from fruits.summary import picture_points
 
 
 def open_current(output: str, s3: S3Settings, app_name: str):
@@ -45,15 +46,16 @@ def report_output(output: str, png: Optional[Path], s3: S3Settings) -> None:
     if metrics["format"] == "csv":
         table = spark.read.option("header", "true").option("inferSchema", "true").csv(run["features"])
         first = ["pca_0", "pca_1"] if "pca_1" in table.columns else ["pca_0"]
-        rows = table.select("label", F.array(*first).alias("pca")).collect()
+        table = table.select("label", F.array(*first).alias("pca"))
     else:
-        rows = spark.read.parquet(run["features"]).select("label", F.slice("pca", 1, 2).alias("pca")).collect()
+        table = spark.read.parquet(run["features"])
+    points, labels = picture_points(table, metrics["settings"]["seed"])
     title = pca_title(metrics["weights"]["kind"], metrics["pca"]["explained_variance"], metrics.get("model", "resnet50"))
     if png is not None:
-        plot_pca_2d([r.pca for r in rows], [r.label for r in rows], title, png)
+        plot_pca_2d(points, labels, title, png)
         print(f"picture: {png}")
         return
     with tempfile.TemporaryDirectory() as tmp:
-        drawn = plot_pca_2d([r.pca for r in rows], [r.label for r in rows], title, Path(tmp) / "pca_2d.png")
+        drawn = plot_pca_2d(points, labels, title, Path(tmp) / "pca_2d.png")
         lake.upload(drawn, run["pca_2d.png"])
     print(f"picture: {run['pca_2d.png']}")

@@ -63,6 +63,14 @@ def s3a_settings(s3: S3Settings) -> dict[str, str]:
 LOCAL_JIT_OPTIONS = "-XX:TieredStopAtLevel=1"
 
 
+def use_utf8_for_the_jvm() -> None:
+    """The JVM names files in the locale's character set (under LC_ALL=POSIX, ASCII: an output path
+    with 'Pêche' becomes 'P?che'); give the JVM this process starts a UTF-8 locale, whatever ours is."""
+    current = os.environ.get("LC_ALL") or os.environ.get("LC_CTYPE") or os.environ.get("LANG") or ""
+    if "utf-8" not in current.lower().replace("utf8", "utf-8"):
+        os.environ["LC_ALL"] = "C.UTF-8"
+
+
 def build_session(config: JobConfig, app_name: str = "fruits-pipeline"):
     """Create (or join, under spark-submit) the SparkSession configured for `config`."""
     from pyspark import SparkConf
@@ -88,6 +96,8 @@ def build_session(config: JobConfig, app_name: str = "fruits-pipeline"):
         # Python workers must import this interpreter's packages (TensorFlow, fruits); pyspark
         # takes the workers' interpreter from PYSPARK_PYTHON, defaulting to whatever `python3` is.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    if not launched_by_spark_submit():
+        use_utf8_for_the_jvm()
     # Workers inherit the driver's environment in local mode: keep TensorFlow's start-up chatter out of the log.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if local:
