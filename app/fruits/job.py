@@ -91,8 +91,9 @@ def _run_locked(config: JobConfig, spark, lake: Lake, run: RunLocation, weights:
     if not any(f.is_readable_image for f in listing):
         raise ConfigError(f"input {config.input_uri} holds no readable image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
 
-    # Read just the chosen files when they are a part of the input (--limit, or --incremental with
-    # earlier rows to reuse); otherwise one recursive read, which lists far faster than many paths.
+    # A remote input is read file by file when only a part of it is wanted (--limit, or
+    # --incremental with earlier rows to reuse), else in one recursive read, which lists far faster
+    # than many paths. A local input is always read path by path, by the Python workers.
     subset = bool(config.limit) or len(images) < sum(1 for f in listing if f.is_readable_image)
     results, counters, precision = featurize(spark, config, weights, images, listing, subset, timer)
     accepted = results.filter("error IS NULL").select(*FEATURE_COLUMNS)
