@@ -1,15 +1,20 @@
 """A shared output on MinIO: the lock is a conditional PUT through S3A, a live holder is named in
-the refusal and nothing is written, an expired holder is taken over, and cleanup with
---keep-runs 1 deletes only runs this tool wrote."""
+the refusal and nothing is written, an expired holder is taken over, cleanup with --keep-runs 1
+deletes only runs this tool wrote, and of two runs started 8 s apart the second is refused while
+_CURRENT only moves forward. (On S3 the commit is one PUT, so there is no temporary pointer file.)"""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from s3kit import BUCKET, describe, run_fruits
+from s3kit import ACCESS_KEY, BUCKET, SECRET_KEY, describe, run_fruits
 
 pytestmark = pytest.mark.s3
 
@@ -55,3 +60,38 @@ def test_expired_lock_is_taken_over_and_cleanup_keeps_what_is_not_ours(minio, s3
     assert not any(k.startswith(f"{output}/runs/{runs[0]}/") for k in left), "--keep-runs 1 kept the older run"
     assert any(k.startswith(f"{output}/runs/{runs[1]}/") for k in left)
     assert f"{output}/_LOCK" not in left, "the lock was not released"
+
+
+def test_two_runs_started_8_s_apart_on_s3_one_refused_and_current_never_moves_back(minio, s3_sample):
+    client, output = minio.client(), "shared-two"
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+           "FRUITS_S3_ENDPOINT": minio.endpoint, "FRUITS_S3_PATH_STYLE": "true"}
+    fruits = str(Path(sys.executable).parent / "fruits")
+
+    def start(*extra: str) -> subprocess.Popen:
+        return subprocess.Popen([fruits, "run", "--input", s3_sample, "--output", f"s3a://{BUCKET}/{output}", "--keep-runs", "1",
+                                 *RUN_ARGS, *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+    first = start()
+    time.sleep(8)
+    deadline = time.monotonic() + 300  # a slow machine may still be starting Spark after 8 s
+    while f"{output}/_LOCK" not in keys(client, f"{output}/") and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    second = start()
+    second_log, _ = second.communicate(timeout=900)
+    assert second.returncode == 2 and "is locked by another run" in second_log, second_log[-3000:]
+    pointers = []
+    while first.poll() is None:
+        if f"{output}/_CURRENT" in keys(client, f"{output}/"):
+            run_id = client.get_object(Bucket=BUCKET, Key=f"{output}/_CURRENT")["Body"].read().decode().strip()
+            if not pointers or pointers[-1] != run_id:
+                pointers.append(run_id)
+                assert f"{output}/runs/{run_id}/metrics.json" in keys(client, f"{output}/runs/{run_id}/"), "incomplete run named"
+        time.sleep(0.2)
+    first_log, _ = first.communicate(timeout=60)
+    assert first.returncode == 0, first_log[-3000:]
+    third = start()
+    third_log, _ = third.communicate(timeout=900)
+    assert third.returncode == 0, third_log[-3000:]
+    pointers.append(client.get_object(Bucket=BUCKET, Key=f"{output}/_CURRENT")["Body"].read().decode().strip())
+    assert pointers == sorted(pointers), f"_CURRENT moved back: {pointers}"
