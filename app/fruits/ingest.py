@@ -216,14 +216,15 @@ def count_local_entries(root: str) -> int:
     return count + len(unreadable)  # an unreadable folder is one row
 
 
-def list_input(spark, uri: str) -> list[ListedFile]:
-    """Every non-hidden file under the remote `uri`, recursively, sorted by path.
+def list_input(spark, uri: str, expected: int) -> list[ListedFile]:
+    """Every file under the remote `uri`, recursively, sorted by path; hidden keys (`_x`, `.x`, or
+    under such a folder) as rejected rows.
 
     Fast path: Spark's own file index (the binaryFile source without its content column), one
-    job for any number of files. That source silently drops zero-byte files, and every file must
-    be counted, so when its file index holds more files than it returns rows, we list file by
-    file with Hadoop's FileSystem API instead (a few ms per file through py4j, so only then).
-    Raises FileNotFoundError when `uri` does not exist.
+    job for any number of files. That source silently drops zero-byte files and hidden keys, and
+    every file must be counted, so when it returns fewer rows than the filesystem's own count
+    (`expected`, from `count_remote_files`), we list file by file with Hadoop's FileSystem API instead (a few ms per
+    file through py4j, so only then). Raises FileNotFoundError when `uri` does not exist.
     """
     from pyspark.sql import functions as F
 
@@ -233,9 +234,19 @@ def list_input(spark, uri: str) -> list[ListedFile]:
         raise FileNotFoundError(uri)
     frame = spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(uri)
     rows = frame.select("path", "length", F.unix_millis("modificationTime").alias("modified")).collect()
-    if len(rows) == len(frame.inputFiles()):
+    if len(rows) == len(frame.inputFiles()) == expected:
         return sorted((ListedFile(r.path, int(r.length), int(r.modified)) for r in rows), key=lambda f: f.path)
     return _list_with_hadoop(fs, root)
+
+
+def count_remote_files(spark, uri: str) -> int:
+    """An independent count of the files under a remote `uri`: the filesystem's content summary
+    (on S3A, its own recursive LIST), hidden keys included."""
+    root = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(uri)
+    fs = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.exists(root):
+        raise FileNotFoundError(uri)
+    return int(fs.getContentSummary(root).getFileCount())
 
 
 def _list_with_hadoop(fs, root) -> list[ListedFile]:
@@ -245,6 +256,7 @@ def _list_with_hadoop(fs, root) -> list[ListedFile]:
     while files.hasNext():
         status = files.next()
         relative = status.getPath().toUri().getPath()[len(prefix):]
-        if not any(is_hidden(part) for part in relative.split("/")):
-            found.append(ListedFile(status.getPath().toString(), int(status.getLen()), int(status.getModificationTime())))
+        hidden = any(is_hidden(part) for part in relative.split("/"))
+        found.append(ListedFile(status.getPath().toString(), int(status.getLen()), int(status.getModificationTime()),
+                                "hidden file (name or folder starts with . or _), not read" if hidden else None))
     return sorted(found, key=lambda f: f.path)

@@ -28,6 +28,7 @@ from fruits.ingest import (
     MAX_FILE_BYTES,
     ListedFile,
     count_local_entries,
+    count_remote_files,
     escape_glob,
     list_input,
     list_local,
@@ -200,20 +201,23 @@ def evaluate_run(spark, lake: Lake, run: RunLocation, table, feature_dim: int, s
 def list_files(spark, config: JobConfig) -> list[ListedFile]:
     """Every file under the input, sorted by path, cut to --limit.
 
-    A local input is listed byte-exactly in Python (fruits.ingest.list_local) and checked against
-    an independent count of the same tree; a remote one through Spark's file index, hidden keys
-    skipped as Spark's readers do.
+    A local input is listed byte-exactly in Python (fruits.ingest.list_local), a remote one through
+    Spark's file index or Hadoop's listing (fruits.ingest.list_input); either is checked against
+    an independent count of the same tree.
     """
     local = not is_remote(config.input_uri)
     try:
-        listing = list_local(str(local_path(config.input_uri))) if local else list_input(spark, config.input_uri)
+        if local:
+            listing = list_local(str(local_path(config.input_uri)))
+            expected = count_local_entries(str(local_path(config.input_uri)))
+        else:
+            expected = count_remote_files(spark, config.input_uri)
+            listing = list_input(spark, config.input_uri, expected)
     except FileNotFoundError as exc:
         raise ConfigError(f"input {config.input_uri} does not exist") from exc
-    if local:
-        expected = count_local_entries(str(local_path(config.input_uri)))
-        if expected != len(listing):
-            raise JobError(f"listed {len(listing)} entries under {config.input_uri}, but a second count finds {expected}: "
-                           "the input is changing, or the listing lost files; nothing was written")
+    if expected != len(listing):
+        raise JobError(f"listed {len(listing)} entries under {config.input_uri}, but a second count finds {expected}: "
+                       "the input is changing, or the listing lost files; nothing was written")
     if not listing:
         raise ConfigError(f"input {config.input_uri} contains no files")
     return listing[: config.limit] if config.limit else listing

@@ -95,3 +95,22 @@ def test_two_runs_started_8_s_apart_on_s3_one_refused_and_current_never_moves_ba
     assert third.returncode == 0, third_log[-3000:]
     pointers.append(client.get_object(Bucket=BUCKET, Key=f"{output}/_CURRENT")["Body"].read().decode().strip())
     assert pointers == sorted(pointers), f"_CURRENT moved back: {pointers}"
+
+
+def test_hidden_keys_on_s3_are_rejected_rows_not_dropped(minio, small_sample):
+    client, prefix = minio.client(), "hidden-in"
+    images = sorted(p for p in small_sample.rglob("*.jpg") if p.stat().st_size)[:12]
+    for path in images:
+        client.upload_file(str(path), BUCKET, f"{prefix}/{path.relative_to(small_sample).as_posix()}")
+    hidden = {f"{prefix}/_SUCCESS": b"", f"{prefix}/Training/.partial/x.jpg": images[0].read_bytes(),
+              f"{prefix}/Training/Kiwi/.DS_Store": b"\0\1"}
+    for key, body in hidden.items():
+        client.put_object(Bucket=BUCKET, Key=key, Body=body)
+    output = "hidden-out"
+    result = run_fruits("run", "--input", f"s3a://{BUCKET}/{prefix}", "--output", f"s3a://{BUCKET}/{output}", "--weights", "random",
+                        "--pca-k", "2", "--batch-size", "16", endpoint=minio.endpoint)
+    assert result.returncode == 0, describe(result)
+    run_id = client.get_object(Bucket=BUCKET, Key=f"{output}/_CURRENT")["Body"].read().decode().strip()
+    metrics = json.loads(client.get_object(Bucket=BUCKET, Key=f"{output}/runs/{run_id}/metrics.json")["Body"].read())
+    assert metrics["counts"]["listed"] == len(images) + len(hidden), metrics["counts"]
+    assert metrics["counts"]["rejected_by_reason"].get("hidden file (name or folder starts with . or _), not read") == len(hidden), metrics["counts"]
