@@ -202,7 +202,7 @@ class HadoopLockStore:
 
 def _is_precondition_failure(exc: Exception) -> bool:
     text = str(exc)
-    return any(marker in text for marker in ("FileAlreadyExistsException", "RemoteFileChangedException", "412",
+    return any(marker in text for marker in ("FileAlreadyExistsException", "RemoteFileChangedException", "Status Code: 412",
                                              "PreconditionFailed", "ConditionalRequestConflict"))
 
 
