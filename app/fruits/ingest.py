@@ -30,6 +30,10 @@ MAX_FILE_BYTES = int(os.environ.get("FRUITS_MAX_FILE_BYTES", str(64 << 20)))
 # Spark's pathGlobFilter for the image extensions, in any letter case (the filter is case-sensitive).
 IMAGE_NAME_GLOB = "*.{" + ",".join("".join(f"[{c.lower()}{c.upper()}]" for c in ext[1:]) for ext in sorted(IMAGE_EXTENSIONS)) + "}"
 _GLOB_SPECIALS = re.compile(r"([\\\[\]{}*?])")
+# Entries Spark's own readers skip (`is_hidden`); here they are rows with one of these reasons.
+HIDDEN_FILE_REASON = "hidden file (name starts with . or _), not read"
+HIDDEN_FOLDER_REASON = "hidden folder (name starts with . or _), not read"
+HIDDEN_KEY_REASON = "hidden file (name or folder starts with . or _), not read"
 
 
 @dataclass(frozen=True)
@@ -141,8 +145,9 @@ class ListedFile:
         """Why the job will not read this entry, or None when it is an image to featurize."""
         if self.reason is not None:
             return self.reason
-        if not parse_image_path(self.path).is_image:
-            return non_image_reason(parse_image_path(self.path).extension)
+        parsed = parse_image_path(self.path)
+        if not parsed.is_image:
+            return non_image_reason(parsed.extension)
         if self.size == 0:
             return empty_file_reason()
         if self.size > MAX_FILE_BYTES:
@@ -180,7 +185,7 @@ def list_local(root: str) -> list[ListedFile]:
             if stat.S_ISDIR(info.st_mode):
                 if is_hidden(name):
                     found.append(ListedFile(local_uri(entry.path), 0, int(info.st_mtime_ns // 1_000_000),
-                                            "hidden folder (name starts with . or _), not read"))
+                                            HIDDEN_FOLDER_REASON))
                 else:
                     folders.append(entry.path)
                 continue
@@ -199,7 +204,7 @@ def _local_reason(path: bytes, name: bytes, info: os.stat_result) -> Optional[st
     except UnicodeDecodeError:
         return "path is not valid UTF-8 (undecodable bytes are %XX in the path column)"
     if is_hidden(os.fsdecode(name)):
-        return "hidden file (name starts with . or _), not read"
+        return HIDDEN_FILE_REASON
     if not os.access(path, os.R_OK):
         return "permission denied"
     return None
@@ -258,5 +263,5 @@ def _list_with_hadoop(fs, root) -> list[ListedFile]:
         relative = status.getPath().toUri().getPath()[len(prefix):]
         hidden = any(is_hidden(part) for part in relative.split("/"))
         found.append(ListedFile(status.getPath().toString(), int(status.getLen()), int(status.getModificationTime()),
-                                "hidden file (name or folder starts with . or _), not read" if hidden else None))
+                                HIDDEN_KEY_REASON if hidden else None))
     return sorted(found, key=lambda f: f.path)

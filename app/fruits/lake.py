@@ -46,7 +46,7 @@ ARTIFACTS = ("features", "rejected", "model", "metrics.json", "pca_2d.png")
 MARKER = "_FRUITS_RUN"
 RUN_ID_PATTERN = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
 # This tool's own temporary files at the top of an output (the pointer's, the lock's): never foreign.
-OWN_TEMPORARY = re.compile(r"^\.(_CURRENT\..+\.tmp|_LOCK\..+\.aside|_CURRENT\.crc|_LOCK\.crc)$")
+OWN_TEMPORARY = re.compile(r"^\.(_CURRENT\..+\.tmp|_LOCK\..+\.aside)$")
 
 
 def new_run_id(now: Optional[datetime] = None) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from fruits.ingest import HIDDEN_KEY_REASON
 from s3kit import ACCESS_KEY, BUCKET, SECRET_KEY, describe, run_fruits
 
 pytestmark = pytest.mark.s3
@@ -113,4 +114,4 @@ def test_hidden_keys_on_s3_are_rejected_rows_not_dropped(minio, small_sample):
     run_id = client.get_object(Bucket=BUCKET, Key=f"{output}/_CURRENT")["Body"].read().decode().strip()
     metrics = json.loads(client.get_object(Bucket=BUCKET, Key=f"{output}/runs/{run_id}/metrics.json")["Body"].read())
     assert metrics["counts"]["listed"] == len(images) + len(hidden), metrics["counts"]
-    assert metrics["counts"]["rejected_by_reason"].get("hidden file (name or folder starts with . or _), not read") == len(hidden), metrics["counts"]
+    assert metrics["counts"]["rejected_by_reason"].get(HIDDEN_KEY_REASON) == len(hidden), metrics["counts"]
