@@ -44,11 +44,12 @@ metadata:
   name: $namespace
   labels:
     app.kubernetes.io/part-of: fruits-pipeline
-    # Spark pods run as non-root without privilege escalation; warn on anything looser.
-    pod-security.kubernetes.io/enforce: baseline
+    # Every pod of the job (driver, executors, MinIO) meets Pod Security "restricted".
+    pod-security.kubernetes.io/enforce: restricted
     pod-security.kubernetes.io/warn: restricted
 YAML
 } > "$out/namespace.yaml"
 render rbac.yaml rbac/serviceaccount.yaml rbac/role.yaml
-render minio.yaml s3/secret.yaml minio/service.yaml minio/deployment.yaml
+render networkpolicy.yaml network/networkpolicy.yaml
+render minio.yaml s3/secret.yaml minio/secret.yaml minio/service.yaml minio/deployment.yaml
 render sparkapp.yaml spark/sparkapplication.yaml

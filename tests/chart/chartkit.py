@@ -19,6 +19,9 @@ BIN = ROOT / "bin"
 CHART = ROOT / "charts" / "fruits-pipeline"
 MANIFESTS = ROOT / "manifests"
 RELEASE = "fruits-pipeline"
+# The release (and the bundled operator) in the operator's own namespace; the job's objects in
+# the chart's jobNamespace.
+OPERATOR_NAMESPACE = "spark-operator"
 NAMESPACE = "fruits"
 # The values files the chart is rendered and validated with: one per environment plus CI extras.
 VALUES_FILES = ["values-kind.yaml", "values-eks.yaml"] + sorted(

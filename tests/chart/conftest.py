@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from chartkit import CHART, NAMESPACE, RELEASE, ROOT, VALUES_FILES, Rendered, describe, module_dir, need, run, tool, versions
+from chartkit import CHART, OPERATOR_NAMESPACE, RELEASE, ROOT, VALUES_FILES, Rendered, describe, module_dir, need, run, tool, versions
 
 sys.path.insert(0, str(ROOT / "hack"))
 import kube_schemas  # noqa: E402  (hack/ is not a package)
@@ -44,7 +44,7 @@ def template(helm: str, chart_deps: Path):
     """template(values_file, *extra_args) -> CompletedProcess of `helm template` (not checked)."""
 
     def _template(values_file: str | None, *extra: str) -> subprocess.CompletedProcess:
-        cmd = [helm, "template", RELEASE, str(CHART), "--namespace", NAMESPACE]
+        cmd = [helm, "template", RELEASE, str(CHART), "--namespace", OPERATOR_NAMESPACE]
         if values_file:
             cmd += ["--values", str(CHART / values_file)]
         return run(cmd + list(extra), check=False)

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from chartkit import CHART, NAMESPACE, RELEASE, need, run
+from chartkit import CHART, NAMESPACE, OPERATOR_NAMESPACE, RELEASE, need, run
 
 pytestmark = pytest.mark.chart
 yaml = need("yaml", "pyyaml")
@@ -24,7 +24,7 @@ def notes(helm, chart_deps, tmp_path_factory):
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes-under-test\n"
             'data:\n  notes: {{ include "notes-under-test" . | quote }}\n'
         )
-        proc = run([helm, "template", RELEASE, str(chart), "--namespace", NAMESPACE,
+        proc = run([helm, "template", RELEASE, str(chart), "--namespace", OPERATOR_NAMESPACE,
                     "--values", str(CHART / values_file), "--show-only", "templates/zz-notes.yaml"])
         return yaml.safe_load(proc.stdout)["data"]["notes"]
 
@@ -44,3 +44,13 @@ def test_eks_notes_have_no_minio_and_point_at_metrics(notes):
     text = notes("values-eks.yaml")
     assert "MinIO" not in text
     assert "/metrics/prometheus" in text
+
+
+@pytest.mark.parametrize("values_file", ["values-kind.yaml", "values-eks.yaml"])
+def test_notes_describe_the_output_as_current_plus_runs(notes, values_file):
+    text = notes(values_file)
+    assert "_CURRENT" in text
+    for artifact in ("features/", "rejected/", "model/", "metrics.json", "pca_2d.png"):
+        assert f"runs/<id>/{artifact}" in text, artifact
+    # Nothing at the top of the output but _CURRENT and runs/: no OUTPUT/features/.
+    assert not [line for line in text.splitlines() if line.strip().startswith(("features/", "rejected/", "model/"))]

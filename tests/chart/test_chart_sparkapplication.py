@@ -41,13 +41,16 @@ def test_kind_arguments_follow_the_job_cli(kind):
     args = kind.one("SparkApplication")["spec"]["arguments"]
     assert args == [
         "run", "--input", "s3a://fruits/input", "--output", "s3a://fruits/lake",
-        "--weights", "random", "--pca-k", "8", "--batch-size", "16", "--lock-wait", "600",
+        "--model", "resnet50", "--weights", "random", "--precision", "fp32", "--pca-k", "8",
+        "--batch-size", "16", "--files-per-partition", "64", "--keep-runs", "2", "--lock-wait", "600",
     ]
     # The job's own parser takes them as they are.
     from fruits.cli import build_parser
 
     parsed = build_parser().parse_args(args)
     assert (parsed.pca_k, parsed.batch_size, parsed.lock_wait) == (8, 16, 600.0)
+    assert (parsed.model, parsed.precision, parsed.files_per_partition, parsed.keep_runs) == ("resnet50", "fp32", 64, 2)
+    assert parsed.incremental is False
 
 
 def test_variance_target_and_limit_become_arguments(rendered):
@@ -68,14 +71,14 @@ def test_dynamic_allocation_uses_shuffle_tracking(rendered, values_file, bounds)
     assert da["shuffleTrackingTimeout"] == int(timeout.rstrip("s")) * 1000
 
 
-def test_service_account_is_set_on_driver_and_executors(rendered):
+def test_driver_and_executors_run_under_accounts_of_their_own(rendered):
     for values_file, result in rendered.items():
         spec = result.one("SparkApplication")["spec"]
-        assert spec["driver"]["serviceAccount"] == spec["executor"]["serviceAccount"], values_file
+        assert spec["driver"]["serviceAccount"] != spec["executor"]["serviceAccount"], values_file
 
 
 def test_kind_reads_s3_keys_from_the_secret_on_driver_and_executors(kind):
-    secret = kind.one("Secret")
+    secret = kind.one("Secret", "fruits-pipeline-s3")
     assert set(secret["stringData"]) == S3_KEY_VARS
     spec = kind.one("SparkApplication")["spec"]
     for role in ("driver", "executor"):

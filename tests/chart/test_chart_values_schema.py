@@ -46,6 +46,30 @@ RULES = {
         "values-kind.yaml", ["--set-json", "job.pcaVariance=0.9"],
         ["set exactly one of job.pcaK (8) and job.pcaVariance (0.9) above 0"],
     ),
+    "operator_in_the_job_namespace": (
+        "values-kind.yaml", ["--set", "jobNamespace=spark-operator"],
+        ['the bundled spark-operator must not share the job\'s namespace "spark-operator"'],
+    ),
+    "operator_not_watching_the_job_namespace": (
+        "values-kind.yaml", ["--set", "spark-operator.spark.jobNamespaces={other}"],
+        ['spark-operator.spark.jobNamespaces ([other]) must list the job\'s namespace "fruits"'],
+    ),
+    "operator_watching_every_namespace": (
+        "values-kind.yaml", ["--set-json", 'spark-operator.spark.jobNamespaces=[""]'],
+        ["at '/spark-operator/spark/jobNamespaces/0': minLength: got 0, want 1"],
+    ),
+    "minio_root_user_is_the_job_key": (
+        "values-kind.yaml", ["--set", "minio.rootUser=fruits-kind"],
+        ["minio.rootUser must differ from s3.credentials.accessKeyId"],
+    ),
+    "minio_without_root_password": (
+        "values-kind.yaml", ["--set", "minio.rootPassword=short"],
+        ["at '/minio/rootPassword': minLength: got 5, want 8"],
+    ),
+    "int8_with_incremental": (
+        "values-kind.yaml", ["--set", "job.precision=int8,job.incremental=true"],
+        ["at '/job/incremental': value must be false"],
+    ),
     "neither_pca_k_nor_variance": (
         "values-kind.yaml", ["--set", "job.pcaK=0"], ["set exactly one of job.pcaK (0) and job.pcaVariance (0) above 0"],
     ),
@@ -59,6 +83,15 @@ RANGES = {
     "memory_not_a_spark_size": ('executor.memory="3 GB"', "at '/executor/memory': '3 GB' does not match pattern"),
     "unknown_target": ('target="gke"', "at '/target': value must be one of 'kind', 'eks'"),
     "unknown_pull_policy": ('image.pullPolicy="Sometimes"', "at '/image/pullPolicy': value must be one of"),
+    "unknown_model": ('job.model="resnet18"', "at '/job/model': value must be one of 'resnet50', 'efficientnet-lite0'"),
+    "zero_files_per_partition": ("job.filesPerPartition=0", "at '/job/filesPerPartition': minimum: got 0, want 1"),
+    "zero_keep_runs": ("job.keepRuns=0", "at '/job/keepRuns': minimum: got 0, want 1"),
+    "digest_not_sha256": ('image.digest="latest"', "at '/image/digest': 'latest' does not match pattern"),
+    "writable_dir_not_absolute": ('writableDirs={"cache":"cache"}', "at '/writableDirs/cache': 'cache' does not match pattern"),
+    "grace_shorter_than_the_decom_margin": (
+        "executor.terminationGracePeriodSeconds=30", "at '/executor/terminationGracePeriodSeconds': minimum: got 30, want 31",
+    ),
+    "pod_running_as_root_allowed": ("podSecurityContext.runAsNonRoot=false", "at '/podSecurityContext/runAsNonRoot': value must be true"),
     "misspelt_key": (f"{DA}.maxExecutor=3", f"at '/{DA}': additional properties 'maxExecutor' not allowed"),
 }
 

@@ -17,8 +17,12 @@ from kubernetes.client.rest import ApiException
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / "bin"
 CHART = ROOT / "charts" / "fruits-pipeline"
+# The job's namespace, and the operator's own: the release (and its operator) live in the latter.
 NAMESPACE = "fruits"
+OPERATOR_NAMESPACE = "spark-operator"
 RELEASE = "fruits-pipeline"
+# Pod Security "restricted", enforced on both namespaces: every pod that runs there meets it.
+RESTRICTED = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "warn", "audit")}
 SPARK_GROUP, SPARK_VERSION, SPARK_PLURAL = "sparkoperator.k8s.io", "v1beta2", "sparkapplications"
 TERMINAL = {"COMPLETED", "FAILED", "SUBMISSION_FAILED", "INVALIDATING"}
 
@@ -156,8 +160,17 @@ class Cluster:
                  and not self.core.list_namespaced_pod(NAMESPACE, label_selector=f"sparkoperator.k8s.io/app-name={name}").items,
                  timeout=180)
 
-    def pods(self, selector: str) -> list:
-        return self.core.list_namespaced_pod(NAMESPACE, label_selector=selector).items
+    def pods(self, selector: str, namespace: str = NAMESPACE) -> list:
+        return self.core.list_namespaced_pod(namespace, label_selector=selector).items
+
+    def restricted_namespace(self, name: str) -> None:
+        """Create namespace `name` (if missing) with Pod Security "restricted" enforced."""
+        try:
+            self.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=RESTRICTED)))
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            self.core.patch_namespace(name, {"metadata": {"labels": RESTRICTED}})
 
     def log_tail(self, pod: str, namespace: str = NAMESPACE, lines: int = 80, container: str | None = None) -> str:
         try:
@@ -208,10 +221,12 @@ class Cluster:
                        f"executors={status.get('executorState')} attempts={status.get('submissionAttempts')}/"
                        f"{status.get('executionAttempts')}")
             out.append(f"--- driver log tail ({app['metadata']['name']}) ---\n" + self.driver_log(app["metadata"]["name"], 60))
-        for pod in self.pods("app.kubernetes.io/name=spark-operator"):
-            out.append(f"--- operator log tail ({pod.metadata.name}) ---\n" + self.log_tail(pod.metadata.name, lines=40))
-        events = self.core.list_namespaced_event(NAMESPACE).items
-        events.sort(key=lambda e: e.last_timestamp or e.event_time or e.metadata.creation_timestamp)
-        out.append("--- events in fruits (last 40) ---\n" + "\n".join(
-            f"{e.type:8} {e.reason:24} {e.involved_object.kind}/{e.involved_object.name}: {e.message}" for e in events[-40:]))
+        for pod in self.pods("app.kubernetes.io/name=spark-operator", OPERATOR_NAMESPACE):
+            out.append(f"--- operator log tail ({pod.metadata.name}) ---\n"
+                       + self.log_tail(pod.metadata.name, OPERATOR_NAMESPACE, lines=40))
+        for namespace, last in ((OPERATOR_NAMESPACE, 15), (NAMESPACE, 40)):
+            events = self.core.list_namespaced_event(namespace).items
+            events.sort(key=lambda e: e.last_timestamp or e.event_time or e.metadata.creation_timestamp)
+            out.append(f"--- events in {namespace} (last {last}) ---\n" + "\n".join(
+                f"{e.type:8} {e.reason:24} {e.involved_object.kind}/{e.involved_object.name}: {e.message}" for e in events[-last:]))
         return "\n\n".join(out)

@@ -1,8 +1,10 @@
-"""Tier 5: the chart on a real kind cluster. The operator and its webhook become Ready, MinIO runs
-in the cluster and takes the sample, the chart's SparkApplication waits for another writer's lock
-on its output while its executor is released for idleness, then completes with executors that
-scale up with the backlog, the outputs read back from MinIO hold, the plain manifest completes,
-and an executor killed mid-run does not fail the application."""
+"""Tier 5: the chart on a real kind cluster. The operator and its webhook become Ready in their own
+namespace, MinIO runs in the job's and takes the sample through the job's own MinIO user (not the
+root user), the chart's SparkApplication waits for another writer's lock on its output while its
+executor is released for idleness, then completes with executors that scale up with the backlog,
+every pod admitted under Pod Security "restricted" with a read-only root filesystem and executors
+without an API token; the outputs read back from MinIO hold, the plain manifest completes, and an
+executor killed mid-run does not fail the application."""
 
 from __future__ import annotations
 
@@ -18,9 +20,12 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from kubernetes import client
+from minio.credentials import StaticProvider
+from minio.minioadmin import MinioAdmin
 
-from kube import CHART, NAMESPACE, RELEASE, ROOT, Cluster, run, wait_for
+from kube import CHART, NAMESPACE, OPERATOR_NAMESPACE, RELEASE, ROOT, Cluster, run, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
@@ -61,7 +66,7 @@ SPARK_CONF = {
 
 def helm_values(*extra: str) -> list[str]:
     return ["-f", str(VALUES_KIND),
-            "--set-json", f'job.extraArgs=["--files-per-partition","{FILES_PER_PARTITION}"]',
+            "--set", f"job.filesPerPartition={FILES_PER_PARTITION}",
             "--set-json", f"spark.conf={json.dumps(SPARK_CONF)}",
             "--set", f"dynamicAllocation.executorIdleTimeoutSeconds={IDLE_TIMEOUT_S}",
             "--set", "dynamicAllocation.minExecutors=0", "--set", "dynamicAllocation.initialExecutors=1",
@@ -71,35 +76,56 @@ def helm_values(*extra: str) -> list[str]:
 @pytest.fixture(scope="module")
 def operator_and_minio(cluster: Cluster):
     """Step 1 of the install: the chart with values-kind.yaml minus its SparkApplication (a helm
-    post-renderer drops it), waited for: operator, webhook, MinIO, RBAC, the S3 Secret."""
-    if cluster.helm("status", RELEASE, "-n", NAMESPACE, check=False).returncode == 0:
-        # A cluster kept from an earlier run (KEEP_CLUSTER=1): start from a clean namespace.
-        cluster.helm("uninstall", RELEASE, "-n", NAMESPACE, "--wait")
-        cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=true", timeout=300)
+    post-renderer drops it), waited for: operator, webhook, MinIO, RBAC, the S3 Secret. The release
+    (and with it the operator) goes to the operator's own namespace, the job's objects to `fruits`;
+    both namespaces enforce Pod Security "restricted"."""
+    if cluster.helm("status", RELEASE, "-n", OPERATOR_NAMESPACE, check=False).returncode == 0:
+        # A cluster kept from an earlier run (KEEP_CLUSTER=1): start from clean namespaces.
+        cluster.helm("uninstall", RELEASE, "-n", OPERATOR_NAMESPACE, "--wait")
+        cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=true", "--ignore-not-found", timeout=300)
+    for namespace in (OPERATOR_NAMESPACE, NAMESPACE):
+        cluster.restricted_namespace(namespace)
     start = time.monotonic()
-    cluster.helm("install", RELEASE, str(CHART), "-n", NAMESPACE, "--create-namespace", *helm_values(),
+    cluster.helm("install", RELEASE, str(CHART), "-n", OPERATOR_NAMESPACE, *helm_values(),
                  "--post-renderer", sys.executable, "--post-renderer-args", str(Path(__file__).with_name("drop_sparkapp.py")),
                  "--wait", "--timeout", "10m")
     SUMMARY["install operator + MinIO (s)"] = round(time.monotonic() - start)
 
 
+def s3_client(endpoint: str, key: str, secret: str):
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=key, aws_secret_access_key=secret,
+                        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 10}))
+
+
+# The job's MinIO user may do anything in its bucket and nothing elsewhere.
+JOB_POLICY = "fruits-job"
+JOB_POLICY_DOCUMENT = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": ["s3:*"], "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"]}]}
+
+
 @pytest.fixture(scope="module")
 def s3(cluster: Cluster, operator_and_minio):
-    """boto3 on the in-cluster MinIO through a NodePort Service the test adds (the node's IP is
-    reachable from the host on kind's Docker network)."""
+    """boto3, as the job's MinIO user, on the in-cluster MinIO through a NodePort Service the test
+    adds (the node's IP is reachable from the host on kind's Docker network). MinIO's root user
+    makes the bucket, the job's user (the key pair of the job's Secret) and its bucket policy."""
     minio = KIND_VALUES.get("minio", {}).get("name", "minio")
     svc = client.V1Service(
         metadata=client.V1ObjectMeta(name=f"{minio}-e2e", namespace=NAMESPACE),
         spec=client.V1ServiceSpec(type="NodePort", selector=cluster.core.read_namespaced_service(minio, NAMESPACE).spec.selector,
                                   ports=[client.V1ServicePort(name="s3", port=9000, target_port="s3")]))
     created = cluster.core.create_namespaced_service(NAMESPACE, svc)
-    endpoint = f"http://{cluster.node_ip()}:{created.spec.ports[0].node_port}"
+    host = f"{cluster.node_ip()}:{created.spec.ports[0].node_port}"
+    endpoint = f"http://{host}"
+    root_user, root_password = KIND_VALUES["minio"]["rootUser"], KIND_VALUES["minio"]["rootPassword"]
+    root = s3_client(endpoint, root_user, root_password)
+    wait_for(f"MinIO at {endpoint}", lambda: root.list_buckets() is not None, timeout=120)
+    root.create_bucket(Bucket=BUCKET)
     creds = KIND_VALUES["s3"]["credentials"]
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                      aws_access_key_id=creds["accessKeyId"], aws_secret_access_key=creds["secretAccessKey"],
-                      config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 10}))
-    wait_for(f"MinIO at {endpoint}", lambda: s3.list_buckets() is not None, timeout=120)
-    return s3
+    admin = MinioAdmin(endpoint=host, credentials=StaticProvider(root_user, root_password), secure=False)
+    admin.user_add(creds["accessKeyId"], creds["secretAccessKey"])
+    admin.policy_add(JOB_POLICY, policy=JOB_POLICY_DOCUMENT)
+    admin.attach_policy([JOB_POLICY], user=creds["accessKeyId"])
+    return s3_client(endpoint, creds["accessKeyId"], creds["secretAccessKey"])
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +138,6 @@ def sample(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def uploaded(s3, sample) -> list[str]:
-    s3.create_bucket(Bucket=BUCKET)
     keys = []
     for path in sorted(p for p in sample.rglob("*") if p.is_file()):
         key = INPUT_PREFIX + path.relative_to(sample).as_posix()
@@ -155,7 +180,7 @@ def check_run_output(s3, run_id: str, listed: int, k: int) -> dict:
 
 
 def test_operator_and_webhook_become_ready(cluster: Cluster, operator_and_minio):
-    deployments = cluster.apps.list_namespaced_deployment(NAMESPACE, label_selector="app.kubernetes.io/name=spark-operator").items
+    deployments = cluster.apps.list_namespaced_deployment(OPERATOR_NAMESPACE, label_selector="app.kubernetes.io/name=spark-operator").items
     names = {d.metadata.name: (d.status.ready_replicas or 0, d.spec.replicas) for d in deployments}
     assert any("controller" in n for n in names) and any("webhook" in n for n in names), names
     assert all(ready == wanted for ready, wanted in names.values()), f"not all Ready: {names}"
@@ -169,11 +194,22 @@ def test_operator_and_webhook_become_ready(cluster: Cluster, operator_and_minio)
         assert all(w.client_config.ca_bundle for c in ours for w in c.webhooks), f"{kind} webhook without a CA bundle"
 
 
+def test_job_key_is_a_minio_user_limited_to_its_bucket(s3):
+    assert KIND_VALUES["s3"]["credentials"]["accessKeyId"] != KIND_VALUES["minio"]["rootUser"]
+    with pytest.raises(ClientError) as refused:
+        s3.create_bucket(Bucket="elsewhere")
+    assert refused.value.response["Error"]["Code"] == "AccessDenied", refused.value.response["Error"]
+
+
 def test_minio_runs_in_the_cluster_and_holds_the_sample(cluster: Cluster, s3, uploaded, sample):
     minio = cluster.pods("app.kubernetes.io/component=minio") or cluster.pods("app.kubernetes.io/name=minio")
     assert minio and minio[0].status.phase == "Running", [p.metadata.name for p in minio]
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=INPUT_PREFIX)["KeyCount"]
     assert listed == len(uploaded) == SAMPLE_CLASSES * SAMPLE_PER_CLASS
+
+
+# Executor pods of the chart's run as seen Running (the driver deletes them as it ends).
+RUNNING_EXECUTORS: list = []
 
 
 class ForeignLock:
@@ -203,9 +239,16 @@ def chart_run(cluster: Cluster, s3, uploaded):
     """Step 2 of the install: the plain chart, which adds the SparkApplication; then its run, which
     first waits for the lock the test holds on its output."""
     lock = ForeignLock(s3)
-    cluster.helm("upgrade", RELEASE, str(CHART), "-n", NAMESPACE, *helm_values(), "--wait", "--timeout", "5m")
+    cluster.helm("upgrade", RELEASE, str(CHART), "-n", OPERATOR_NAMESPACE, *helm_values(), "--wait", "--timeout", "5m")
     assert cluster.sparkapp(APP) is not None, "helm did not create the SparkApplication"
-    state, record, seconds = cluster.run_app(APP, timeout=APP_TIMEOUT_S, during=lambda _state: lock.release_once_idle(cluster.driver_log(APP)))
+
+    def during(_state: str) -> None:
+        lock.release_once_idle(cluster.driver_log(APP))
+        if not RUNNING_EXECUTORS:
+            RUNNING_EXECUTORS.extend(p for p in cluster.pods(f"spark-role=executor,sparkoperator.k8s.io/app-name={APP}")
+                                     if p.status.phase == "Running")
+
+    state, record, seconds = cluster.run_app(APP, timeout=APP_TIMEOUT_S, during=during)
     driver_log = cluster.driver_log(APP)
     SUMMARY.update({"chart run: state": state, "chart run: wall time (s)": round(seconds),
                     "chart run: lock released after the idle release": lock.released_after_idle,
@@ -218,6 +261,33 @@ def chart_run(cluster: Cluster, s3, uploaded):
 def test_chart_sparkapplication_completes(cluster: Cluster, chart_run):
     state, _, driver_log, _ = chart_run
     assert state == "COMPLETED", f"state {state}; driver log tail:\n{driver_log[-3000:]}"
+
+
+def mounts_api_token(pod) -> bool:
+    return any(v.projected and any(s.service_account_token for s in v.projected.sources or []) for v in pod.spec.volumes or [])
+
+
+def test_pods_are_admitted_under_restricted_pod_security(cluster: Cluster, chart_run):
+    """Both namespaces enforce "restricted", so every pod that ran there met it: the operator's, MinIO,
+    the driver and the executors, whose root filesystem is read-only and who hold no API token."""
+    for namespace in (NAMESPACE, OPERATOR_NAMESPACE):
+        labels = cluster.core.read_namespace(namespace).metadata.labels
+        assert labels.get("pod-security.kubernetes.io/enforce") == "restricted", (namespace, labels)
+    operator = cluster.pods("app.kubernetes.io/name=spark-operator", OPERATOR_NAMESPACE)
+    assert len(operator) == 2 and all(p.status.phase == "Running" for p in operator), [p.metadata.name for p in operator]
+    (driver,) = cluster.pods(f"spark-role=driver,sparkoperator.k8s.io/app-name={APP}")
+    assert RUNNING_EXECUTORS, "no executor pod was seen Running"
+    executor = RUNNING_EXECUTORS[0]
+    for pod in (driver, executor):
+        container = pod.spec.containers[0]
+        assert pod.spec.security_context.run_as_non_root is True, pod.metadata.name
+        assert container.security_context.read_only_root_filesystem is True, pod.metadata.name
+        assert {"/tmp", "/opt/spark/work-dir"} <= {m.mount_path for m in container.volume_mounts}, pod.metadata.name
+    assert (driver.spec.service_account_name, executor.spec.service_account_name) == (f"{RELEASE}-driver", f"{RELEASE}-executor")
+    assert mounts_api_token(driver) and not mounts_api_token(executor)
+    SUMMARY.update({"pod security": "restricted enforced on fruits and spark-operator",
+                    "admitted pods": [p.metadata.name for p in operator] + [driver.metadata.name, executor.metadata.name],
+                    "executor API token mounted": mounts_api_token(executor)})
 
 
 def test_idle_executor_is_released_while_the_job_waits_for_the_lock(chart_run):

@@ -41,11 +41,28 @@ app.kubernetes.io/name: {{ include "fruits-pipeline.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
-{{/* Name of the ServiceAccount of the driver and executors. */}}
+{{/*
+Namespace of the job's own objects: jobNamespace, else the release namespace. With the bundled
+operator the release namespace is the operator's, and the job must live elsewhere.
+*/}}
+{{- define "fruits-pipeline.namespace" -}}
+{{- default .Release.Namespace .Values.jobNamespace }}
+{{- end }}
+
+{{/* Name of the driver's ServiceAccount (the one with the Role). */}}
 {{- define "fruits-pipeline.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
-{{- default (printf "%s-spark" (include "fruits-pipeline.fullname" .)) .Values.serviceAccount.name }}
+{{- default (printf "%s-driver" (include "fruits-pipeline.fullname" .)) .Values.serviceAccount.name }}
 {{- else }}
 {{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Name of the executors' ServiceAccount (no RoleBinding, no API token), also the History Server's. */}}
+{{- define "fruits-pipeline.executorServiceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (printf "%s-executor" (include "fruits-pipeline.fullname" .)) .Values.serviceAccount.executorName }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.executorName }}
 {{- end }}
 {{- end }}

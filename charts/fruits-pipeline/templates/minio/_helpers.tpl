@@ -9,3 +9,8 @@ app.kubernetes.io/component: minio
 {{ include "fruits-pipeline.selectorLabels" . }}
 app.kubernetes.io/component: minio
 {{- end }}
+
+{{/* The Secret with MinIO's root user, apart from the job's keys. */}}
+{{- define "fruits-pipeline.minio.rootSecretName" -}}
+{{- printf "%s-root" .Values.minio.name | trunc 63 | trimSuffix "-" }}
+{{- end }}

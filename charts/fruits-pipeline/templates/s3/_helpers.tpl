@@ -10,7 +10,7 @@
 {{- if .Values.s3.endpoint }}
 {{- .Values.s3.endpoint }}
 {{- else if .Values.minio.enabled }}
-{{- printf "http://%s.%s.svc:%d" .Values.minio.name .Release.Namespace (int .Values.minio.port) }}
+{{- printf "http://%s.%s.svc:%d" .Values.minio.name (include "fruits-pipeline.namespace" .) (int .Values.minio.port) }}
 {{- end }}
 {{- end }}
 

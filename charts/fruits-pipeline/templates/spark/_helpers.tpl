@@ -4,16 +4,31 @@
 {{- include "fruits-pipeline.fullname" . }}
 {{- end }}
 
-{{/* The job image, repository:tag. */}}
+{{/* The job image: repository@digest when a digest is given, else repository:tag (tag: appVersion when empty). */}}
 {{- define "fruits-pipeline.spark.image" -}}
-{{- printf "%s:%s" .Values.image.repository (toString .Values.image.tag) }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (toString (default .Chart.AppVersion .Values.image.tag)) }}
+{{- end }}
 {{- end }}
 
 {{/*
 Rules values.schema.json cannot state, since JSON Schema does not compare two values: the executor
-bounds and the choice between a fixed k and a variance target for PCA.
+bounds, the choice between a fixed k and a variance target for PCA, and where the job lives
+relative to the bundled operator (its own namespace, one the operator watches).
 */}}
 {{- define "fruits-pipeline.spark.validate" -}}
+{{- $operator := index .Values "spark-operator" }}
+{{- $ns := include "fruits-pipeline.namespace" . }}
+{{- if $operator.enabled }}
+{{- if eq $ns .Release.Namespace }}
+{{- fail (printf "the bundled spark-operator must not share the job's namespace %q: install the release into the operator's own namespace (helm install -n spark-operator) and set jobNamespace to the job's" $ns) }}
+{{- end }}
+{{- if not (has $ns $operator.spark.jobNamespaces) }}
+{{- fail (printf "spark-operator.spark.jobNamespaces (%v) must list the job's namespace %q" $operator.spark.jobNamespaces $ns) }}
+{{- end }}
+{{- end }}
 {{- $da := .Values.dynamicAllocation }}
 {{- if lt (int $da.maxExecutors) (int $da.minExecutors) }}
 {{- fail (printf "dynamicAllocation.maxExecutors (%d) must be >= dynamicAllocation.minExecutors (%d)" (int $da.maxExecutors) (int $da.minExecutors)) }}
@@ -29,7 +44,7 @@ bounds and the choice between a fixed k and a variance target for PCA.
 {{/* `fruits run` arguments, in the job's CLI order. */}}
 {{- define "fruits-pipeline.spark.arguments" -}}
 {{- $job := .Values.job }}
-{{- $args := list "run" "--input" $job.input "--output" $job.output "--weights" $job.weights }}
+{{- $args := list "run" "--input" $job.input "--output" $job.output "--model" $job.model "--weights" $job.weights "--precision" $job.precision }}
 {{- if gt (int $job.pcaK) 0 }}
 {{- $args = concat $args (list "--pca-k" (toString (int $job.pcaK))) }}
 {{- else }}
@@ -39,14 +54,18 @@ bounds and the choice between a fixed k and a variance target for PCA.
 {{- if gt (int $job.limit) 0 }}
 {{- $args = concat $args (list "--limit" (toString (int $job.limit))) }}
 {{- end }}
+{{- $args = concat $args (list "--files-per-partition" (toString (int $job.filesPerPartition)) "--keep-runs" (toString (int $job.keepRuns))) }}
+{{- if $job.incremental }}
+{{- $args = append $args "--incremental" }}
+{{- end }}
 {{- $args = concat $args (list "--lock-wait" (toString (int $job.lockWaitSeconds))) }}
 {{- toYaml (concat $args $job.extraArgs) }}
 {{- end }}
 
 {{/*
 sparkConf: shuffle tracking for dynamic allocation (mirrors the dynamicAllocation block, whose
-timeout the operator passes in milliseconds), graceful executor decommissioning, optional
-Prometheus servlet metrics; spark.conf from values wins. The Parquet committer binding of
+timeout the operator passes in milliseconds), graceful executor decommissioning with block
+migration, optional Prometheus servlet metrics; spark.conf from values wins. The Parquet committer binding of
 spark-hadoop-cloud is not set: that module is not published for this Spark, so the image lacks it
 (the job commits each run atomically itself).
 */}}
@@ -57,7 +76,17 @@ spark-hadoop-cloud is not set: that module is not published for this Spark, so t
 {{- $_ := set $conf "spark.dynamicAllocation.shuffleTracking.enabled" "true" }}
 {{- $_ := set $conf "spark.dynamicAllocation.shuffleTracking.timeout" (printf "%ds" (int $da.shuffleTrackingTimeoutSeconds)) }}
 {{- $_ := set $conf "spark.dynamicAllocation.executorIdleTimeout" (printf "%ds" (int $da.executorIdleTimeoutSeconds)) }}
+{{- end }}
+{{- with .Values.decommission }}
+{{- if .enabled }}
 {{- $_ := set $conf "spark.decommission.enabled" "true" }}
+{{- $_ := set $conf "spark.storage.decommission.enabled" "true" }}
+{{- $_ := set $conf "spark.storage.decommission.shuffleBlocks.enabled" (toString .shuffleBlocks) }}
+{{- $_ := set $conf "spark.storage.decommission.rddBlocks.enabled" (toString .rddBlocks) }}
+{{- with .fallbackStoragePath }}
+{{- $_ := set $conf "spark.storage.decommission.fallbackStorage.path" . }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- if .Values.metrics.enabled }}
 {{- $_ := set $conf "spark.ui.prometheus.enabled" "true" }}
@@ -70,29 +99,56 @@ spark-hadoop-cloud is not set: that module is not published for this Spark, so t
 {{- end }}
 
 {{/*
-What driver and executor pods share: service account, S3 environment, security contexts and
-placement. The service account goes on BOTH, so executors get the same IRSA identity on eks.
+One pod role (driver or executor): its own service account, the S3 environment, the restricted
+security contexts, the emptyDir mounts of writableDirs (the root filesystem is read-only), and
+placement: the role's nodeSelector merged over the shared one, the shared tolerations plus the
+role's, the role's affinity. Called with (dict "root" $ "role" "driver"|"executor").
 */}}
-{{- define "fruits-pipeline.spark.podCommon" -}}
-serviceAccount: {{ include "fruits-pipeline.serviceAccountName" . }}
-{{- with include "fruits-pipeline.s3.env" . }}
-env:
-  {{- . | trim | nindent 2 }}
+{{- define "fruits-pipeline.spark.pod" -}}
+{{- $root := .root }}
+{{- $values := index $root.Values .role }}
+{{- if eq .role "driver" }}
+serviceAccount: {{ include "fruits-pipeline.serviceAccountName" $root }}
+{{- else }}
+serviceAccount: {{ include "fruits-pipeline.executorServiceAccountName" $root }}
 {{- end }}
-{{- with .Values.podSecurityContext }}
+env:
+  {{- with include "fruits-pipeline.s3.env" $root }}
+  {{- . | trim | nindent 2 }}
+  {{- end }}
+  # The image's HOME is on the read-only root filesystem; caches (Matplotlib, Keras) go to /tmp.
+  - name: HOME
+    value: {{ $root.Values.writableDirs.tmp | default "/tmp" | quote }}
+  {{- if and (eq .role "executor") $root.Values.decommission.enabled }}
+  # How long /opt/decom.sh waits for the executor to migrate its blocks: the grace period less 30 s.
+  - name: DECOM_TIMEOUT_S
+    value: {{ max 1 (sub (int $values.terminationGracePeriodSeconds) 30) | quote }}
+  {{- end }}
+{{- with $root.Values.podSecurityContext }}
 podSecurityContext:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .Values.securityContext }}
+{{- with $root.Values.securityContext }}
 securityContext:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .Values.nodeSelector }}
+{{- with $root.Values.writableDirs }}
+volumeMounts:
+  {{- range $name, $path := . }}
+  - name: {{ printf "writable-%s" $name }}
+    mountPath: {{ $path }}
+  {{- end }}
+{{- end }}
+{{- with merge (deepCopy ($values.nodeSelector | default dict)) $root.Values.nodeSelector }}
 nodeSelector:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .Values.tolerations }}
+{{- with concat ($root.Values.tolerations | default list) ($values.tolerations | default list) }}
 tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $values.affinity }}
+affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}

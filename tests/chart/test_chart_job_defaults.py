@@ -1,0 +1,54 @@
+"""The chart's job defaults are the job's own: a `helm install` with only input and output set runs
+the job as `fruits run --input ... --output ...` would."""
+
+import pytest
+
+from chartkit import CHART, need
+
+pytestmark = pytest.mark.chart
+yaml = need("yaml", "pyyaml")
+
+# Chart value -> JobConfig field; 0 in the chart stands for None (not given) in the job.
+FIELDS = {
+    "weights": "weights", "model": "model", "precision": "precision", "pcaK": "pca_k",
+    "pcaVariance": "pca_variance", "batchSize": "batch_size", "limit": "limit",
+    "filesPerPartition": "files_per_partition", "keepRuns": "keep_runs", "incremental": "incremental",
+}
+# Chosen apart on purpose: a restarted driver must wait out the lock of the attempt that died.
+CHART_ONLY = {"input", "output", "lockWaitSeconds", "extraArgs"}
+
+
+def test_every_job_value_is_a_job_setting():
+    job = yaml.safe_load((CHART / "values.yaml").read_text())["job"]
+    assert set(job) == set(FIELDS) | CHART_ONLY
+
+
+def test_chart_job_defaults_are_the_job_config_defaults():
+    from fruits.config import JobConfig
+
+    job = yaml.safe_load((CHART / "values.yaml").read_text())["job"]
+    defaults = JobConfig(input_uri="in", output_uri="out")
+    chart = {field: (None if job[key] == 0 and not isinstance(job[key], bool) else job[key]) for key, field in FIELDS.items()}
+    assert chart == {field: getattr(defaults, field) for field in FIELDS.values()}
+
+
+def test_default_arguments_parse_to_the_cli_defaults(template):
+    from fruits.cli import build_parser
+
+    proc = template(None, "--set", "job.input=s3a://raw/in", "--set", "job.output=s3a://lake/out",
+                    "--show-only", "templates/spark/sparkapplication.yaml")
+    assert proc.returncode == 0, proc.stderr
+    args = yaml.safe_load(proc.stdout)["spec"]["arguments"]
+    parser = build_parser()
+    given = vars(parser.parse_args(args))
+    bare = vars(parser.parse_args(["run", "--input", "s3a://raw/in", "--output", "s3a://lake/out"]))
+    # The CLI turns "no --pca-k, no --pca-variance" into a 0.90 variance target; the chart says so.
+    assert bare["pca_variance"] is None and given["pca_variance"] == 0.9
+    differ = {k for k in given if given[k] != bare[k]} - {"pca_variance", "lock_wait"}
+    assert not differ, {k: (given[k], bare[k]) for k in differ}
+
+
+def test_incremental_becomes_a_flag(template):
+    proc = template("values-kind.yaml", "--set", "job.incremental=true", "--show-only", "templates/spark/sparkapplication.yaml")
+    assert proc.returncode == 0, proc.stderr
+    assert "--incremental" in yaml.safe_load(proc.stdout)["spec"]["arguments"]
