@@ -1,8 +1,9 @@
 """One typed place for every setting of a run, validated before Spark starts.
 
-`JobConfig` is built from CLI flags (`cli.py`) with defaults and environment variables filled in
-here, then `validate()` checks everything that can be checked without a JVM, so a typo costs a
-second and a one-line message (exit code 2), not a Spark start-up.
+`JobConfig` is built from CLI flags (`cli.py`), whose defaults are the field defaults here, and the
+FRUITS_* environment variables read by `fruits.settings`; then `validate()` checks everything that
+can be checked without a JVM, so a typo costs a second and a one-line message (exit code 2), not a
+Spark start-up.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from pathlib import Path
 from typing import Literal, Optional
 from urllib.parse import urlparse
 
+from fruits.errors import ConfigError
+from fruits.settings import Settings
+
 WEIGHT_NAMES = ("imagenet", "random")
 WEIGHT_FILE_SUFFIXES = (".h5", ".keras", ".weights.h5", ".pth")
 # Featurizers and the size of the vector each gives.
@@ -21,17 +25,6 @@ FEATURE_DIM = MODEL_DIMS["resnet50"]
 OutputFormat = Literal["parquet", "csv"]
 # fp32: the model as trained; int8: quantized per run, calibrated on the run's images (fruits.quantize).
 PRECISIONS = ("fp32", "int8")
-
-# Environment variables the job reads; documented in the README.
-ENV_WEIGHTS_FILE = "FRUITS_RESNET50_WEIGHTS"
-ENV_S3_ENDPOINT = "FRUITS_S3_ENDPOINT"
-ENV_S3_PATH_STYLE = "FRUITS_S3_PATH_STYLE"
-ENV_S3_CREDENTIALS_PROVIDER = "FRUITS_S3_CREDENTIALS_PROVIDER"
-ENV_JARS_DIR = "FRUITS_JARS_DIR"
-
-
-class ConfigError(ValueError):
-    """A setting is wrong; the message is one line that says what to do instead."""
 
 
 @dataclass(frozen=True)
@@ -48,11 +41,12 @@ class S3Settings:
 
     @classmethod
     def from_env(cls, endpoint: Optional[str] = None, path_style: Optional[bool] = None) -> "S3Settings":
-        env_style = os.environ.get(ENV_S3_PATH_STYLE)
+        """The flags where given, else FRUITS_S3_* (`fruits.settings`)."""
+        env = Settings.from_env()
         return cls(
-            endpoint=endpoint or os.environ.get(ENV_S3_ENDPOINT) or None,
-            path_style=path_style if path_style is not None else _parse_bool(env_style, ENV_S3_PATH_STYLE),
-            credentials_provider=os.environ.get(ENV_S3_CREDENTIALS_PROVIDER) or None,
+            endpoint=endpoint or env.s3_endpoint,
+            path_style=path_style if path_style is not None else env.s3_path_style,
+            credentials_provider=env.s3_credentials_provider,
         )
 
 
@@ -196,14 +190,3 @@ def _check_output(output: str, input_uri: str) -> None:
         path = local_path(output)
         if path.exists() and not path.is_dir():
             raise ConfigError(f"output {output!r} exists and is not a folder")
-
-
-def _parse_bool(value: Optional[str], name: str) -> Optional[bool]:
-    if value is None or value == "":
-        return None
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name} must be true or false, got {value!r}")

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+
+class ConfigError(ValueError):
+    """A setting is wrong; the message is one line that says what to do instead (exit code 2).
+
+    Defined here, below every other module, so that `fruits.settings` and `fruits.config` can both raise it.
+    """
+
 HINTS = (
     ("UnknownHostException", "the S3 endpoint's host name does not resolve: check FRUITS_S3_ENDPOINT / --s3-endpoint"),
     ("Connection refused", "nothing answers at the S3 endpoint: check FRUITS_S3_ENDPOINT / --s3-endpoint"),

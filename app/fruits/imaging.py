@@ -9,7 +9,6 @@ rejected with a reason a person can act on; nothing here raises.
 from __future__ import annotations
 
 import io
-import os
 import warnings
 from dataclasses import dataclass
 from typing import Optional
@@ -18,11 +17,12 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from fruits.ingest import empty_file_reason
+from fruits.settings import Settings
 
 TARGET_SIZE = (224, 224)
 # Above a 50 MP phone photo, and what bounds a worker's decoding memory: checked from the header,
 # before any pixel is decoded, for every format (docs/decisions.md has the measured bound).
-MAX_PIXELS = int(os.environ.get("FRUITS_MAX_PIXELS", "50000000"))
+MAX_PIXELS = Settings.from_env().max_pixels
 # Pillow's own bomb check stays on, above ours, as a second line.
 Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, MAX_PIXELS)
 

@@ -23,10 +23,12 @@ from typing import Optional
 
 import pandas as pd
 
+from fruits.settings import Settings
+
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 SPLITS = ("Training", "Test")
 # Far above a 50 MP JPEG (~20 MB); a bigger file is rejected from its listed size, never read.
-MAX_FILE_BYTES = int(os.environ.get("FRUITS_MAX_FILE_BYTES", str(64 << 20)))
+MAX_FILE_BYTES = Settings.from_env().max_file_bytes
 # Spark's pathGlobFilter for the image extensions, in any letter case (the filter is case-sensitive).
 IMAGE_NAME_GLOB = "*.{" + ",".join("".join(f"[{c.lower()}{c.upper()}]" for c in ext[1:]) for ext in sorted(IMAGE_EXTENSIONS)) + "}"
 _GLOB_SPECIALS = re.compile(r"([\\\[\]{}*?])")

@@ -40,6 +40,7 @@ from fruits.packing import count_based_file_tasks, files_per_task
 from fruits.progress import StageTimer, report_progress
 from fruits.reduce import PcaSummary, fit_reduce, project
 from fruits.report import pca_title, plot_pca_2d, write_json
+from fruits.settings import Settings
 from fruits.summary import counts_by, picture_points
 from fruits.weights import WeightsSpec, resolve_weights
 
@@ -47,7 +48,7 @@ log = logging.getLogger(__name__)
 
 ROWS_PER_OUTPUT_FILE = 20_000
 MIN_ROWS_PER_OUTPUT_FILE = 1_000
-PROGRESS_SECONDS = float(os.environ.get("FRUITS_PROGRESS_SECONDS", "10"))
+PROGRESS_SECONDS = Settings.from_env().progress_seconds
 
 
 class JobError(RuntimeError):
@@ -384,7 +385,7 @@ def build_metrics(config: JobConfig, run: RunLocation, weights: WeightsSpec, spa
         "feature_dim": config.feature_dim,
         "precision": precision,
         "weights": weights.to_dict(),
-        "image_weights": os.environ.get("FRUITS_IMAGE_WEIGHTS"),
+        "image_weights": Settings.from_env().image_weights,
         "versions": _versions(spark),
         "settings": {
             "master": spark.sparkContext.master,

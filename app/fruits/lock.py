@@ -32,11 +32,12 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from fruits.config import ConfigError, is_remote, is_s3, local_path
+from fruits.settings import Settings
 
 log = logging.getLogger(__name__)
 
 LOCK = "_LOCK"
-LEASE_SECONDS = float(os.environ.get("FRUITS_LOCK_LEASE_SECONDS", "300"))
+LEASE_SECONDS = Settings.from_env().lock_lease_seconds
 POLL_SECONDS = 2.0
 
 

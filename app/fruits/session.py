@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from fruits.config import ENV_JARS_DIR, ConfigError, JobConfig, S3Settings
+from fruits.config import ConfigError, JobConfig, S3Settings
+from fruits.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +36,13 @@ def launched_by_spark_submit() -> bool:
 
 def s3a_jars(jars_dir: Optional[str] = None) -> list[str]:
     """hadoop-aws and its AWS SDK jars from the project's cache (see `fruits.jars`), if present."""
-    folder = Path(jars_dir or os.environ.get(ENV_JARS_DIR) or default_jars_dir())
+    folder = Path(jars_dir or Settings.from_env().jars_dir or default_jars_dir())
     return sorted(str(p) for p in folder.glob("*.jar")) if folder.is_dir() else []
 
 
 def default_jars_dir() -> Path:
-    cache = os.environ.get("FRUITS_CACHE") or str(Path.cwd() / ".cache")
-    return Path(cache) / "jars"
+    """$FRUITS_CACHE/jars, where `make jars` puts them; a relative FRUITS_CACHE is under the working folder."""
+    return Path.cwd() / Settings.from_env().cache / "jars"
 
 
 def s3a_settings(s3: S3Settings) -> dict[str, str]:
@@ -58,9 +59,6 @@ def s3a_settings(s3: S3Settings) -> dict[str, str]:
     if s3.credentials_provider:
         settings["spark.hadoop.fs.s3a.aws.credentials.provider"] = s3.credentials_provider
     return settings
-
-
-LOCAL_JIT_OPTIONS = "-XX:TieredStopAtLevel=1"
 
 
 def use_utf8_for_the_jvm() -> None:
@@ -100,14 +98,16 @@ def build_session(config: JobConfig, app_name: str = "fruits-pipeline"):
         use_utf8_for_the_jvm()
     # Workers inherit the driver's environment in local mode: keep TensorFlow's start-up chatter out of the log.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env = Settings.from_env()
     if local:
-        wanted["spark.ui.showConsoleProgress"] = os.environ.get("FRUITS_SPARK_PROGRESS", "true")
-        wanted["spark.driver.memory"] = os.environ.get("FRUITS_DRIVER_MEMORY", "4g")
-        wanted["spark.ui.enabled"] = os.environ.get("FRUITS_SPARK_UI", "false")
+        wanted["spark.ui.showConsoleProgress"] = str(env.spark_progress).lower()
+        wanted["spark.driver.memory"] = env.driver_memory
+        wanted["spark.ui.enabled"] = str(env.spark_ui).lower()
         # The JVM's share of a local run is plumbing (file reads, Arrow, cache), while its C2 JIT
         # compiler spent ~40 CPU-seconds per run here optimising Spark's generated code, on the
-        # cores TensorFlow needs. C1 only ("client" JIT) compiles in a fifth of that time.
-        wanted["spark.driver.extraJavaOptions"] = os.environ.get("FRUITS_DRIVER_JAVA_OPTIONS", LOCAL_JIT_OPTIONS)
+        # cores TensorFlow needs. C1 only ("client" JIT) compiles in a fifth of that time
+        # (FRUITS_DRIVER_JAVA_OPTIONS' default, fruits.settings).
+        wanted["spark.driver.extraJavaOptions"] = env.driver_java_options
     if config.uses_s3:
         wanted.update(s3a_settings(config.s3))
         jars = s3a_jars()
@@ -119,7 +119,7 @@ def build_session(config: JobConfig, app_name: str = "fruits-pipeline"):
         if not existing.contains(key):
             builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel(os.environ.get("FRUITS_SPARK_LOG_LEVEL", "WARN"))
+    spark.sparkContext.setLogLevel(env.spark_log_level)
     if config.uses_s3:
         check_s3a_available(spark)
     return spark
@@ -133,5 +133,5 @@ def check_s3a_available(spark) -> None:
     except Exception as exc:  # py4j wraps ClassNotFoundException
         raise ConfigError(
             "s3a:// needs the S3A jars (hadoop-aws + AWS SDK bundle): run 'make jars' "
-            f"(or 'python -m fruits.jars --dest DIR' and set {ENV_JARS_DIR}=DIR)"
+            f"(or 'python -m fruits.jars --dest DIR' and set {Settings.env_name('jars_dir')}=DIR)"
         ) from exc

@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
-from fruits.config import ENV_WEIGHTS_FILE, ConfigError, is_remote, local_path
+from fruits.config import ConfigError, is_remote, local_path
+from fruits.settings import Settings
 
 KERAS_NOTOP_FILE = "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
 KERAS_NOTOP_URL = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/" + KERAS_NOTOP_FILE
@@ -58,14 +59,14 @@ def resolve_weights(weights: str, model: str = "resnet50") -> WeightsSpec:
         except WeightsNotFound as exc:
             raise ConfigError(str(exc)) from exc
     if weights == "imagenet":
-        named = os.environ.get(ENV_WEIGHTS_FILE)
+        named = Settings.from_env().resnet50_weights
         candidates = [Path(named)] if named else [keras_cache_file()]
         for path in candidates:
             if path.is_file():
                 return WeightsSpec(kind="imagenet", uri=str(path.resolve()), sha256=_sha256(path))
         raise ConfigError(
             f"ImageNet weights not found at {candidates[0]}; options: run 'fruits weights download' where the "
-            f"internet is reachable, set {ENV_WEIGHTS_FILE} or --weights to a {KERAS_NOTOP_FILE} file, "
+            f"internet is reachable, set {Settings.env_name('resnet50_weights')} or --weights to a {KERAS_NOTOP_FILE} file, "
             "or choose --weights random explicitly"
         )
     if is_remote(weights):

@@ -257,7 +257,7 @@ def test_int8_features_stay_close_to_fp32_and_say_how_close(spark, small_sample,
 
 def test_local_driver_runs_the_quick_jit_only(spark):
     """Local mode starts the driver JVM with C1 only: its C2 compiles competed with TensorFlow for the cores."""
-    from fruits.session import LOCAL_JIT_OPTIONS
+    from fruits.settings import LOCAL_JIT_OPTIONS
 
     runtime = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
     assert LOCAL_JIT_OPTIONS in list(runtime.getInputArguments())
