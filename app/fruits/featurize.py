@@ -7,7 +7,9 @@ pooling -> (n, 2048) float32; or EfficientNet-Lite0 -> (n, 1280) float32.
 Why a module-level cache: Spark reuses a Python worker process for many tasks
 (`spark.python.worker.reuse`, on by default), so a model kept in a module global survives from one
 task to the next, like `pyspark.ml.model_cache` does for `predict_batch_udf`. Building ResNet50 costs
-seconds; building it per task (let alone per batch) would cost more than the inference itself.
+seconds; building it per task (let alone per batch) would cost more than the inference itself. The
+cache is a small LRU (`fruits.model_cache`): a worker that serves runs with other models or weights
+keeps the latest two, not every model it ever built.
 We do not use `predict_batch_udf` because decoding must happen in the same pass, and a file that
 fails to decode must come out as a row with a reason rather than a failed task.
 Why `mapInArrow` rather than a pandas UDF: the model's (n, dim) output leaves as one Arrow list
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Optional
@@ -30,6 +31,7 @@ import numpy as np
 from fruits.config import MODEL_DIMS
 from fruits.imaging import TARGET_SIZE, Decoded, decode_image
 from fruits.ingest import MAX_FILE_BYTES, local_path_bytes, too_large_reason
+from fruits.model_cache import ModelCache
 from fruits.weights import WeightsSpec
 
 log = logging.getLogger(__name__)
@@ -59,8 +61,8 @@ class ModelSpec:
         return (self.model, self.weights.kind, self.weights.uri, self.seed, self.threads, self.precision, self.quantized_file)
 
 
-_MODELS: dict[tuple, Any] = {}
-_MODELS_LOCK = threading.Lock()
+# This worker's built models, by ModelSpec.cache_key (bounded: see fruits.model_cache).
+_MODELS: ModelCache[Any] = ModelCache()
 
 
 def build_model(spec: ModelSpec) -> Any:
@@ -138,14 +140,7 @@ def load_keras_file(path: str) -> Any:
 
 def get_model(spec: ModelSpec, on_build: Optional[Callable[[], None]] = None) -> Any:
     """The worker's cached model for `spec`, built on first use; `on_build` counts real builds."""
-    with _MODELS_LOCK:
-        model = _MODELS.get(spec.cache_key)
-        if model is None:
-            model = build_model(spec)
-            _MODELS[spec.cache_key] = model
-            if on_build is not None:
-                on_build()
-        return model
+    return _MODELS.get(spec.cache_key, lambda: build_model(spec), on_build)
 
 
 @dataclass
