@@ -10,10 +10,10 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional, Sequence, get_args
 
 from fruits import __version__
-from fruits.config import ConfigError, JobConfig, S3Settings
+from fruits.config import MODEL_DIMS, PRECISIONS, WEIGHT_NAMES, ConfigError, JobConfig, OutputFormat, S3Settings, SampleConfig
 
 log = logging.getLogger("fruits")
 
@@ -22,6 +22,9 @@ EXIT_USAGE = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Every default and choice comes from JobConfig, SampleConfig and MODEL_DIMS, never restated here."""
+    models = ", ".join(f"{name} ({dim} features)" for name, dim in MODEL_DIMS.items())
+    pca_bounds = ", ".join(f"1-{dim} for {name}" for name, dim in MODEL_DIMS.items())
     parser = argparse.ArgumentParser(prog="fruits", description="Fruits-360 images -> ResNet50 features -> PCA, with Spark.")
     parser.add_argument("--version", action="version", version=f"fruits-pipeline {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -29,24 +32,28 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="featurize a folder of images and write a feature table")
     run.add_argument("--input", required=True, help="image folder: path, file:// or s3a:// URI (<root>/<Split>/<Label>/<name>.jpg)")
     run.add_argument("--output", required=True, help="output folder: path, file:// or s3a:// URI")
-    run.add_argument("--model", choices=("resnet50", "efficientnet-lite0"), default="resnet50",
-                     help="featurizer: resnet50 (2048 features, default) or efficientnet-lite0 (1280; ImageNet weights ship with the package)")
-    run.add_argument("--weights", default="imagenet",
-                     help="imagenet (default), random, or a path/URI to a weights file (.h5/.keras; .pth state dict for efficientnet-lite0)")
+    run.add_argument("--model", choices=tuple(MODEL_DIMS), default=JobConfig.model,
+                     help=f"featurizer: {models}; default %(default)s (EfficientNet-Lite0's ImageNet weights ship with a pip package)")
+    run.add_argument("--weights", default=JobConfig.weights,
+                     help=f"{' or '.join(WEIGHT_NAMES)}, or a path/URI to a weights file (.h5/.keras; a .pth state dict for "
+                          "EfficientNet-Lite0); default %(default)s")
     pca = run.add_mutually_exclusive_group()
-    pca.add_argument("--pca-k", type=int, help="number of PCA components (1-2048)")
-    pca.add_argument("--pca-variance", type=float, help="keep the fewest components that explain this share of variance (default 0.90)")
-    run.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
-                     help="fp32 (default), or int8: the model quantized per run, calibrated on 100 of its images; "
-                          "faster, features close to fp32 (cosine in metrics.json)")
-    run.add_argument("--batch-size", type=int, default=32, help="images per model call and per Arrow batch (default 32)")
+    pca.add_argument("--pca-k", type=int, help=f"number of PCA components: {pca_bounds}")
+    pca.add_argument("--pca-variance", type=float,
+                     help=f"keep the fewest components that explain this share of variance (default {JobConfig.pca_variance})")
+    run.add_argument("--precision", choices=PRECISIONS, default=JobConfig.precision,
+                     help="fp32: the model as trained; int8: the model quantized per run, calibrated on 100 of its images, "
+                          "faster, features close to fp32 (cosine in metrics.json); default %(default)s")
+    run.add_argument("--batch-size", type=int, default=JobConfig.batch_size,
+                     help="images per model call and per Arrow batch (default %(default)s)")
     run.add_argument("--master", help="Spark master (default local[*], or the one spark-submit gives)")
     run.add_argument("--limit", type=int, help="only the first N files, in path order")
-    run.add_argument("--format", dest="output_format", choices=("parquet", "csv"), default="parquet",
-                     help="table format; csv flattens vectors into one column per value")
-    run.add_argument("--files-per-partition", type=int, default=64, help="images per Spark task (default 64)")
-    run.add_argument("--seed", type=int, default=42, help="seed of the random weights (default 42)")
-    run.add_argument("--keep-runs", type=int, default=2, help="complete runs kept in the output (default 2)")
+    run.add_argument("--format", dest="output_format", choices=get_args(OutputFormat), default=JobConfig.output_format,
+                     help="table format; csv flattens vectors into one column per value (default %(default)s)")
+    run.add_argument("--files-per-partition", type=int, default=JobConfig.files_per_partition,
+                     help="images per Spark task (default %(default)s)")
+    run.add_argument("--seed", type=int, default=JobConfig.seed, help="seed of the random weights (default %(default)s)")
+    run.add_argument("--keep-runs", type=int, default=JobConfig.keep_runs, help="complete runs kept in the output (default %(default)s)")
     run.add_argument("--lock-wait", type=float, default=JobConfig.lock_wait, metavar="SECONDS",
                      help="if another run is writing the same output, wait up to this long for it (default: refuse at once)")
     run.add_argument("--incremental", action="store_true",
@@ -61,13 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     sample = sub.add_parser("sample", help="generate a synthetic Fruits-360-like data set")
     sample.add_argument("--out", required=True, type=Path, help="folder to create")
-    sample.add_argument("--set", dest="kind", choices=("shapes", "textures"), default="shapes",
-                        help="shapes: classes differ in colour and outline (default); textures: one disc in shared "
-                             "colours, classes differ only by surface, a test of whether features mean something")
+    sample.add_argument("--set", dest="kind", choices=("shapes", "textures"), default=SampleConfig.kind,
+                        help="shapes: classes differ in colour and outline; textures: one disc in shared colours, classes "
+                             "differ only by surface, a test of whether features mean something (default %(default)s)")
     sample.add_argument("--classes", type=int, default=None,
                         help="number of classes (default: 10 of the 12 shapes, all 8 textures)")
-    sample.add_argument("--per-class", type=int, default=32, help="images per class, 75%% Training / 25%% Test (default 32)")
-    sample.add_argument("--seed", type=int, default=42, help="seed (same seed, same bytes)")
+    sample.add_argument("--per-class", type=int, default=SampleConfig.per_class,
+                        help="images per class, 75%% Training / 25%% Test (default %(default)s)")
+    sample.add_argument("--seed", type=int, default=SampleConfig.seed, help="seed (same seed, same bytes; default %(default)s)")
 
     report = sub.add_parser("report", help="print a run's metrics and redraw its PCA picture")
     report.add_argument("output", help="the --output of an earlier run")
@@ -82,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     weights = sub.add_parser("weights", help="where the ImageNet weights are looked for; download them")
     weights.add_argument("action", choices=("where", "download"))
-    weights.add_argument("--model", choices=("resnet50", "efficientnet-lite0"), default="resnet50")
+    weights.add_argument("--model", choices=tuple(MODEL_DIMS), default=JobConfig.model)
     return parser
 
 
@@ -107,17 +115,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_FAILED
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from fruits.job import run_job
-
-    variance = args.pca_variance if args.pca_variance is not None else (None if args.pca_k is not None else 0.90)
-    config = JobConfig(
+def job_config(args: argparse.Namespace) -> JobConfig:
+    """The JobConfig of `fruits run`'s arguments, not yet validated."""
+    variance = args.pca_variance if args.pca_variance is not None else (None if args.pca_k is not None else JobConfig.pca_variance)
+    return JobConfig(
         input_uri=args.input, output_uri=args.output, weights=args.weights, model=args.model, pca_k=args.pca_k,
         pca_variance=variance, batch_size=args.batch_size, master=args.master, limit=args.limit,
         output_format=args.output_format, files_per_partition=args.files_per_partition, seed=args.seed,
         keep_runs=args.keep_runs, incremental=args.incremental, reuse_model=args.reuse_model,
         evaluate=args.evaluate, precision=args.precision, lock_wait=args.lock_wait, s3=S3Settings.from_env(args.s3_endpoint, args.s3_path_style),
-    ).validate()
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from fruits.job import run_job
+
+    config = job_config(args).validate()
     result = run_job(config)
     from fruits.report import summarize
 

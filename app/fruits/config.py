@@ -122,6 +122,15 @@ class JobConfig:
         return any(is_s3(u) for u in (self.input_uri, self.output_uri, self.weights))
 
 
+@dataclass(frozen=True)
+class SampleConfig:
+    """`fruits sample`'s defaults: the demo set (fruits.sample)."""
+
+    kind: str = "shapes"
+    per_class: int = 32
+    seed: int = 42
+
+
 def is_s3(uri: str) -> bool:
     return urlparse(uri).scheme in ("s3a", "s3", "s3n")
 

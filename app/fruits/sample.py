@@ -23,6 +23,8 @@ from typing import Callable, Optional
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from fruits.config import SampleConfig
+
 SIZE = 100
 TEST_SHARE = 0.25
 
@@ -215,8 +217,8 @@ def render(fruit: FruitClass, rng: np.random.Generator) -> Image.Image:
     return Image.fromarray(pixels).filter(ImageFilter.SMOOTH)
 
 
-def generate_sample(out: Path, classes: Optional[int] = None, per_class: int = 32, seed: int = 42,
-                    kind: str = "shapes") -> dict[str, int]:
+def generate_sample(out: Path, classes: Optional[int] = None, per_class: int = SampleConfig.per_class,
+                    seed: int = SampleConfig.seed, kind: str = SampleConfig.kind) -> dict[str, int]:
     """Write `classes` (default: DEFAULT_CLASSES[kind]) x `per_class` JPEGs of set `kind` under `out`
     (75% Training, 25% Test); return counts per split."""
     if kind not in SETS:

@@ -1,0 +1,46 @@
+"""The CLI states no default of its own: `fruits run` with no options is JobConfig's defaults."""
+
+import inspect
+
+import pytest
+
+from fruits.cli import build_parser, job_config
+from fruits.config import MODEL_DIMS, JobConfig, SampleConfig
+from fruits.sample import generate_sample
+
+
+@pytest.fixture(autouse=True)
+def no_s3_environment(monkeypatch):
+    for name in ("FRUITS_S3_ENDPOINT", "FRUITS_S3_PATH_STYLE", "FRUITS_S3_CREDENTIALS_PROVIDER"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_run_without_options_is_jobconfig_defaults():
+    args = build_parser().parse_args(["run", "--input", "in", "--output", "out"])
+    assert job_config(args) == JobConfig(input_uri="in", output_uri="out")
+
+
+def test_pca_k_alone_drops_the_default_variance_target():
+    args = build_parser().parse_args(["run", "--input", "in", "--output", "out", "--pca-k", "5"])
+    assert (job_config(args).pca_k, job_config(args).pca_variance) == (5, None)
+
+
+@pytest.mark.parametrize("model", list(MODEL_DIMS))
+def test_every_model_is_a_choice(model):
+    args = build_parser().parse_args(["run", "--input", "in", "--output", "out", "--model", model])
+    assert job_config(args).model == model
+
+
+def test_pca_k_help_names_each_models_feature_count(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for model, dim in MODEL_DIMS.items():
+        assert f"1-{dim} for {model}" in help_text
+
+
+def test_sample_defaults_are_the_generators():
+    args = build_parser().parse_args(["sample", "--out", "x"])
+    defaults = {name: p.default for name, p in inspect.signature(generate_sample).parameters.items()}
+    assert (args.kind, args.per_class, args.seed) == (SampleConfig.kind, SampleConfig.per_class, SampleConfig.seed)
+    assert (defaults["kind"], defaults["per_class"], defaults["seed"]) == (args.kind, args.per_class, args.seed)
