@@ -70,6 +70,15 @@ RULES = {
         "values-kind.yaml", ["--set", "job.precision=int8,job.incremental=true"],
         ["at '/job/incremental': value must be false"],
     ),
+    "history_server_without_event_log_dir": (
+        "values-kind.yaml", ["--set", "historyServer.enabled=true"], ["at '/eventLog/dir': minLength: got 0, want 1"],
+    ),
+    "event_log_without_dir": (
+        "values-kind.yaml", ["--set", "eventLog.enabled=true"], ["at '/eventLog/dir': minLength: got 0, want 1"],
+    ),
+    "scheduled_incremental_runs_in_int8": (
+        "values-kind.yaml", ["--set", "schedule.enabled=true,job.precision=int8"], ["at '/job/precision': value must be 'fp32'"],
+    ),
     "neither_pca_k_nor_variance": (
         "values-kind.yaml", ["--set", "job.pcaK=0"], ["set exactly one of job.pcaK (0) and job.pcaVariance (0) above 0"],
     ),
@@ -92,6 +101,8 @@ RANGES = {
         "executor.terminationGracePeriodSeconds=30", "at '/executor/terminationGracePeriodSeconds': minimum: got 30, want 31",
     ),
     "pod_running_as_root_allowed": ("podSecurityContext.runAsNonRoot=false", "at '/podSecurityContext/runAsNonRoot': value must be true"),
+    "unknown_batch_scheduler": ('batchScheduler.name="kueue"', "at '/batchScheduler/name': value must be one of 'none', 'volcano', 'yunikorn'"),
+    "cron_with_three_fields": ('schedule.cron="0 3 *"', "at '/schedule/cron': '0 3 *' does not match pattern"),
     "misspelt_key": (f"{DA}.maxExecutor=3", f"at '/{DA}': additional properties 'maxExecutor' not allowed"),
 }
 

@@ -14,10 +14,17 @@
 {{- end }}
 {{- end }}
 
-{{/* AWS SDK v2 credentials provider: keys from the environment on kind, IRSA web identity on eks. */}}
+{{/*
+AWS SDK v2 credentials provider (hadoop-aws 3.4+ takes SDK v2 classes): keys from the environment
+on kind; on eks the IRSA web identity, or with EKS Pod Identity the container credentials the pod
+identity agent serves (AWS_CONTAINER_CREDENTIALS_FULL_URI and its token file, which the SDK's
+ContainerCredentialsProvider reads since 2.21).
+*/}}
 {{- define "fruits-pipeline.s3.credentialsProvider" -}}
 {{- if .Values.s3.credentialsProvider }}
 {{- .Values.s3.credentialsProvider }}
+{{- else if and (eq .Values.target "eks") (eq .Values.serviceAccount.awsIdentity "podIdentity") }}
+{{- "software.amazon.awssdk.auth.credentials.ContainerCredentialsProvider" }}
 {{- else if eq .Values.target "eks" }}
 {{- "software.amazon.awssdk.auth.credentials.WebIdentityTokenFileCredentialsProvider" }}
 {{- else }}

@@ -41,9 +41,9 @@ relative to the bundled operator (its own namespace, one the operator watches).
 {{- end }}
 {{- end }}
 
-{{/* `fruits run` arguments, in the job's CLI order. */}}
+{{/* `fruits run` arguments, in the job's CLI order. Called with (dict "root" $ "incremental" BOOL). */}}
 {{- define "fruits-pipeline.spark.arguments" -}}
-{{- $job := .Values.job }}
+{{- $job := .root.Values.job }}
 {{- $args := list "run" "--input" $job.input "--output" $job.output "--model" $job.model "--weights" $job.weights "--precision" $job.precision }}
 {{- if gt (int $job.pcaK) 0 }}
 {{- $args = concat $args (list "--pca-k" (toString (int $job.pcaK))) }}
@@ -55,7 +55,7 @@ relative to the bundled operator (its own namespace, one the operator watches).
 {{- $args = concat $args (list "--limit" (toString (int $job.limit))) }}
 {{- end }}
 {{- $args = concat $args (list "--files-per-partition" (toString (int $job.filesPerPartition)) "--keep-runs" (toString (int $job.keepRuns))) }}
-{{- if $job.incremental }}
+{{- if .incremental }}
 {{- $args = append $args "--incremental" }}
 {{- end }}
 {{- $args = concat $args (list "--lock-wait" (toString (int $job.lockWaitSeconds))) }}
@@ -65,7 +65,7 @@ relative to the bundled operator (its own namespace, one the operator watches).
 {{/*
 sparkConf: shuffle tracking for dynamic allocation (mirrors the dynamicAllocation block, whose
 timeout the operator passes in milliseconds), graceful executor decommissioning with block
-migration, optional Prometheus servlet metrics; spark.conf from values wins. The Parquet committer binding of
+migration, rolling event logs, optional Prometheus servlet metrics; spark.conf from values wins. The Parquet committer binding of
 spark-hadoop-cloud is not set: that module is not published for this Spark, so the image lacks it
 (the job commits each run atomically itself).
 */}}
@@ -86,6 +86,14 @@ spark-hadoop-cloud is not set: that module is not published for this Spark, so t
 {{- with .fallbackStoragePath }}
 {{- $_ := set $conf "spark.storage.decommission.fallbackStorage.path" . }}
 {{- end }}
+{{- end }}
+{{- end }}
+{{- with .Values.eventLog }}
+{{- if .enabled }}
+{{- $_ := set $conf "spark.eventLog.enabled" "true" }}
+{{- $_ := set $conf "spark.eventLog.dir" .dir }}
+{{- $_ := set $conf "spark.eventLog.rolling.enabled" "true" }}
+{{- $_ := set $conf "spark.eventLog.rolling.maxFileSize" .maxFileSize }}
 {{- end }}
 {{- end }}
 {{- if .Values.metrics.enabled }}
@@ -150,6 +158,9 @@ tolerations:
 {{- with $values.affinity }}
 affinity:
   {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $root.Values.priorityClassName }}
+priorityClassName: {{ . }}
 {{- end }}
 {{- end }}
 

@@ -1,0 +1,153 @@
+"""The optional features, each from the values file that turns it on: batch scheduling, EKS Pod
+Identity, event logs with a History Server, spot-safe placement and decommissioning, scheduled
+incremental runs."""
+
+import pytest
+
+from chartkit import NAMESPACE, need
+
+pytestmark = pytest.mark.chart
+yaml = need("yaml", "pyyaml")
+
+SCHEDULED = "ci/scheduled-values.yaml"
+POD_IDENTITY = "ci/pod-identity-values.yaml"
+
+
+def app_spec(result) -> dict:
+    return result.one("SparkApplication")["spec"]
+
+
+# -- batch scheduling ---------------------------------------------------------------------------
+
+def test_batch_scheduler_queue_and_priority_reach_the_application(rendered):
+    spec = app_spec(rendered[SCHEDULED])
+    assert spec["batchScheduler"] == "volcano"
+    assert spec["batchSchedulerOptions"] == {"queue": "spark", "priorityClassName": "batch-low"}
+    assert spec["driver"]["priorityClassName"] == spec["executor"]["priorityClassName"] == "batch-low"
+
+
+def test_yunikorn_is_a_choice_and_none_leaves_the_default_scheduler(rendered, template):
+    proc = template("values-kind.yaml", "--set", "batchScheduler.name=yunikorn", "--set", "batchScheduler.queue=root.spark",
+                    "--show-only", "templates/spark/sparkapplication.yaml")
+    assert proc.returncode == 0, proc.stderr
+    spec = yaml.safe_load(proc.stdout)["spec"]
+    assert (spec["batchScheduler"], spec["batchSchedulerOptions"]) == ("yunikorn", {"queue": "root.spark"})
+    spec = app_spec(rendered["values-kind.yaml"])
+    assert "batchScheduler" not in spec and "priorityClassName" not in spec["driver"]
+
+
+# -- EKS Pod Identity ---------------------------------------------------------------------------
+
+def test_pod_identity_needs_no_role_and_uses_container_credentials(rendered):
+    result = rendered[POD_IDENTITY]
+    spec = app_spec(result)
+    assert spec["hadoopConf"]["fs.s3a.aws.credentials.provider"] == (
+        "software.amazon.awssdk.auth.credentials.ContainerCredentialsProvider")
+    for account in result.of_kind("ServiceAccount"):
+        assert "eks.amazonaws.com/role-arn" not in account["metadata"].get("annotations", {}), account["metadata"]["name"]
+    assert not {e["name"] for role in ("driver", "executor") for e in spec[role]["env"]} & {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    (policy,) = result.of_kind("NetworkPolicy")
+    agent = [r for r in policy["spec"]["egress"] if {"ipBlock": {"cidr": "169.254.170.23/32"}} in r.get("to", [])]
+    assert agent and agent[0]["ports"] == [{"protocol": "TCP", "port": 80}]
+    assert policy["spec"]["egress"][-1]["to"] == [{"ipBlock": {"cidr": "10.0.0.0/16"}}]
+
+
+def test_irsa_still_needs_a_role_and_reaches_no_agent(rendered, template):
+    (policy,) = rendered["values-eks.yaml"].of_kind("NetworkPolicy")
+    assert not [r for r in policy["spec"]["egress"] if {"ipBlock": {"cidr": "169.254.170.23/32"}} in r.get("to", [])]
+    proc = template(POD_IDENTITY, "--set", "serviceAccount.awsIdentity=irsa")
+    assert proc.returncode != 0 and "at '/serviceAccount/roleArn': '' does not match pattern '^arn:aws" in proc.stderr, proc.stderr
+
+
+# -- event logs and the History Server ----------------------------------------------------------
+
+def test_event_logs_roll_over_into_the_configured_folder(rendered):
+    conf = app_spec(rendered[POD_IDENTITY])["sparkConf"]
+    assert conf["spark.eventLog.enabled"] == "true" and conf["spark.eventLog.rolling.enabled"] == "true"
+    assert conf["spark.eventLog.dir"] == "s3a://lake/spark-events/"
+    assert conf["spark.eventLog.rolling.maxFileSize"] == "64m"
+    assert "spark.eventLog.enabled" not in app_spec(rendered["values-kind.yaml"])["sparkConf"]
+
+
+@pytest.mark.parametrize("values_file", [POD_IDENTITY, "values-eks.yaml"])
+def test_history_server_reads_the_event_logs_as_a_restricted_pod(rendered, values_file):
+    result = rendered[values_file]
+    spec = app_spec(result)
+    deployment = result.one("Deployment", "fruits-pipeline-history")
+    assert deployment["metadata"]["namespace"] == NAMESPACE
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == spec["image"]
+    assert container["args"] == ["/opt/spark/bin/spark-class", "org.apache.spark.deploy.history.HistoryServer"]
+    opts = {e["name"]: e.get("value") for e in container["env"]}["SPARK_HISTORY_OPTS"].split()
+    assert f"-Dspark.history.fs.logDirectory={spec['sparkConf']['spark.eventLog.dir']}" in opts
+    provider = spec["hadoopConf"]["fs.s3a.aws.credentials.provider"]
+    assert f"-Dspark.hadoop.fs.s3a.aws.credentials.provider={provider}" in opts
+    # The executors' account: S3 through IRSA or Pod Identity, no API rights, no token.
+    assert pod["serviceAccountName"] == spec["executor"]["serviceAccount"] and pod["automountServiceAccountToken"] is False
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True and security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"]["drop"] == ["ALL"] and pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp"}
+    service = result.one("Service", "fruits-pipeline-history")
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    assert service["spec"]["ports"][0]["port"] == container["ports"][0]["containerPort"] == 18080
+
+
+# -- spot-safe executors --------------------------------------------------------------------------
+
+def test_driver_stays_on_demand_and_executors_go_to_spot(rendered):
+    spec = app_spec(rendered["values-eks.yaml"])
+    driver, executor = spec["driver"], spec["executor"]
+    assert driver["nodeSelector"] == {"kubernetes.io/os": "linux", "karpenter.sh/capacity-type": "on-demand"}
+    assert driver["annotations"]["karpenter.sh/do-not-disrupt"] == "true"
+    assert executor["nodeSelector"] == {"kubernetes.io/os": "linux", "karpenter.sh/capacity-type": "spot"}
+    assert "karpenter.sh/do-not-disrupt" not in executor.get("annotations", {})
+
+
+def test_role_placement_adds_to_the_shared_one(rendered):
+    spec = app_spec(rendered[POD_IDENTITY])
+    assert spec["executor"]["tolerations"] == [{"key": "spot", "operator": "Exists", "effect": "NoSchedule"}]
+    assert "podAntiAffinity" in spec["executor"]["affinity"] and "affinity" not in spec["driver"]
+    assert "tolerations" not in spec["driver"]
+
+
+@pytest.mark.parametrize("values_file, grace", [("values-eks.yaml", 630), ("values-kind.yaml", 90), (POD_IDENTITY, 150)])
+def test_executors_have_time_to_decommission(rendered, values_file, grace):
+    spec = app_spec(rendered[values_file])
+    conf = spec["sparkConf"]
+    for key in ("spark.decommission.enabled", "spark.storage.decommission.enabled",
+                "spark.storage.decommission.shuffleBlocks.enabled", "spark.storage.decommission.rddBlocks.enabled"):
+        assert conf[key] == "true", key
+    assert spec["executor"]["terminationGracePeriodSeconds"] == grace
+    # /opt/decom.sh waits for the migration, leaving 30 s of the grace period.
+    env = {e["name"]: e.get("value") for e in spec["executor"]["env"]}
+    assert int(env["DECOM_TIMEOUT_S"]) == grace - 30
+    assert "terminationGracePeriodSeconds" not in spec["driver"]
+
+
+def test_fallback_storage_is_set_when_given(rendered):
+    conf = app_spec(rendered[POD_IDENTITY])["sparkConf"]
+    assert conf["spark.storage.decommission.fallbackStorage.path"] == "s3a://lake/spark-fallback/"
+
+
+# -- scheduled incremental runs -----------------------------------------------------------------
+
+def test_scheduled_application_runs_the_same_job_incrementally(rendered):
+    result = rendered[SCHEDULED]
+    scheduled = result.one("ScheduledSparkApplication")
+    spec = scheduled["spec"]
+    assert scheduled["metadata"]["namespace"] == NAMESPACE
+    assert (spec["schedule"], spec["timeZone"], spec["concurrencyPolicy"]) == ("30 2 * * *", "Europe/Paris", "Forbid")
+    assert (spec["successfulRunHistoryLimit"], spec["failedRunHistoryLimit"], spec["suspend"]) == (5, 2, False)
+    template, once = spec["template"], app_spec(result)
+    assert "--incremental" in template["arguments"] and "--incremental" not in once["arguments"]
+    assert [a for a in template["arguments"] if a != "--incremental"] == once["arguments"]
+    assert {k: v for k, v in template.items() if k != "arguments"} == {k: v for k, v in once.items() if k != "arguments"}
+    assert template["image"] == "registry.example/fruits-pipeline@sha256:" + "0123456789abcdef" * 4
+
+
+def test_no_schedule_unless_asked(rendered):
+    assert not rendered["values-kind.yaml"].of_kind("ScheduledSparkApplication")
+    assert rendered["values-eks.yaml"].one("ScheduledSparkApplication")["spec"]["concurrencyPolicy"] == "Forbid"
