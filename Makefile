@@ -56,11 +56,13 @@ test: lint install jars minio ## make lint, then tiers 1-4: unit, spark, s3 (Min
 SHELL_SCRIPTS = $(shell git ls-files '*.sh' .ci/run 2>/dev/null || find . -name '*.sh' -not -path './.*' -not -path './bin/*')
 
 .PHONY: lint
-lint: install ## shellcheck over every shell script, ruff over the Python code (pinned in the test extra)
+lint: install ## shellcheck over every shell script, ruff over the Python code (pinned in the test extra), the examples in app/'s docstrings
 	@echo ">> shellcheck $(words $(SHELL_SCRIPTS)) scripts"
 	$(VENV)/bin/shellcheck $(SHELL_SCRIPTS)
 	@echo ">> ruff check"
 	$(VENV)/bin/ruff check app tests bench hack
+	@echo ">> doctests in app/"
+	$(VENV_PY) -m pytest --doctest-modules app -q
 
 .PHONY: test-unit
 test-unit: install ## Tier 1 only: no JVM, seconds
