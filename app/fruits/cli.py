@@ -14,11 +14,18 @@ from typing import Optional, Sequence, get_args
 
 from fruits import __version__
 from fruits.config import MODEL_DIMS, PRECISIONS, WEIGHT_NAMES, ConfigError, JobConfig, OutputFormat, S3Settings, SampleConfig
+from fruits.quiet import set_tensorflow_log_level
 
 log = logging.getLogger("fruits")
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+
+
+def add_verbose(parser: argparse.ArgumentParser) -> None:
+    """--verbose for the commands that start Spark: their quiet console is the default."""
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show Spark's and TensorFlow's start-up lines, and the traceback of a failure")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--s3-endpoint", help="S3 endpoint URL (MinIO, VPC endpoint); env FRUITS_S3_ENDPOINT")
     run.add_argument("--s3-path-style", action=argparse.BooleanOptionalAction, default=None,
                      help="path-style S3 URLs (MinIO needs them); env FRUITS_S3_PATH_STYLE")
+    add_verbose(run)
 
     sample = sub.add_parser("sample", help="generate a synthetic Fruits-360-like data set")
     sample.add_argument("--out", required=True, type=Path, help="folder to create")
@@ -82,14 +90,17 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--png", type=Path, help="write the picture here instead of into the run")
     report.add_argument("--s3-endpoint", help="S3 endpoint URL; env FRUITS_S3_ENDPOINT")
     report.add_argument("--s3-path-style", action=argparse.BooleanOptionalAction, default=None)
+    add_verbose(report)
 
     evaluate = sub.add_parser("evaluate", help="logistic regression on a run's features: accuracy and per-class recall")
     evaluate.add_argument("output", help="the --output of an earlier run")
     evaluate.add_argument("--s3-endpoint", help="S3 endpoint URL; env FRUITS_S3_ENDPOINT")
     evaluate.add_argument("--s3-path-style", action=argparse.BooleanOptionalAction, default=None)
+    add_verbose(evaluate)
 
     weights = sub.add_parser("weights", help="where the ImageNet weights are looked for; download them")
-    weights.add_argument("action", choices=("where", "download"))
+    weights.add_argument("action", choices=("where", "download", "demo"),
+                         help="demo: print the --model and --weights `make run` uses, and on stderr why when it falls back")
     weights.add_argument("--model", choices=tuple(MODEL_DIMS), default=JobConfig.model)
     return parser
 
@@ -99,6 +110,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for noisy in ("py4j", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
+    verbose = getattr(args, "verbose", False)
+    if verbose:
+        log.setLevel(logging.DEBUG)
+    set_tensorflow_log_level(verbose)
     try:
         return COMMANDS[args.command](args)
     except ConfigError as exc:
@@ -122,7 +137,7 @@ def job_config(args: argparse.Namespace) -> JobConfig:
         input_uri=args.input, output_uri=args.output, weights=args.weights, model=args.model, pca_k=args.pca_k,
         pca_variance=variance, batch_size=args.batch_size, master=args.master, limit=args.limit,
         output_format=args.output_format, files_per_partition=args.files_per_partition, seed=args.seed,
-        keep_runs=args.keep_runs, incremental=args.incremental, reuse_model=args.reuse_model,
+        keep_runs=args.keep_runs, incremental=args.incremental, reuse_model=args.reuse_model, verbose=args.verbose,
         evaluate=args.evaluate, precision=args.precision, lock_wait=args.lock_wait, s3=S3Settings.from_env(args.s3_endpoint, args.s3_path_style),
     )
 
@@ -163,20 +178,26 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from fruits.redraw import report_output
 
-    report_output(args.output, args.png, S3Settings.from_env(args.s3_endpoint, args.s3_path_style))
+    report_output(args.output, args.png, S3Settings.from_env(args.s3_endpoint, args.s3_path_style), args.verbose)
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from fruits.redraw import evaluate_output
 
-    evaluate_output(args.output, S3Settings.from_env(args.s3_endpoint, args.s3_path_style))
+    evaluate_output(args.output, S3Settings.from_env(args.s3_endpoint, args.s3_path_style), args.verbose)
     return 0
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
-    from fruits.weights import download_imagenet_weights, keras_cache_file
+    from fruits.weights import banner, demo_choice, download_imagenet_weights, keras_cache_file
 
+    if args.action == "demo":
+        choice = demo_choice()
+        if choice.notice:
+            print(f"\n{banner(choice.notice)}\n", file=sys.stderr)
+        print(" ".join(choice.flags))
+        return 0
     if args.model == "efficientnet-lite0":
         from fruits.models.efficientnet_lite0 import WEIGHTS_PACKAGE, WeightsNotFound, locate_weights
 

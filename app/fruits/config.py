@@ -74,6 +74,8 @@ class JobConfig:
     # Seconds to wait for another run's lock on the output before giving up (0: refuse at once).
     lock_wait: float = 0.0
     s3: S3Settings = field(default_factory=S3Settings)
+    # Show the JVM's and TensorFlow's start-up lines in local mode (hidden by default: fruits.quiet).
+    verbose: bool = False
 
     def validate(self) -> "JobConfig":
         """Check every setting that needs no JVM; raise ConfigError with a one-line message."""

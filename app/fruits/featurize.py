@@ -32,6 +32,7 @@ from fruits.config import MODEL_DIMS
 from fruits.imaging import TARGET_SIZE, Decoded, decode_image
 from fruits.ingest import MAX_FILE_BYTES, local_path_bytes, too_large_reason
 from fruits.model_cache import ModelCache
+from fruits.quiet import native_info_lines_hidden
 from fruits.weights import WeightsSpec
 
 log = logging.getLogger(__name__)
@@ -139,8 +140,16 @@ def load_keras_file(path: str) -> Any:
 
 
 def get_model(spec: ModelSpec, on_build: Optional[Callable[[], None]] = None) -> Any:
-    """The worker's cached model for `spec`, built on first use; `on_build` counts real builds."""
-    return _MODELS.get(spec.cache_key, lambda: build_model(spec), on_build)
+    """The worker's cached model for `spec`, built on first use; `on_build` counts real builds.
+
+    The build runs with TensorFlow's C++ start-up INFO lines filtered out (see fruits.quiet).
+    """
+
+    def build() -> Any:
+        with native_info_lines_hidden():
+            return build_model(spec)
+
+    return _MODELS.get(spec.cache_key, build, on_build)
 
 
 @dataclass

@@ -12,21 +12,21 @@ from fruits.report import pca_title, plot_pca_2d, summarize, write_json
 from fruits.summary import picture_points
 
 
-def open_current(output: str, s3: S3Settings, app_name: str):
+def open_current(output: str, s3: S3Settings, app_name: str, verbose: bool = False):
     from fruits.session import build_session
 
-    spark = build_session(JobConfig(input_uri="", output_uri=output, s3=s3), app_name=app_name)
+    spark = build_session(JobConfig(input_uri="", output_uri=output, s3=s3, verbose=verbose), app_name=app_name)
     lake = Lake(spark, output)
     run = lake.require_current_run()
     return spark, lake, run, lake.read_metrics(run)
 
 
-def evaluate_output(output: str, s3: S3Settings) -> None:
+def evaluate_output(output: str, s3: S3Settings, verbose: bool = False) -> None:
     """Evaluate the current run; write confusion.png and the evaluation into its metrics.json."""
     from fruits.evaluate import format_evaluation
     from fruits.job import evaluate_run
 
-    spark, lake, run, metrics = open_current(output, s3, "fruits-evaluate")
+    spark, lake, run, metrics = open_current(output, s3, "fruits-evaluate", verbose)
     if metrics["format"] != "parquet":
         raise ConfigError("fruits evaluate needs a Parquet output")
     table = spark.read.parquet(run["features"]).cache()
@@ -38,10 +38,10 @@ def evaluate_output(output: str, s3: S3Settings) -> None:
     print(f"confusion picture: {run['confusion.png']}")
 
 
-def report_output(output: str, png: Optional[Path], s3: S3Settings) -> None:
+def report_output(output: str, png: Optional[Path], s3: S3Settings, verbose: bool = False) -> None:
     from pyspark.sql import functions as F
 
-    spark, lake, run, metrics = open_current(output, s3, "fruits-report")
+    spark, lake, run, metrics = open_current(output, s3, "fruits-report", verbose)
     print(summarize(metrics))
     if metrics["format"] == "csv":
         table = spark.read.option("header", "true").option("inferSchema", "true").csv(run["features"])

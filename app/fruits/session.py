@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from fruits.config import ConfigError, JobConfig, S3Settings
+from fruits.quiet import QUIET_LOG4J, set_tensorflow_log_level
 from fruits.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -96,8 +97,9 @@ def build_session(config: JobConfig, app_name: str = "fruits-pipeline"):
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     if not launched_by_spark_submit():
         use_utf8_for_the_jvm()
-    # Workers inherit the driver's environment in local mode: keep TensorFlow's start-up chatter out of the log.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Workers inherit the driver's environment in local mode: keep TensorFlow's start-up chatter out
+    # of the log unless --verbose (fruits.quiet).
+    set_tensorflow_log_level(config.verbose)
     env = Settings.from_env()
     if local:
         wanted["spark.ui.showConsoleProgress"] = str(env.spark_progress).lower()
@@ -107,7 +109,11 @@ def build_session(config: JobConfig, app_name: str = "fruits-pipeline"):
         # compiler spent ~40 CPU-seconds per run here optimising Spark's generated code, on the
         # cores TensorFlow needs. C1 only ("client" JIT) compiles in a fifth of that time
         # (FRUITS_DRIVER_JAVA_OPTIONS' default, fruits.settings).
-        wanted["spark.driver.extraJavaOptions"] = env.driver_java_options
+        java_options = env.driver_java_options
+        if not config.verbose:
+            # Spark's start-up hints and warnings stay off the console (fruits.quiet).
+            java_options += f" -Dlog4j2.configurationFile={QUIET_LOG4J.as_uri()}"
+        wanted["spark.driver.extraJavaOptions"] = java_options
     if config.uses_s3:
         wanted.update(s3a_settings(config.s3))
         jars = s3a_jars()

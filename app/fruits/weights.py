@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import unicodedata
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
-from fruits.config import ConfigError, is_remote, local_path
+from fruits.config import MODEL_DIMS, ConfigError, is_remote, local_path
+from fruits.quiet import native_info_lines_hidden
 from fruits.settings import Settings
 
 KERAS_NOTOP_FILE = "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -89,10 +91,71 @@ def check_weights_file(path: Path) -> None:
         from fruits.featurize import load_keras_file
 
         try:
-            load_keras_file(str(path))
+            with native_info_lines_hidden():
+                load_keras_file(str(path))
         except Exception as exc:  # noqa: BLE001 - Keras raises many kinds; each means "not usable"
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise ConfigError(f"weights file {path} refused (Keras safe mode): {first}") from exc
+
+
+@dataclass(frozen=True)
+class DemoChoice:
+    """The model and weights `make run` uses, and why, when it is not ResNet50 with ImageNet weights."""
+
+    model: str
+    weights: str
+    notice: tuple[str, ...] = ()
+
+    @property
+    def flags(self) -> list[str]:
+        return ["--model", self.model, "--weights", self.weights]
+
+
+def demo_choice() -> DemoChoice:
+    """ResNet50 with ImageNet weights when they are on disk (or named by FRUITS_RESNET50_WEIGHTS);
+    else EfficientNet-Lite0, whose ImageNet weights ship with a pip package; random weights only if
+    even those are missing. The demo is the one place that may fall back on its own, loudly."""
+    from fruits.models.efficientnet_lite0 import WeightsNotFound, locate_weights
+
+    variable = Settings.env_name("resnet50_weights")
+    if Settings.from_env().resnet50_weights or keras_cache_file().is_file():
+        return DemoChoice("resnet50", "imagenet")
+    missing = ("ResNet50 ImageNet weights are not on this machine; looked for", f"  {keras_cache_file()}")
+    to_get_them = ("'fruits weights download' (needs the internet) or", f"{variable}=FILE.")
+    try:
+        locate_weights()
+    except WeightsNotFound:
+        return DemoChoice("resnet50", "random", (
+            *missing, "This DEMO uses RANDOM weights: the features and the picture are not meaningful.",
+            f"To use ImageNet: {to_get_them[0]}", to_get_them[1]))
+    return DemoChoice("efficientnet-lite0", "imagenet", (
+        *missing, "This demo uses the pretrained EfficientNet-Lite0 instead (ImageNet weights",
+        f"from its pip package, {MODEL_DIMS['efficientnet-lite0']} features). For ResNet50:", *to_get_them))
+
+
+def banner(lines: Sequence[str], min_width: int = 78) -> str:
+    """`lines` in a box of asterisks, every row equally wide on a terminal: a long path widens the
+    box rather than breaking its right edge, and wide (CJK) characters count as two columns.
+
+    >>> print(banner(["short", "a longer line"], min_width=0))
+    *******************
+    *  short          *
+    *  a longer line  *
+    *******************
+    """
+    width = max([min_width, *map(display_width, lines)])
+    edge = "*" * (width + 6)
+    rows = (f"*  {line}{' ' * (width - display_width(line))}  *" for line in lines)
+    return "\n".join([edge, *rows, edge])
+
+
+def display_width(text: str) -> int:
+    """Terminal columns `text` takes: wide East Asian characters 2, combining marks 0, others 1.
+
+    >>> display_width("Pe\u0301che"), display_width("\u679c\u7269")
+    (5, 4)
+    """
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def download_imagenet_weights() -> Path:

@@ -261,3 +261,11 @@ def test_local_driver_runs_the_quick_jit_only(spark):
 
     runtime = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
     assert LOCAL_JIT_OPTIONS in list(runtime.getInputArguments())
+
+
+def test_local_driver_logs_through_the_quiet_log4j_profile(spark):
+    """Without --verbose the local JVM reads fruits' log4j2 profile: no start-up hints on the console."""
+    from fruits.quiet import QUIET_LOG4J
+
+    runtime = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
+    assert f"-Dlog4j2.configurationFile={QUIET_LOG4J.as_uri()}" in list(runtime.getInputArguments())

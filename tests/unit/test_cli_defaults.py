@@ -39,6 +39,11 @@ def test_pca_k_help_names_each_models_feature_count(capsys):
         assert f"1-{dim} for {model}" in help_text
 
 
+def test_verbose_reaches_the_job_config():
+    args = build_parser().parse_args(["run", "--input", "in", "--output", "out", "--verbose"])
+    assert job_config(args).verbose is True
+
+
 def test_sample_defaults_are_the_generators():
     args = build_parser().parse_args(["sample", "--out", "x"])
     defaults = {name: p.default for name, p in inspect.signature(generate_sample).parameters.items()}
