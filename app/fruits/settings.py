@@ -63,7 +63,7 @@ def parse_bool(name: str, text: str) -> bool:
 
 
 def _text(name: str, text: str) -> str:
-    return text
+    return text.strip()
 
 
 def _memory(name: str, text: str) -> str:
