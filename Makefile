@@ -49,7 +49,7 @@ run: install ## Demo: generate the sample, run the job locally, print where the 
 	@scripts/demo.sh "$(FRUITS)" "$(SAMPLE_DIR)" "$(OUTPUT_DIR)"
 
 .PHONY: test
-test: lint install jars minio ## make lint, then tiers 1-4: unit, spark, s3 (MinIO), chart; plus the model port (tests/models)
+test: lint install jars minio toxiproxy ## make lint, then tiers 1-4: unit, spark, s3 (MinIO), chart; plus the model port (tests/models)
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
 
 # Every shell script of the project: tracked *.sh files and the CI entry point.
@@ -85,6 +85,17 @@ minio: $(BIN)/minio ## Build the pinned MinIO server into bin/ (go install)
 $(BIN)/minio: versions.env
 	@echo ">> go install MinIO $(MINIO_VERSION) (first time: a few minutes)"
 	GOBIN=$(BIN) go install github.com/minio/minio@$(MINIO_VERSION)
+	@touch $@
+
+.PHONY: toxiproxy
+toxiproxy: $(BIN)/toxiproxy-server ## Build the pinned Toxiproxy server into bin/ (go install): S3 at cloud latency
+
+# The module's command is named `server`: installed into a scratch GOBIN, then renamed.
+$(BIN)/toxiproxy-server: versions.env
+	@echo ">> go install Toxiproxy $(TOXIPROXY_VERSION)"
+	GOBIN=$(BIN)/.toxiproxy go install -ldflags '-X github.com/Shopify/toxiproxy/v2.Version=$(TOXIPROXY_VERSION)' \
+		github.com/Shopify/toxiproxy/v2/cmd/server@$(TOXIPROXY_VERSION)
+	mv $(BIN)/.toxiproxy/server $@ && rmdir $(BIN)/.toxiproxy
 	@touch $@
 
 .PHONY: clean

@@ -6,53 +6,50 @@ S3A jars and the endpoint settings, which a shared in-process SparkSession could
 
 from __future__ import annotations
 
-import os
-import subprocess
-import time
-import urllib.request
+import uuid
+from collections.abc import Iterator
 
 import pytest
 
 from helpers import free_port
-from s3kit import ACCESS_KEY, BUCKET, MINIO, SECRET_KEY, MinioServer
+from s3kit import BUCKET, MinioServer, minio_server
+from toxiproxy import Proxy, Toxiproxy, host_port
 
 pytestmark = pytest.mark.s3
 
 
 @pytest.fixture(scope="session")
-def minio(tmp_path_factory) -> MinioServer:
-    if not MINIO.is_file():
-        pytest.fail(f"{MINIO} is missing: run 'make minio' (make test does it)")
+def minio(tmp_path_factory) -> Iterator[MinioServer]:
     data = tmp_path_factory.mktemp("minio-data")
-    port, console = free_port(), free_port()
-    log = data.parent / "minio.log"
-    env = {**os.environ, "MINIO_ROOT_USER": ACCESS_KEY, "MINIO_ROOT_PASSWORD": SECRET_KEY,
-           "MINIO_BROWSER": "off", "MINIO_UPDATE": "off"}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(MINIO), "server", "--quiet", "--address", f"127.0.0.1:{port}", "--console-address", f"127.0.0.1:{console}", str(data)],
-            stdout=out, stderr=subprocess.STDOUT, env=env,
-        )
-    endpoint = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{endpoint}/minio/health/live", timeout=2):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"MinIO did not start; log tail:\n{log.read_text()[-2000:]}")
-                time.sleep(0.3)
-        server = MinioServer(endpoint=endpoint, log=log)
-        server.client().create_bucket(Bucket=BUCKET)
+        with minio_server(data, data.parent / "minio.log", free_port(), free_port()) as server:
+            yield server
+    except RuntimeError as error:
+        pytest.fail(str(error))
+
+
+@pytest.fixture(scope="session")
+def toxiproxy(tmp_path_factory) -> Iterator[Toxiproxy]:
+    """One toxiproxy-server for the session; each test gets its own proxy from `minio_proxy`."""
+    try:
+        server = Toxiproxy.start(tmp_path_factory.mktemp("toxiproxy") / "toxiproxy.log")
+    except RuntimeError as error:
+        pytest.fail(str(error))
+    with server:
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+
+
+@pytest.fixture
+def minio_proxy(minio, toxiproxy) -> Iterator[Proxy]:
+    """A proxy in front of the session's MinIO, no toxics yet; deleted (with its toxics) after the test.
+
+    Clients point at `minio_proxy.endpoint` (boto3: `s3_client(minio_proxy.endpoint)`; the job:
+    `run_fruits(..., endpoint=minio_proxy.endpoint)`) and the test adds toxics, e.g.
+    `minio_proxy.latency(20)` or `minio_proxy.reset_peer(0.1)`.
+    """
+    proxy = toxiproxy.create_proxy(f"minio-{uuid.uuid4().hex[:12]}", host_port(minio.endpoint))
+    yield proxy
+    proxy.delete()
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,17 @@
-"""Helpers the s3-tier tests import (kept out of conftest.py: several tiers have one)."""
+"""Helpers the s3-tier tests import (kept out of conftest.py: several tiers have one).
+
+`make bench-s3` imports them too, so that the bench starts MinIO exactly as the tests do.
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,12 +27,69 @@ class MinioServer:
     log: Path
 
     def client(self, secret: str = SECRET_KEY):
-        import boto3
-        from botocore.config import Config
+        return s3_client(self.endpoint, secret)
 
-        return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=ACCESS_KEY,
-                            aws_secret_access_key=secret, region_name="us-east-1",
-                            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}))
+
+def s3_client(endpoint: str, secret: str = SECRET_KEY, **config):
+    """A boto3 S3 client with the test keys, for MinIO itself or for a proxy in front of it."""
+    import boto3
+    from botocore.config import Config
+
+    options = {"s3": {"addressing_style": "path"}, "retries": {"max_attempts": 2}, **config}
+    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=ACCESS_KEY,
+                        aws_secret_access_key=secret, region_name="us-east-1", config=Config(**options))
+
+
+def start_server(args: Sequence[str], ready_url: str, log: Path, env: dict[str, str] | None = None,
+                 timeout: float = 60) -> subprocess.Popen:
+    """Start a server process (output to `log`) and return once `ready_url` answers.
+
+    Raises RuntimeError with the log's tail if it exits or stays silent: a server that never came
+    up must fail the caller loudly, not hang it.
+    """
+    with log.open("wb") as out:
+        process = subprocess.Popen(list(args), stdout=out, stderr=subprocess.STDOUT, env=env)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(ready_url, timeout=2):
+                return process
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                stop_server(process)
+                raise RuntimeError(f"{Path(args[0]).name} did not start; log tail:\n{log.read_text()[-2000:]}") from None
+            time.sleep(0.2)
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after 20 s: the servers must never outlive the tests or the bench."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def minio_server(data: Path, log: Path, port: int, console: int) -> Iterator[MinioServer]:
+    """MinIO on 127.0.0.1:`port` over the folder `data`, with the bucket BUCKET; stopped on exit."""
+    if not MINIO.is_file():
+        raise RuntimeError(f"{MINIO} is missing: run 'make minio' (make test does it)")
+    env = {**os.environ, "MINIO_ROOT_USER": ACCESS_KEY, "MINIO_ROOT_PASSWORD": SECRET_KEY,
+           "MINIO_BROWSER": "off", "MINIO_UPDATE": "off"}
+    endpoint = f"http://127.0.0.1:{port}"
+    process = start_server([str(MINIO), "server", "--quiet", "--address", f"127.0.0.1:{port}",
+                            "--console-address", f"127.0.0.1:{console}", str(data)],
+                           f"{endpoint}/minio/health/live", log, env)
+    try:
+        server = MinioServer(endpoint=endpoint, log=log)
+        client = server.client()
+        if BUCKET not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
+            client.create_bucket(Bucket=BUCKET)
+        yield server
+    finally:
+        stop_server(process)
 
 
 def run_fruits(*args: str, endpoint: str, secret: str = SECRET_KEY, timeout: int = 600) -> subprocess.CompletedProcess:
