@@ -128,6 +128,19 @@ bench: install ## Throughput of the job vs plain Keras on $(BENCH_IMAGES) genera
 bench-pca: install ## Scaler + PCA fit on 90,000 x 2048 generated features (Fruits-360 size); writes out/bench-pca/result.json
 	$(VENV_PY) bench/pca_fit.py --rows 90000 --dim 2048
 
+.PHONY: bench-scale
+# The driver at two input sizes: N/10 and N generated images (N=1000000 by default), a 1 GB driver.
+N ?= 1000000
+
+bench-scale: install ## Driver memory and stage seconds at N/10 and N images (stand-in model); prints driver ratio
+	$(VENV_PY) bench/scale.py --sizes $$(( $(N) / 10 )),$(N)
+
 .PHONY: bench-int8
 bench-int8: install ## int8 (TFLite, quantized as --precision int8 does) vs the fp32 ceiling on 2,000 JPEGs; writes out/bench/int8.json
 	$(VENV_PY) bench/int8.py --images 2000
+
+.PHONY: bench-s3
+# BENCH_IMAGES images (8,000), or N= on the command line; MODEL= and PRECISION= choose the featurizer.
+bench-s3: install jars minio toxiproxy ## The job from local files vs MinIO through Toxiproxy, plain and +20 ms per response; prints s3 ratio
+	$(VENV_PY) bench/s3.py --images $(if $(filter command line environment,$(origin N)),$(N),$(BENCH_IMAGES)) \
+		--model $(or $(MODEL),efficientnet-lite0) --precision $(or $(PRECISION),int8)

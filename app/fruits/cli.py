@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--keep-runs", type=int, default=JobConfig.keep_runs, help="complete runs kept in the output (default %(default)s)")
     run.add_argument("--lock-wait", type=float, default=JobConfig.lock_wait, metavar="SECONDS",
                      help="if another run is writing the same output, wait up to this long for it (default: refuse at once)")
+    run.add_argument("--input-list", metavar="URI",
+                     help="read the input's files from this list instead of listing --input: a text file (one path per line), "
+                          "CSV or Parquet with a path column, or an S3 Inventory manifest.json")
+    run.add_argument("--resume", metavar="RUN_ID|auto",
+                     help="finish an unfinished run: reuse the raw features its finished waves wrote, featurize the rest; "
+                          "'auto' picks the newest unfinished run with the same settings, or starts a new one")
     run.add_argument("--incremental", action="store_true",
                      help="reuse the current run's rows for unchanged files (same path, size, modification time)")
     run.add_argument("--reuse-model", action="store_true",
@@ -138,7 +144,8 @@ def job_config(args: argparse.Namespace) -> JobConfig:
         pca_variance=variance, batch_size=args.batch_size, master=args.master, limit=args.limit,
         output_format=args.output_format, files_per_partition=args.files_per_partition, seed=args.seed,
         keep_runs=args.keep_runs, incremental=args.incremental, reuse_model=args.reuse_model, verbose=args.verbose,
-        evaluate=args.evaluate, precision=args.precision, lock_wait=args.lock_wait, s3=S3Settings.from_env(args.s3_endpoint, args.s3_path_style),
+        evaluate=args.evaluate, precision=args.precision, lock_wait=args.lock_wait, resume=args.resume, input_list=args.input_list,
+        s3=S3Settings.from_env(args.s3_endpoint, args.s3_path_style),
     )
 
 

@@ -15,6 +15,7 @@ from typing import Literal, Optional
 from urllib.parse import urlparse
 
 from fruits.errors import ConfigError
+from fruits.schema import RUN_ID_PATTERN
 from fruits.settings import Settings
 
 WEIGHT_NAMES = ("imagenet", "random")
@@ -73,6 +74,11 @@ class JobConfig:
     precision: str = "fp32"
     # Seconds to wait for another run's lock on the output before giving up (0: refuse at once).
     lock_wait: float = 0.0
+    # Finish an unfinished run instead of starting a new one: its id, or "auto" (fruits.stages.start).
+    resume: Optional[str] = None
+    # A list of the input's files (text, CSV, Parquet, or an S3 Inventory manifest.json) instead of
+    # listing --input: for very large inputs (fruits.manifest).
+    input_list: Optional[str] = None
     s3: S3Settings = field(default_factory=S3Settings)
     # Show the JVM's and TensorFlow's start-up lines in local mode (hidden by default: fruits.quiet).
     verbose: bool = False
@@ -100,6 +106,8 @@ class JobConfig:
             raise ConfigError(f"--limit must be at least 1, got {self.limit}")
         if self.files_per_partition < 1:
             raise ConfigError(f"--files-per-partition must be at least 1, got {self.files_per_partition}")
+        if self.resume is not None and self.resume != "auto" and not RUN_ID_PATTERN.match(self.resume):
+            raise ConfigError(f"--resume takes a run id like 20261203T090000Z-3f2a1c, or 'auto'; got {self.resume!r}")
         if self.lock_wait < 0:
             raise ConfigError(f"--lock-wait must be 0 or more seconds, got {self.lock_wait}")
         if self.keep_runs < 1:
@@ -178,6 +186,8 @@ def check_weights(weights: str) -> None:
 def _check_input(uri: str) -> None:
     if not uri:
         raise ConfigError("--input is required")
+    if is_remote(uri) and not is_s3(uri):
+        raise ConfigError(f"input {uri!r}: the job reads a local folder or an s3a:// prefix")
     if is_remote(uri):
         return  # listed by Spark; an empty or missing bucket prefix is reported then
     path = local_path(uri)
@@ -201,3 +211,4 @@ def _check_output(output: str, input_uri: str) -> None:
         path = local_path(output)
         if path.exists() and not path.is_dir():
             raise ConfigError(f"output {output!r} exists and is not a folder")
+

@@ -14,12 +14,14 @@ zero scale where `std` is 0, so the covariance is that of the scaler's output.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
 
 BLOCK_ROWS = 1024
+FAN_IN = 8
 PARTIAL_SCHEMA = "rows long, sums binary, gram binary"
 
 
@@ -89,7 +91,9 @@ def standardized_covariance(frame, column: str, mean: np.ndarray, std: np.ndarra
     def add(a: tuple, b: tuple) -> tuple:
         return a[0] + b[0], a[1] + b[1], a[2] + b[2]
 
-    rows, sums, gram = source.mapInArrow(partial, PARTIAL_SCHEMA).rdd.map(unpack).treeReduce(add)
+    # Partials are added on the executors until at most FAN_IN of them reach the driver, whatever the cores.
+    depth = max(2, math.ceil(math.log(max(wanted, 2)) / math.log(FAN_IN)))
+    rows, sums, gram = source.mapInArrow(partial, PARTIAL_SCHEMA).rdd.map(unpack).treeReduce(add, depth=depth)
     if rows < 2:
         raise ValueError(f"a covariance needs at least 2 rows, got {rows}")
     centre = sums / rows  # ~0 already; subtracting it keeps the result exact

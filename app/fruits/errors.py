@@ -9,6 +9,10 @@ class ConfigError(ValueError):
     Defined here, below every other module, so that `fruits.settings` and `fruits.config` can both raise it.
     """
 
+
+class JobError(RuntimeError):
+    """The run cannot finish; the message says why. Nothing was committed."""
+
 HINTS = (
     ("UnknownHostException", "the S3 endpoint's host name does not resolve: check FRUITS_S3_ENDPOINT / --s3-endpoint"),
     ("Connection refused", "nothing answers at the S3 endpoint: check FRUITS_S3_ENDPOINT / --s3-endpoint"),

@@ -152,3 +152,19 @@ def format_evaluation(summary: dict) -> str:
     for name in worst_classes(raw, 5):
         lines.append(f"    {name:24s} {raw[name]:6.1%} / {pca.get(name, float('nan')):6.1%}")
     return "\n".join(lines)
+
+
+def evaluate_run(spark, lake, run, table, feature_dim: int, seed: int) -> dict:
+    """Logistic regression on the run's table; draws confusion.png into the run, returns the summary."""
+    import tempfile
+
+    from fruits.schema import CONFUSION
+
+    summary, confusion = evaluate_table(spark, table.cache(), feature_dim, seed)
+    worst = worst_classes(summary["recall_per_class"]["raw"])
+    with tempfile.TemporaryDirectory() as tmp:
+        picture = plot_confusion(confusion, worst, f"worst classes, raw features (accuracy {summary['accuracy']['raw']:.1%})",
+                                 Path(tmp) / CONFUSION)
+        lake.replace_file(picture, run[CONFUSION])
+    table.unpersist()
+    return summary

@@ -30,14 +30,15 @@ import numpy as np
 
 from fruits.config import MODEL_DIMS
 from fruits.imaging import TARGET_SIZE, Decoded, decode_image
-from fruits.ingest import MAX_FILE_BYTES, local_path_bytes, too_large_reason
 from fruits.model_cache import ModelCache
 from fruits.quiet import native_info_lines_hidden
+from fruits.schema import RAW_COLUMNS, RAW_SCHEMA
+from fruits.store import Content, ReadFailure, RetryCount, StoreSpec, read_files
 from fruits.weights import WeightsSpec
 
 log = logging.getLogger(__name__)
 
-RESULT_SCHEMA = "path string, features array<float>, error string"
+RESULT_SCHEMA = RAW_SCHEMA
 
 
 @dataclass(frozen=True)
@@ -168,43 +169,20 @@ class BatchFeatures:
     features: np.ndarray  # (n, dim) float32; zeros for images that failed to decode
     reasons: list[Optional[str]]
 
-    def to_arrow(self, paths):
-        """A RecordBatch (path, features, error); features is a list array over the float32 block."""
+    def to_arrow(self, batch):
+        """A RecordBatch of RAW_COLUMNS: the input batch's path, size and modified, then features and
+        error; features is a list array over the float32 block (no per-row conversion)."""
         import pyarrow as pa
 
         n, dim = self.features.shape
         offsets = pa.array(np.arange(0, (n + 1) * dim, dim, dtype=np.int32))
         failed = pa.array([reason is not None for reason in self.reasons], pa.bool_())
         values = pa.ListArray.from_arrays(offsets, pa.array(self.features.reshape(-1)), mask=failed)
-        return pa.RecordBatch.from_arrays([paths, values, pa.array(self.reasons, pa.string())],
-                                          names=["path", "features", "error"])
+        return pa.RecordBatch.from_arrays([batch.column("path"), batch.column("size"), batch.column("modified"), values,
+                                           pa.array(self.reasons, pa.string())], names=list(RAW_COLUMNS))
 
 
-@dataclass(frozen=True)
-class ReadFailure:
-    """A file the worker could not read; `reason` goes to the rejected table."""
-
-    reason: str
-
-
-def read_local_file(uri: str) -> "bytes | ReadFailure":
-    """The bytes of a local file named by its `file:` URI (fruits.ingest.local_uri), never more than
-    the size cap plus one byte: a file that grew past the cap since the listing is not read whole."""
-    try:
-        with open(local_path_bytes(uri), "rb") as file:
-            data = file.read(MAX_FILE_BYTES + 1)
-    except PermissionError:
-        return ReadFailure("permission denied")
-    except FileNotFoundError:
-        return ReadFailure("file disappeared during the run")
-    except OSError as exc:
-        return ReadFailure(f"cannot read file: {exc.strerror or exc}")
-    if len(data) > MAX_FILE_BYTES:
-        return ReadFailure(too_large_reason(len(data)))
-    return data
-
-
-def featurize_batch(model: Any, images: "list[Optional[bytes] | ReadFailure]", batch_size: int, dim: int,
+def featurize_batch(model: Any, images: "list[Content]", batch_size: int, dim: int,
                     times: Optional[BatchTimes] = None, preprocess: Optional[Callable] = None) -> BatchFeatures:
     """Decode and featurize one Arrow batch; undecodable images get a reason and no features.
 
@@ -237,20 +215,23 @@ class Counters:
     images_done: Any
     decode_seconds: Any
     infer_seconds: Any
+    s3_retries: Any  # GETs retried after throttling or a network failure (fruits.store.with_retries)
 
     @classmethod
     def create(cls, sc) -> "Counters":
-        return cls(sc.accumulator(0), sc.accumulator(0), sc.accumulator(0), sc.accumulator(0.0), sc.accumulator(0.0))
+        return cls(sc.accumulator(0), sc.accumulator(0), sc.accumulator(0), sc.accumulator(0.0), sc.accumulator(0.0),
+                   sc.accumulator(0))
 
     def to_dict(self) -> dict:
         return {"model_builds": self.model_builds.value, "model_calls": self.model_calls.value,
-                "images_done": self.images_done.value,
+                "images_done": self.images_done.value, "s3_retries": self.s3_retries.value,
                 "decode_seconds": round(self.decode_seconds.value, 3), "infer_seconds": round(self.infer_seconds.value, 3)}
 
 
-def make_featurize_function(spec: ModelSpec, batch_size: int, counters: Optional[Counters] = None):
-    """A function for `DataFrame.mapInArrow(f, RESULT_SCHEMA)` over (path, content) batches, or over
-    (path) batches of local `file:` URIs, which the worker reads itself (`read_local_file`)."""
+def make_featurize_function(spec: ModelSpec, store: StoreSpec, batch_size: int, counters: Optional[Counters] = None):
+    """A function for `DataFrame.mapInArrow(f, RAW_SCHEMA)` over (path, size, modified) batches: the
+    worker reads each batch's files itself (fruits.store.read_files, many at a time), then decodes
+    and featurizes them."""
     dim = MODEL_DIMS[spec.model]
 
     def count_build() -> None:
@@ -260,19 +241,21 @@ def make_featurize_function(spec: ModelSpec, batch_size: int, counters: Optional
     def featurize(batches: Iterator) -> Iterator:
         model = get_model(spec, on_build=count_build)
         preprocess = preprocessor(spec.model)
+        retries = RetryCount()
         for batch in batches:
             times = BatchTimes()
-            if "content" in batch.schema.names:
-                contents = batch.column("content").to_pylist()
-            else:
-                contents = [read_local_file(uri) for uri in batch.column("path").to_pylist()]
+            start = time.perf_counter()
+            files = zip(batch.column("path").to_pylist(), batch.column("size").to_pylist(), strict=True)
+            contents = list(read_files(store, files, retries=retries))
+            times.decode += time.perf_counter() - start
             result = featurize_batch(model, contents, batch_size, dim, times, preprocess)
             if counters is not None:
                 counters.images_done.add(batch.num_rows)
                 counters.model_calls.add(times.calls)
                 counters.decode_seconds.add(times.decode)
                 counters.infer_seconds.add(times.infer)
-            yield result.to_arrow(batch.column("path"))
+                counters.s3_retries.add(retries.take())
+            yield result.to_arrow(batch)
 
     return featurize
 

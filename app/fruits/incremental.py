@@ -13,14 +13,11 @@ from dataclasses import dataclass
 from typing import Optional
 
 from fruits.config import ConfigError, JobConfig
-from fruits.ingest import LISTED_SCHEMA, ListedFile
 from fruits.lake import Lake, RunLocation
+from fruits.schema import FEATURES, FILE_KEY, PCA_COLUMN, REJECTED
 from fruits.weights import WeightsSpec
 
 log = logging.getLogger(__name__)
-
-KEY = ["path", "size", "modified"]
-
 
 @dataclass(frozen=True)
 class PreviousRun:
@@ -32,9 +29,9 @@ class PreviousRun:
 
 @dataclass(frozen=True)
 class Plan:
-    """What this run must process, and the previous rows it keeps as they are."""
+    """What this run must process (`todo`, listing rows), and the previous rows it keeps as they are."""
 
-    todo: list[ListedFile]
+    todo: object
     reused_features: Optional[object]
     reused_rejected: Optional[object]
     counts: dict
@@ -57,26 +54,29 @@ def load_previous(spark, lake: Lake, config: JobConfig, weights: WeightsSpec) ->
             f"run {run.run_id} used {previous[0]} with {metrics['weights']['kind']} weights (seed {previous[2]}); "
             "--incremental reuses features only with the same model and weights: drop it to featurize everything"
         )
-    features = spark.read.parquet(run["features"]).drop("pca")
-    rejected = spark.read.parquet(run["rejected"])
+    features = spark.read.parquet(run[FEATURES]).drop(PCA_COLUMN)
+    rejected = spark.read.parquet(run[REJECTED])
     return PreviousRun(run=run, metrics=metrics, features=features, rejected=rejected)
 
 
-def plan_work(spark, listing: list[ListedFile], previous: Optional[PreviousRun]) -> Plan:
-    """Split the listing into files to process and previous rows to keep."""
+def plan_work(listing, listed: int, previous: Optional[PreviousRun]) -> Plan:
+    """Split the listing (a DataFrame with FILE_KEY) into files to process and previous rows to keep.
+
+    Joins and anti-joins on (path, size, modified): only counts reach the driver.
+    """
     if previous is None:
         return Plan(todo=listing, reused_features=None, reused_rejected=None,
-                    counts={"new": len(listing), "reused": 0, "changed": 0, "removed": 0})
-    from pyspark.sql import functions as F
-
-    current = F.broadcast(spark.createDataFrame([(f.path, f.size, f.modified) for f in listing], LISTED_SCHEMA))
-    reused_features = previous.features.join(current, KEY, "inner").cache()
-    reused_rejected = previous.rejected.join(current, KEY, "inner").cache()
-    reused = {r.path for r in reused_features.select("path").union(reused_rejected.select("path")).collect()}
-    before = {r.path for r in previous.features.select("path").union(previous.rejected.select("path")).collect()}
-    now = {f.path for f in listing}
-    todo = [f for f in listing if f.path not in reused]
-    counts = {"new": len(todo), "reused": len(reused), "changed": len((before & now) - reused), "removed": len(before - now)}
+                    counts={"new": listed, "reused": 0, "changed": 0, "removed": 0})
+    keys = listing.select(*FILE_KEY)
+    reused_features = previous.features.join(keys, FILE_KEY, "left_semi")
+    reused_rejected = previous.rejected.join(keys, FILE_KEY, "left_semi")
+    reused_keys = reused_features.select(*FILE_KEY).unionByName(reused_rejected.select(*FILE_KEY))
+    todo = listing.join(reused_keys, FILE_KEY, "left_anti")
+    before = previous.features.select("path").unionByName(previous.rejected.select("path"))
+    reused = reused_keys.count()
+    counts = {"new": listed - reused, "reused": reused,
+              "changed": todo.join(before, "path", "left_semi").count(),
+              "removed": before.join(keys.select("path"), "path", "left_anti").count()}
     log.info("incremental against run %s: %d new or changed files, %d reused, %d removed",
              previous.run.run_id, counts["new"], counts["reused"], counts["removed"])
     return Plan(todo=todo, reused_features=reused_features, reused_rejected=reused_rejected, counts=counts)

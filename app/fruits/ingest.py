@@ -21,8 +21,6 @@ import stat
 from dataclasses import dataclass
 from typing import Optional
 
-import pandas as pd
-
 from fruits.settings import Settings
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
@@ -66,18 +64,6 @@ def parse_image_path(path: str) -> ImagePath:
     dot = name.rfind(".")
     extension = name[dot:].lower() if dot > 0 else ""
     return ImagePath(label=label, split=grandparent if grandparent in SPLITS else None, extension=extension)
-
-
-def parse_paths(paths: pd.Series) -> pd.DataFrame:
-    """Vectorised `parse_image_path` for a pandas UDF: columns label, split, extension."""
-    parsed = [parse_image_path(p) for p in paths]
-    return pd.DataFrame(
-        {
-            "label": [p.label for p in parsed],
-            "split": [p.split for p in parsed],
-            "extension": [p.extension for p in parsed],
-        }
-    )
 
 
 def empty_file_reason() -> str:
@@ -157,46 +143,7 @@ class ListedFile:
         return None
 
 
-LISTED_SCHEMA = "path string, size bigint, modified bigint"
-
-
-def list_local(root: str) -> list[ListedFile]:
-    """Every entry under the local folder `root` that is not a folder, sorted by path; see the module
-    docstring. A folder that cannot be read, or a hidden one (`.git`, `_tmp`), is one row itself.
-    Raises FileNotFoundError when `root` does not exist."""
-    top = os.path.abspath(os.fsencode(root))
-    if not os.path.isdir(top):
-        raise FileNotFoundError(root)
-    found: list[ListedFile] = []
-    folders = [top]
-    while folders:
-        folder = folders.pop()
-        try:
-            with os.scandir(folder) as entries:
-                listed = list(entries)
-        except OSError as exc:
-            found.append(ListedFile(local_uri(folder), 0, 0, f"folder not readable: {exc.strerror or exc}"))
-            continue
-        for entry in listed:
-            try:
-                info = entry.stat(follow_symlinks=False)
-            except OSError as exc:
-                found.append(ListedFile(local_uri(entry.path), 0, 0, f"cannot stat: {exc.strerror or exc}"))
-                continue
-            name = os.fsdecode(entry.name)
-            if stat.S_ISDIR(info.st_mode):
-                if is_hidden(name):
-                    found.append(ListedFile(local_uri(entry.path), 0, int(info.st_mtime_ns // 1_000_000),
-                                            HIDDEN_FOLDER_REASON))
-                else:
-                    folders.append(entry.path)
-                continue
-            found.append(ListedFile(local_uri(entry.path), int(info.st_size), int(info.st_mtime_ns // 1_000_000),
-                                    _local_reason(entry.path, entry.name, info)))
-    return sorted(found, key=lambda f: f.path)
-
-
-def _local_reason(path: bytes, name: bytes, info: os.stat_result) -> Optional[str]:
+def local_reason(path: bytes, name: bytes, info: os.stat_result) -> Optional[str]:
     if stat.S_ISLNK(info.st_mode):
         return "symbolic link, not followed"
     if not stat.S_ISREG(info.st_mode):
@@ -223,29 +170,6 @@ def count_local_entries(root: str) -> int:
     return count + len(unreadable)  # an unreadable folder is one row
 
 
-def list_input(spark, uri: str, expected: int) -> list[ListedFile]:
-    """Every file under the remote `uri`, recursively, sorted by path; hidden keys (`_x`, `.x`, or
-    under such a folder) as rejected rows.
-
-    Fast path: Spark's own file index (the binaryFile source without its content column), one
-    job for any number of files. That source silently drops zero-byte files and hidden keys, and
-    every file must be counted, so when it returns fewer rows than the filesystem's own count
-    (`expected`, from `count_remote_files`), we list file by file with Hadoop's FileSystem API instead (a few ms per
-    file through py4j, so only then). Raises FileNotFoundError when `uri` does not exist.
-    """
-    from pyspark.sql import functions as F
-
-    root = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(uri)
-    fs = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    if not fs.exists(root):
-        raise FileNotFoundError(uri)
-    frame = spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(uri)
-    rows = frame.select("path", "length", F.unix_millis("modificationTime").alias("modified")).collect()
-    if len(rows) == len(frame.inputFiles()) == expected:
-        return sorted((ListedFile(r.path, int(r.length), int(r.modified)) for r in rows), key=lambda f: f.path)
-    return _list_with_hadoop(fs, root)
-
-
 def count_remote_files(spark, uri: str) -> int:
     """An independent count of the files under a remote `uri`: the filesystem's content summary
     (on S3A, its own recursive LIST), hidden keys included."""
@@ -254,16 +178,3 @@ def count_remote_files(spark, uri: str) -> int:
     if not fs.exists(root):
         raise FileNotFoundError(uri)
     return int(fs.getContentSummary(root).getFileCount())
-
-
-def _list_with_hadoop(fs, root) -> list[ListedFile]:
-    prefix = fs.makeQualified(root).toUri().getPath().rstrip("/") + "/"
-    found = []
-    files = fs.listFiles(root, True)
-    while files.hasNext():
-        status = files.next()
-        relative = status.getPath().toUri().getPath()[len(prefix):]
-        hidden = any(is_hidden(part) for part in relative.split("/"))
-        found.append(ListedFile(status.getPath().toString(), int(status.getLen()), int(status.getModificationTime()),
-                                HIDDEN_KEY_REASON if hidden else None))
-    return sorted(found, key=lambda f: f.path)

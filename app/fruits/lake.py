@@ -37,14 +37,14 @@ from typing import Optional
 
 from fruits.config import ConfigError, is_remote, local_path, normalize_uri
 from fruits.lock import LOCK
+from fruits.schema import METRICS, RAW, REQUIRED_ARTIFACTS, RUN_ID_PATTERN
 
 log = logging.getLogger(__name__)
 
 POINTER = "_CURRENT"
 RUNS = "runs"
-ARTIFACTS = ("features", "rejected", "model", "metrics.json", "pca_2d.png")
+ARTIFACTS = REQUIRED_ARTIFACTS
 MARKER = "_FRUITS_RUN"
-RUN_ID_PATTERN = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
 # This tool's own temporary files at the top of an output (the pointer's, the lock's): never foreign.
 OWN_TEMPORARY = re.compile(r"^\.(_CURRENT\..+\.tmp|_LOCK\..+\.aside)$")
 
@@ -163,9 +163,51 @@ class Lake:
                 log.info("removing %s, left by a run that did not finish", entry)
                 entry.unlink(missing_ok=True)
 
-    def mark_run(self, run: RunLocation) -> None:
-        """Write the marker that makes `run`'s folder ours to clean up later."""
-        self.write_text(run[MARKER], json.dumps({"run_id": run.run_id, "host": socket.gethostname(), "pid": os.getpid()}) + "\n")
+    def mark_run(self, run: RunLocation, settings: dict) -> None:
+        """Write the marker that makes `run`'s folder ours to clean up later; `settings` are what a
+        restarted run must share with it to reuse its work (`resumable_run`)."""
+        record = {"run_id": run.run_id, "host": socket.gethostname(), "pid": os.getpid(), "settings": settings}
+        self.write_text(run[MARKER], json.dumps(record, sort_keys=True) + "\n")
+
+    def run_settings(self, run: RunLocation) -> Optional[dict]:
+        """The settings recorded in `run`'s marker, or None when the folder is not one of ours."""
+        if not self.is_ours(run.run_id):
+            return None
+        return json.loads(self.read_text(run[MARKER])).get("settings")
+
+    def resumable_run(self, settings: dict) -> Optional[RunLocation]:
+        """The newest unfinished run of ours, newer than the current one, made with the same `settings`."""
+        current = self.current_run()
+        for run_id in reversed(self.list_runs()):
+            if current is not None and run_id <= current.run_id:
+                return None
+            run = RunLocation(self.output, run_id)
+            if not self.is_complete(run) and self.run_settings(run) == settings:
+                return run
+        return None
+
+    def finished_waves(self, run: RunLocation) -> list[str]:
+        """URIs of the raw-feature waves of `run` that Spark committed (their `_SUCCESS` exists);
+        half-written ones are deleted."""
+        folder = self._path(run[RAW])
+        if not self._fs.exists(folder):
+            return []
+        done = []
+        for status in self._fs.listStatus(folder):
+            uri = status.getPath().toString()
+            if self._fs.exists(self._path(f"{uri}/_SUCCESS")):
+                done.append(uri)
+            else:
+                log.info("removing %s: a wave that did not finish", uri)
+                self.delete(uri)
+        return sorted(done)
+
+    def clear_outputs(self, run: RunLocation) -> None:
+        """Delete what a lost attempt of `run` wrote after featurizing (the tables are rewritten whole)."""
+        for artifact in ARTIFACTS:
+            if self.exists(run[artifact]):
+                log.info("removing %s, left by the attempt that did not finish", run[artifact])
+                self.delete(run[artifact])
 
     def commit(self, run: RunLocation) -> None:
         """Make `run` the current one atomically; refuse to move the pointer back to an older run."""
@@ -214,4 +256,4 @@ class Lake:
         return removed
 
     def read_metrics(self, run: RunLocation) -> dict:
-        return json.loads(self.read_text(run["metrics.json"]))
+        return json.loads(self.read_text(run[METRICS]))

@@ -1,75 +1,37 @@
-"""Read tasks of N files each, straight from Spark's file scan, without a shuffle.
+"""How many waves and tasks a featurize pass uses: arithmetic on counts, never on per-image lists.
 
-Spark packs files into read tasks by bytes: each file counts as its length plus
-`spark.sql.files.openCostInBytes`, and a task is closed when the next file would pass
-`spark.sql.files.maxPartitionBytes` (`FilePartition.getFilePartitions`, "next fit decreasing").
-For 5 KB JPEGs that gives tasks whose size has nothing to do with the work in them (inference
-costs the same per image whatever its bytes). Setting the open cost above the bytes of any whole
-task makes the file count the only thing that matters: with cost C and a maximum of N * C - 1,
-every task holds exactly N files (the last one the rest), zero-byte files included.
-
-Why not `repartition(n)` after the read: it costs a separate stage that reads every file and
-shuffles its bytes before any Python worker starts (about 4 s of 2 cores per 2,000 images here),
-while a task that reads its own files hands them to the model as it goes. The settings are
-session-wide SQL settings, read when the scan is planned, so they are set only around the one
-action that materializes the scan, and restored afterwards.
+A wave is one Spark job that featurizes part of the images and commits their raw features as its
+own folder; a restarted run reuses every committed wave (fruits.stages). Within a wave, tasks of
+`files_per_task` images keep every core busy to the end and the progress line moving: the number
+of tasks is rounded up to a multiple of the cores, so the last round of tasks fills them all.
 """
 
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
-from typing import Iterator
 
-OPEN_COST = "spark.sql.files.openCostInBytes"
-MAX_PARTITION_BYTES = "spark.sql.files.maxPartitionBytes"
-MIN_PARTITION_NUM = "spark.sql.files.minPartitionNum"
-MAX_PARTITION_NUM = "spark.sql.files.maxPartitionNum"
+# Images per wave: about 128 MB of raw 2048-d float32 features, and the most work a killed driver loses.
+WAVE_IMAGES = 16_384
 
 
-def files_per_task(files: int, tasks: int) -> int:
-    """Files in each of `tasks` read tasks so that together they hold `files` (the last fewer).
+def waves_for(images: int, wave_images: int = WAVE_IMAGES) -> int:
+    """Number of waves for `images` images (0 when there is nothing to do).
 
-    >>> files_per_task(2000, 32)
-    63
+    >>> waves_for(0), waves_for(2000), waves_for(90_483)
+    (0, 1, 6)
     """
-    if files < 1 or tasks < 1:
-        raise ValueError(f"need at least one file and one task, got {files} files for {tasks} tasks")
-    return math.ceil(files / tasks)
+    if wave_images < 1:
+        raise ValueError(f"images per wave must be at least 1, got {wave_images}")
+    return math.ceil(images / wave_images)
 
 
-def count_based_settings(per_task: int, largest_file: int) -> dict[str, str]:
-    """SQL settings under which Spark's file scan puts exactly `per_task` files in each task.
+def tasks_for(images: int, files_per_task: int, cores: int) -> int:
+    """Tasks for one wave of `images`: about `files_per_task` each, a multiple of `cores`, at most one per image.
 
-    A task closes when (files so far) * cost + their bytes + the next file's bytes exceeds the
-    maximum, per_task * cost - 1; with cost > per_task * largest_file the bytes can never tip it,
-    only the count.
+    >>> tasks_for(2000, 64, 2), tasks_for(10, 64, 8), tasks_for(5, 1, 8)
+    (32, 8, 5)
     """
-    if per_task < 1:
-        raise ValueError(f"files per task must be at least 1, got {per_task}")
-    cost = per_task * max(1, largest_file) + 1
-    return {
-        OPEN_COST: str(cost),
-        MAX_PARTITION_BYTES: str(per_task * cost - 1),
-        # Otherwise Spark lowers the maximum to (all files' cost) / (cores), splitting small inputs further.
-        MIN_PARTITION_NUM: "1",
-        # An explicit cap on the number of tasks would re-pack by bytes; the count is chosen here.
-        MAX_PARTITION_NUM: str(2**31 - 1),
-    }
-
-
-@contextmanager
-def count_based_file_tasks(spark, per_task: int, largest_file: int) -> Iterator[None]:
-    """Within the block, file scans that run pack `per_task` files per task; settings restored after."""
-    settings = count_based_settings(per_task, largest_file)
-    before = {key: spark.conf.get(key, None) for key in settings}
-    try:
-        for key, value in settings.items():
-            spark.conf.set(key, value)
-        yield
-    finally:
-        for key, value in before.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
+    if files_per_task < 1 or cores < 1:
+        raise ValueError(f"need at least one file per task and one core, got {files_per_task} and {cores}")
+    tasks = max(1, math.ceil(images / files_per_task))
+    return max(1, min(max(images, 1), math.ceil(tasks / cores) * cores))

@@ -125,3 +125,31 @@ def prepare_int8(model: Any, preprocess: Callable[[np.ndarray], np.ndarray], pix
     log.info("int8 featurizer: calibrated on %d images in %.0f s; cosine to fp32 on %d other images: mean %.4f, min %.4f",
              report.calibration_images, report.seconds, report.check_images, report.cosine_mean, report.cosine_min)
     return report
+
+
+def sample_pixels(spark, images, store, seed: int, count: int) -> np.ndarray:
+    """Decoded pixels of a seeded random sample of at most `count` images (a DataFrame with path and
+    size): only the sample's paths reach the driver, and the driver reads just those files."""
+    from pyspark.sql import functions as F
+
+    from fruits.imaging import decode_image
+    from fruits.store import read_files
+
+    chosen = images.select("path", "size").orderBy(F.rand(seed)).limit(count).collect()
+    decoded = [decode_image(data) for data in read_files(store, [(r.path, int(r.size)) for r in chosen])
+               if isinstance(data, bytes)]
+    pixels = [d.pixels for d in decoded if d.pixels is not None]
+    return np.stack(pixels) if pixels else np.zeros((0, 224, 224, 3), np.uint8)
+
+
+def quantize_for_run(spark, spec, images, store, destination: Path) -> QuantizationReport:
+    """Build the fp32 model on the driver and quantize it to int8 into `destination`, calibrated on a
+    seeded sample of `images`; raises ValueError when too few of them decode."""
+    import dataclasses
+    import os
+
+    from fruits.featurize import build_model, preprocessor
+
+    pixels = sample_pixels(spark, images, store, spec.seed, CALIBRATION_IMAGES + CHECK_IMAGES)
+    model = build_model(dataclasses.replace(spec, threads=os.cpu_count() or 1))
+    return prepare_int8(model, preprocessor(spec.model), pixels, destination, os.cpu_count() or 1)

@@ -23,8 +23,7 @@ def open_current(output: str, s3: S3Settings, app_name: str, verbose: bool = Fal
 
 def evaluate_output(output: str, s3: S3Settings, verbose: bool = False) -> None:
     """Evaluate the current run; write confusion.png and the evaluation into its metrics.json."""
-    from fruits.evaluate import format_evaluation
-    from fruits.job import evaluate_run
+    from fruits.evaluate import evaluate_run, format_evaluation
 
     spark, lake, run, metrics = open_current(output, s3, "fruits-evaluate", verbose)
     if metrics["format"] != "parquet":

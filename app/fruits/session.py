@@ -62,6 +62,9 @@ def s3a_settings(s3: S3Settings) -> dict[str, str]:
     return settings
 
 
+DRIVER_MAX_RESULT_SIZE = "512m"
+
+
 def use_utf8_for_the_jvm() -> None:
     """The JVM names files in the locale's character set (under LC_ALL=POSIX, ASCII: an output path
     with 'Pêche' becomes 'P?che'); give the JVM this process starts a UTF-8 locale, whatever ours is."""
@@ -90,6 +93,9 @@ def build_session(config: JobConfig, app_name: str = "fruits-pipeline"):
         "spark.sql.execution.arrow.maxRecordsPerBatch": str(config.batch_size),
         "spark.python.worker.reuse": "true",
         "spark.sql.session.timeZone": "UTC",
+        # The driver takes summaries only (counts, the PCA's partial sums, the picture's sample);
+        # a collect that passes this is a bug to fix, not a limit to raise.
+        "spark.driver.maxResultSize": DRIVER_MAX_RESULT_SIZE,
     }
     if not launched_by_spark_submit():
         # Python workers must import this interpreter's packages (TensorFlow, fruits); pyspark

@@ -1,0 +1,267 @@
+"""The input's listing as a DataFrame: one row per entry, listed by the workers, never held by the driver.
+
+The driver plans the walk from the top two levels of folders only (`<root>/<Split>/<Label>` in the
+Fruits-360 layout: a few hundred folders, whatever the number of images): each planned folder is a
+task that lists its own entries, recursively below the second level. A local folder is walked
+with `os.scandir` on bytes (fruits.ingest has the rules: links not followed, hidden folders one
+row, reasons for what will not be read); an S3 prefix is listed by LIST pages through pyarrow (size
+and time come with the page, so no request per object). Labels, splits and the reasons that follow
+from a name or a size are Spark SQL expressions over the path (`with_labels`, `with_skip_reason`).
+
+An independent count of the same tree (os.walk locally, Hadoop's content summary on S3) must
+equal the listing's row count, or the run stops before writing anything.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from typing import Iterator, Optional
+
+from fruits.config import ConfigError, S3Settings, is_s3, local_path
+from fruits.ingest import (
+    HIDDEN_FOLDER_REASON,
+    HIDDEN_KEY_REASON,
+    IMAGE_EXTENSIONS,
+    MAX_FILE_BYTES,
+    SPLITS,
+    count_local_entries,
+    count_remote_files,
+    empty_file_reason,
+    is_hidden,
+    local_reason,
+    local_uri,
+)
+from fruits.schema import LISTING_SCHEMA
+from fruits.store import RetryCount, StoreSpec, filesystem, s3_key, with_retries
+
+# Folders up to this depth are planned by the driver; deeper ones are walked inside a task.
+PLANNED_DEPTH = 2
+
+
+@dataclass(frozen=True)
+class FolderTask:
+    """List `folder`'s entries (and everything below it when `recursive`); `root` is the input's top."""
+
+    root: str
+    folder: str
+    recursive: bool
+
+
+class ListingMismatch(RuntimeError):
+    """The listing and an independent count of the input disagree."""
+
+
+def plan_local(root: bytes) -> list[FolderTask]:
+    """Tasks covering the local tree under `root`: its top levels alone, deeper folders whole."""
+    tasks, level = [], [root]
+    for depth in range(PLANNED_DEPTH + 1):
+        recursive = depth == PLANNED_DEPTH
+        tasks += [FolderTask(os.fsdecode(root), os.fsdecode(f), recursive) for f in level]
+        if recursive:
+            break
+        below = []
+        for folder in level:
+            try:
+                with os.scandir(folder) as entries:
+                    below += [e.path for e in entries if e.is_dir(follow_symlinks=False) and not is_hidden(os.fsdecode(e.name))]
+            except OSError:
+                continue  # the task for `folder` reports it as a row
+        level = below
+    return tasks
+
+
+def scan_local(task: FolderTask) -> Iterator[tuple]:
+    """Rows (path, size, modified, reason) of the entries in `task`; see fruits.ingest's docstring."""
+    folders = [os.fsencode(task.folder)]
+    while folders:
+        folder = folders.pop()
+        try:
+            with os.scandir(folder) as entries:
+                listed = list(entries)
+        except OSError as exc:
+            yield (local_uri(folder), 0, 0, f"folder not readable: {exc.strerror or exc}")
+            continue
+        for entry in listed:
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError as exc:
+                yield (local_uri(entry.path), 0, 0, f"cannot stat: {exc.strerror or exc}")
+                continue
+            modified = int(info.st_mtime_ns // 1_000_000)
+            if stat.S_ISDIR(info.st_mode):
+                if is_hidden(os.fsdecode(entry.name)):
+                    yield (local_uri(entry.path), 0, modified, HIDDEN_FOLDER_REASON)
+                elif task.recursive:
+                    folders.append(entry.path)
+                continue
+            yield (local_uri(entry.path), int(info.st_size), modified, local_reason(entry.path, entry.name, info))
+
+
+def plan_s3(s3fs, root: str) -> list[FolderTask]:
+    """Tasks covering the S3 prefix `root` (s3a://bucket/prefix), by LIST with a delimiter."""
+    from pyarrow import fs
+
+    tasks, level = [], [s3_key(root).rstrip("/")]
+    for depth in range(PLANNED_DEPTH + 1):
+        recursive = depth == PLANNED_DEPTH
+        tasks += [FolderTask(root, key, recursive) for key in level]
+        if recursive:
+            break
+        below = []
+        for key in level:
+            infos = s3fs.get_file_info(fs.FileSelector(key, recursive=False, allow_not_found=True))
+            below += [i.path for i in infos if i.type == fs.FileType.Directory and not is_hidden(i.base_name)]
+        level = below
+    return tasks
+
+
+def scan_s3(s3fs, task: FolderTask, retries: Optional[RetryCount] = None) -> Iterator[tuple]:
+    """Rows (path, size, modified, reason) of the objects under `task.folder`, from LIST pages only.
+
+    A key with a hidden part below the root (`_x`, `.x`, or under such a folder) is a row with its
+    reason: Spark's readers would skip it silently. Hidden folders at the planned levels are listed
+    here whole for the same reason.
+    """
+    from pyarrow import fs
+
+    prefix = s3_key(task.root).rstrip("/") + "/"
+    recursive = task.recursive
+    selector = fs.FileSelector(task.folder, recursive=recursive, allow_not_found=True)
+    for info in with_retries(lambda: s3fs.get_file_info(selector), retries):
+        if info.type != fs.FileType.File:
+            if info.type == fs.FileType.Directory and not recursive and is_hidden(info.base_name):
+                yield from scan_s3(s3fs, FolderTask(task.root, info.path, True), retries)
+            continue
+        relative = info.path[len(prefix):] if info.path.startswith(prefix) else info.path
+        hidden = any(is_hidden(part) for part in relative.split("/"))
+        modified = int(info.mtime_ns // 1_000_000) if info.mtime_ns is not None else 0
+        yield ("s3a://" + info.path, int(info.size), modified, HIDDEN_KEY_REASON if hidden else None)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The listing, persisted (LISTING_COLUMNS), its row count, and the LIST requests S3 made us retry."""
+
+    files: object
+    listed: int
+    retries: int
+
+
+def list_files(spark, input_uri: str, s3: S3Settings, limit: Optional[int] = None, input_list: Optional[str] = None) -> Listing:
+    """Every entry under the input (or named by `input_list`, fruits.manifest) as a persisted DataFrame.
+
+    Raises ConfigError when the input does not exist or holds no file, ListingMismatch when a
+    second count of the tree disagrees. With `limit`, the first `limit` rows in path order (a
+    distributed top-k: no path reaches the driver).
+    """
+    from pyspark import StorageLevel
+
+    retries = spark.sparkContext.accumulator(0)
+    if input_list:
+        from fruits.manifest import read_input_list
+
+        frame, expected = read_input_list(spark, input_list, input_uri, s3), None
+    else:
+        frame, expected = _walk(spark, input_uri, s3, retries)
+    frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
+    listed = frame.count()
+    if expected is not None and listed != expected:
+        frame.unpersist()
+        raise ListingMismatch(f"listed {listed} entries under {input_uri}, but a second count finds {expected}: "
+                              "the input is changing, or the listing lost files; nothing was written")
+    if listed == 0:
+        frame.unpersist()
+        raise ConfigError(f"input {input_list or input_uri} names no files")
+    if limit and limit < listed:
+        limited = frame.orderBy("path").limit(limit).persist(StorageLevel.MEMORY_AND_DISK)
+        listed = limited.count()
+        frame.unpersist()
+        frame = limited
+    return Listing(files=frame, listed=listed, retries=retries.value)
+
+
+def _walk(spark, input_uri: str, s3: S3Settings, retries) -> tuple:
+    """The listing of a folder or prefix, walked by the workers, and an independent count of it."""
+    if is_s3(input_uri):
+        spec = StoreSpec(s3=s3)
+        root = "s3a://" + s3_key(input_uri).rstrip("/")
+        tasks = plan_s3(filesystem(spec), root)
+        expected = _remote_count(spark, input_uri)
+    else:
+        spec = StoreSpec()
+        top = os.path.abspath(os.fsencode(str(local_path(input_uri))))
+        if not os.path.isdir(top):
+            raise ConfigError(f"input {input_uri} does not exist")
+        tasks = plan_local(top)
+        expected = count_local_entries(os.fsdecode(top))
+
+    def scan(task: FolderTask) -> Iterator[tuple]:
+        if spec.s3 is None:
+            return scan_local(task)
+        count = RetryCount()
+        rows = list(scan_s3(filesystem(spec), task, count))
+        retries.add(count.take())
+        return rows
+
+    # A few folders per task: enough tasks to spread the walk, not one task (and its overhead) per folder.
+    slices = max(1, min(len(tasks), 4 * spark.sparkContext.defaultParallelism))
+    rows = spark.sparkContext.parallelize(tasks, slices).flatMap(scan)
+    return spark.createDataFrame(rows, LISTING_SCHEMA), expected
+
+
+def _remote_count(spark, uri: str) -> int:
+    try:
+        return count_remote_files(spark, uri)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"input {uri} does not exist") from exc
+
+
+def extension_column(path_column: str = "path"):
+    """Lower-case extension of the file name (with its dot), or "" when the name has none."""
+    from pyspark.sql import functions as F
+
+    name = F.substring_index(F.col(path_column), "/", -1)
+    has_extension = F.instr(F.substring(name, 2, 1 << 30), ".") > 0  # a dot after the first character
+    return F.when(has_extension, F.lower(F.concat(F.lit("."), F.substring_index(name, ".", -1)))).otherwise(F.lit(""))
+
+
+def with_skip_reason(frame):
+    """`frame` with `reason` filled wherever the job will not read the file, null for images to featurize.
+
+    The SQL twin of fruits.ingest.ListedFile.skip_reason (tests/spark checks they agree).
+    """
+    from pyspark.sql import functions as F
+
+    ext = extension_column()
+    accepted = ", ".join(sorted(IMAGE_EXTENSIONS))
+    non_image = F.concat(F.lit("not an image file ("), F.when(ext == "", F.lit("no extension")).otherwise(ext),
+                         F.lit(f"); accepted: {accepted}"))
+    too_large = F.concat(F.lit("file too large ("), F.format_number(F.col("size"), 0),
+                         F.lit(f" bytes, limit {MAX_FILE_BYTES:,}; FRUITS_MAX_FILE_BYTES)"))
+    reason = (F.when(F.col("reason").isNotNull(), F.col("reason"))
+              .when(~ext.isin(*sorted(IMAGE_EXTENSIONS)), non_image)
+              .when(F.col("size") == 0, F.lit(empty_file_reason()))
+              .when(F.col("size") > MAX_FILE_BYTES, too_large))
+    return frame.withColumn("reason", reason)
+
+
+def with_labels(frame):
+    """`frame` with `label` (the parent folder) and `split` (the grandparent when Training or Test).
+
+    Local paths are `file:` URIs in which `%` is written `%25` (fruits.ingest.local_uri; paths with
+    other encoded bytes are never featurized), so their folder names are decoded back here.
+    """
+    from pyspark.sql import functions as F
+
+    parts = F.split(F.col("path"), "/")
+    local = F.col("path").startswith("file:")
+
+    def folder(index: int):
+        raw = F.try_element_at(parts, F.lit(index))
+        return F.when(local, F.regexp_replace(raw, "%25", "%")).otherwise(raw)
+
+    grandparent = folder(-3)
+    return (frame.withColumn("label", F.coalesce(folder(-2), F.lit("")))
+            .withColumn("split", F.when(grandparent.isin(*SPLITS), grandparent)))
