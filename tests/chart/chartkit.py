@@ -71,6 +71,19 @@ def module_dir(module: str, version: str) -> Path:
     return Path(proc.stdout.strip())
 
 
+def assert_restricted(pod_security: dict, container_security: dict, where) -> None:
+    """The Pod Security `restricted` profile, where the pod or its container may state each rule."""
+    def either(key):
+        return container_security.get(key, pod_security.get(key))
+
+    assert either("runAsNonRoot") is True, where
+    assert (either("seccompProfile") or {}).get("type") == "RuntimeDefault", where
+    assert container_security["allowPrivilegeEscalation"] is False, where
+    assert container_security["capabilities"]["drop"] == ["ALL"], where
+    assert container_security["readOnlyRootFilesystem"] is True, where
+    assert not container_security.get("privileged"), where
+
+
 @dataclass
 class Rendered:
     """One `helm template` output: the values file and the objects, in order."""

@@ -4,7 +4,7 @@ incremental runs."""
 
 import pytest
 
-from chartkit import NAMESPACE, need
+from chartkit import NAMESPACE, assert_restricted, need
 
 pytestmark = pytest.mark.chart
 yaml = need("yaml", "pyyaml")
@@ -85,10 +85,7 @@ def test_history_server_reads_the_event_logs_as_a_restricted_pod(rendered, value
     assert f"-Dspark.hadoop.fs.s3a.aws.credentials.provider={provider}" in opts
     # The executors' account: S3 through IRSA or Pod Identity, no API rights, no token.
     assert pod["serviceAccountName"] == spec["executor"]["serviceAccount"] and pod["automountServiceAccountToken"] is False
-    security = container["securityContext"]
-    assert security["readOnlyRootFilesystem"] is True and security["allowPrivilegeEscalation"] is False
-    assert security["capabilities"]["drop"] == ["ALL"] and pod["securityContext"]["runAsNonRoot"] is True
-    assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    assert_restricted(pod["securityContext"], container["securityContext"], "history server")
     assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp"}
     service = result.one("Service", "fruits-pipeline-history")
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]

@@ -4,7 +4,7 @@ NetworkPolicy."""
 
 import pytest
 
-from chartkit import NAMESPACE, OPERATOR_NAMESPACE
+from chartkit import NAMESPACE, OPERATOR_NAMESPACE, assert_restricted
 
 pytestmark = pytest.mark.chart
 
@@ -19,19 +19,6 @@ def chart_objects(result):
 
 def operator_objects(result):
     return [o for o in result.objects if o["metadata"].get("labels", {}).get("app.kubernetes.io/name") == "spark-operator"]
-
-
-def assert_restricted(pod_security: dict, container_security: dict, where) -> None:
-    """The Pod Security `restricted` profile, where the pod or its container may state each rule."""
-    def either(key):
-        return container_security.get(key, pod_security.get(key))
-
-    assert either("runAsNonRoot") is True, where
-    assert (either("seccompProfile") or {}).get("type") == "RuntimeDefault", where
-    assert container_security["allowPrivilegeEscalation"] is False, where
-    assert container_security["capabilities"]["drop"] == ["ALL"], where
-    assert container_security["readOnlyRootFilesystem"] is True, where
-    assert not container_security.get("privileged"), where
 
 
 @pytest.mark.parametrize("values_file", ENVIRONMENTS)
@@ -147,3 +134,16 @@ def test_image_digest_pins_the_image_and_an_empty_tag_is_the_app_version(templat
         proc = template("values-kind.yaml", *extra, "--show-only", "templates/spark/sparkapplication.yaml")
         assert proc.returncode == 0, proc.stderr
         assert yaml.safe_load(proc.stdout)["spec"]["image"] == expected
+
+
+def test_minio_is_restricted_and_not_run_by_the_job_key(rendered):
+    result = rendered["values-kind.yaml"]
+    deployment = result.one("Deployment", "minio")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert_restricted(pod["securityContext"], container["securityContext"], "minio")
+    root = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e}
+    assert set(root) == {"MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"}
+    (secret_name,) = set(root.values())
+    assert result.one("Secret", secret_name)["stringData"]["MINIO_ROOT_USER"] != \
+        result.one("Secret", "fruits-pipeline-s3")["stringData"]["AWS_ACCESS_KEY_ID"]

@@ -65,9 +65,9 @@ relative to the bundled operator (its own namespace, one the operator watches).
 {{/*
 sparkConf: shuffle tracking for dynamic allocation (mirrors the dynamicAllocation block, whose
 timeout the operator passes in milliseconds), graceful executor decommissioning with block
-migration, rolling event logs, optional Prometheus servlet metrics; spark.conf from values wins. The Parquet committer binding of
-spark-hadoop-cloud is not set: that module is not published for this Spark, so the image lacks it
-(the job commits each run atomically itself).
+migration, rolling event logs, optional Prometheus servlet metrics; spark.conf from values wins.
+The Parquet committer binding of spark-hadoop-cloud is not set: that module is not published for
+this Spark, so the image lacks it (the job commits each run atomically itself).
 */}}
 {{- define "fruits-pipeline.spark.conf" -}}
 {{- $da := .Values.dynamicAllocation }}
