@@ -140,7 +140,7 @@ bench-int8: install ## int8 (TFLite, quantized as --precision int8 does) vs the 
 	$(VENV_PY) bench/int8.py --images 2000
 
 .PHONY: bench-s3
-# BENCH_IMAGES images (8,000), or N= on the command line; MODEL= and PRECISION= choose the featurizer.
+# BENCH_IMAGES images (8,000), or N= on the command line; MODEL=, PRECISION= and WEIGHTS= choose the featurizer.
 bench-s3: install jars minio toxiproxy ## The job from local files vs MinIO through Toxiproxy, plain and +20 ms per response; prints s3 ratio
 	$(VENV_PY) bench/s3.py --images $(if $(filter command line environment,$(origin N)),$(N),$(BENCH_IMAGES)) \
-		--model $(or $(MODEL),efficientnet-lite0) --precision $(or $(PRECISION),int8)
+		--model $(or $(MODEL),efficientnet-lite0) --precision $(or $(PRECISION),int8) $(if $(WEIGHTS),--weights $(WEIGHTS))

@@ -22,6 +22,13 @@ HINTS = (
     ("403 Forbidden", "S3 denied access (403): check the credentials and the bucket policy"),
     ("NoAuthWithAWSException", "no S3 credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or use IRSA"),
     ("NoSuchBucket", "the S3 bucket does not exist"),
+    # The same failures as the AWS SDK for C++ (pyarrow's S3 filesystem, used by the workers) words them.
+    ("connect to server", "nothing answers at the S3 endpoint: check FRUITS_S3_ENDPOINT / --s3-endpoint"),
+    ("Could not resolve host", "the S3 endpoint's host name does not resolve: check FRUITS_S3_ENDPOINT / --s3-endpoint"),
+    ("INVALID_ACCESS_KEY_ID", "S3 rejected the access key: check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"),
+    ("SIGNATURE_DOES_NOT_MATCH", "S3 rejected the secret key: check AWS_SECRET_ACCESS_KEY"),
+    ("ACCESS_DENIED", "S3 denied access (403): check the credentials and the bucket policy"),
+    ("NO_SUCH_BUCKET", "the S3 bucket does not exist"),
 )
 
 

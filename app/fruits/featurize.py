@@ -1,6 +1,7 @@
 """CNN features for image bytes, as a batched Spark `mapInArrow` function with one model per Python worker.
 
-Shapes: an Arrow batch of (path, compressed image bytes) -> decoded (n, 224, 224, 3) uint8 ->
+Shapes: an Arrow batch of listed files (path, size, modified) -> their bytes, read by the worker
+itself many at a time (`fruits.store.read_files`) -> decoded (n, 224, 224, 3) uint8 ->
 the model's preprocessing (`preprocessor`) float32 -> ResNet50 without its top, global average
 pooling -> (n, 2048) float32; or EfficientNet-Lite0 -> (n, 1280) float32.
 
@@ -14,8 +15,7 @@ We do not use `predict_batch_udf` because decoding must happen in the same pass,
 fails to decode must come out as a row with a reason rather than a failed task.
 Why `mapInArrow` rather than a pandas UDF: the model's (n, dim) output leaves as one Arrow list
 array over the same float32 buffer, with no per-row conversion through pandas objects, and the
-path travels with its row (no struct column to unpack). A null model over 8,000 images ran
-1-2 s faster this way.
+path travels with its row (no struct column to unpack); docs/decisions.md has the measurement.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
-"""Listing the input: which files exist, which are images, and what label and split each carries.
+"""The rules for one listed entry: is it an image, what label and split it carries, why it is not read.
 
 The Fruits-360 layout is `<root>/<Split>/<Label>/<name>.jpg`: the label is the parent folder and
 the split is the grandparent when it is `Training` or `Test`. Folder names are kept exactly as
-written (spaces, digits, accents): Spark's binaryFile source gives paths without percent-encoding.
+written (spaces, digits, accents); S3 paths are `s3a://bucket/key` without percent-encoding.
+fruits.listing applies these rules to a whole input, on the workers.
 
-A local input is listed here, in Python, on bytes: the JVM's view of file names depends on the
+A local input is listed in Python, on bytes: the JVM's view of file names depends on the
 locale (under LC_ALL=POSIX it turns `Pêche` into `P?che` and loses the file) and cannot name a
 file whose name is not valid UTF-8 at all. The walk never follows a symbolic link, so a link
 loop cannot multiply rows; every entry that is not a directory becomes one row, and the ones the
@@ -27,9 +28,6 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", "
 SPLITS = ("Training", "Test")
 # Far above a 50 MP JPEG (~20 MB); a bigger file is rejected from its listed size, never read.
 MAX_FILE_BYTES = Settings.from_env().max_file_bytes
-# Spark's pathGlobFilter for the image extensions, in any letter case (the filter is case-sensitive).
-IMAGE_NAME_GLOB = "*.{" + ",".join("".join(f"[{c.lower()}{c.upper()}]" for c in ext[1:]) for ext in sorted(IMAGE_EXTENSIONS)) + "}"
-_GLOB_SPECIALS = re.compile(r"([\\\[\]{}*?])")
 # Entries Spark's own readers skip (`is_hidden`); here they are rows with one of these reasons.
 HIDDEN_FILE_REASON = "hidden file (name starts with . or _), not read"
 HIDDEN_FOLDER_REASON = "hidden folder (name starts with . or _), not read"
@@ -92,15 +90,6 @@ def local_path_bytes(uri: str) -> bytes:
     """
     path = re.sub(r"^file:(//(?=/))?", "", uri)
     return re.sub(rb"%([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), path.encode("utf-8", "surrogateescape"))
-
-
-def escape_glob(path: str) -> str:
-    """A path Spark and Hadoop will not read as a glob pattern: `[`, `*`, `?`, `{`, `\\` escaped.
-
-    >>> escape_glob("s3a://b/Kiwi/[1]*.jpg")
-    's3a://b/Kiwi/\\\\[1\\\\]\\\\*.jpg'
-    """
-    return _GLOB_SPECIALS.sub(r"\\\1", path)
 
 
 def non_image_reason(extension: str) -> str:

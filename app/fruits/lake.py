@@ -7,7 +7,9 @@
       runs/<run_id>/model/      Spark ML PipelineModel (scaler + PCA)
       runs/<run_id>/metrics.json
       runs/<run_id>/pca_2d.png
-      runs/<run_id>/_FRUITS_RUN  marker: this tool wrote the folder (cleanup deletes nothing else)
+      runs/<run_id>/_FRUITS_RUN  marker: this tool wrote the folder (cleanup deletes nothing else),
+                                 and the settings a resumed run must share (fruits.stages.start)
+      runs/<run_id>/_raw/        working: raw features, one folder per wave; removed after the commit
       _LOCK                     held by the one run writing here (fruits.lock)
 
 Why a pointer file instead of writing `features/` straight under OUTPUT: S3 has no atomic rename

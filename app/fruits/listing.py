@@ -38,6 +38,8 @@ from fruits.store import RetryCount, StoreSpec, filesystem, s3_key, with_retries
 
 # Folders up to this depth are planned by the driver; deeper ones are walked inside a task.
 PLANNED_DEPTH = 2
+# The driver's own LIST requests: a few quick attempts, so a wrong endpoint fails in seconds.
+PLAN_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,8 @@ def plan_s3(s3fs, root: str) -> list[FolderTask]:
             break
         below = []
         for key in level:
-            infos = s3fs.get_file_info(fs.FileSelector(key, recursive=False, allow_not_found=True))
+            selector = fs.FileSelector(key, recursive=False, allow_not_found=True)
+            infos = with_retries(lambda selector=selector: s3fs.get_file_info(selector), attempts=PLAN_ATTEMPTS)
             below += [i.path for i in infos if i.type == fs.FileType.Directory and not is_hidden(i.base_name)]
         level = below
     return tasks

@@ -33,7 +33,7 @@ from fruits.reduce import PcaSummary, fit_reduce, project
 from fruits.report import pca_title, plot_pca_2d, write_json
 from fruits.schema import FEATURE_COLUMNS, FEATURES, FILE_KEY, INT8, METRICS, MODEL, PICTURE, RAW, RAW_SCHEMA, REJECTED, REJECTED_COLUMNS
 from fruits.settings import Settings
-from fruits.store import StoreSpec
+from fruits.store import StoreSpec, effective_s3
 from fruits.summary import counts_by, picture_points
 from fruits.weights import WeightsSpec
 
@@ -60,7 +60,7 @@ class Run:
 
     @property
     def store(self) -> StoreSpec:
-        return StoreSpec.for_uri(self.config.input_uri, self.config.s3)
+        return StoreSpec.for_uri(self.config.input_uri, effective_s3(self.spark, self.config.s3))
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,8 @@ def list_stage(r: Run) -> Listed:
 
     with r.timer("list"):
         try:
-            listing = list_files(r.spark, r.config.input_uri, r.config.s3, r.config.limit, r.config.input_list)
+            listing = list_files(r.spark, r.config.input_uri, effective_s3(r.spark, r.config.s3), r.config.limit,
+                                 r.config.input_list)
         except ListingMismatch as exc:
             raise JobError(str(exc)) from exc
         files, listed = with_skip_reason(listing.files), listing.listed
@@ -166,23 +167,23 @@ def list_stage(r: Run) -> Listed:
 
 def featurize_stage(r: Run, listed: Listed) -> Featurized:
     """Featurize every image of `listed.todo` that no finished wave of this run holds yet."""
+    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     spark, config = r.spark, r.config
     sc = spark.sparkContext
-    from pyspark import StorageLevel
 
     done = r.lake.finished_waves(r.run)
-    # Every wave filters this frame: keep its small rows rather than recompute an incremental plan per wave.
-    images = listed.todo.filter(F.col("reason").isNull()).select(*FILE_KEY).persist(StorageLevel.MEMORY_AND_DISK)
-    resumed_images = 0
-    if done:
-        finished = spark.read.schema(RAW_SCHEMA).parquet(*done).select(*FILE_KEY)
-        before = listed.images
-        images = images.join(finished, FILE_KEY, "left_anti")
-        resumed_images = before - images.count()
-        log.info("resume: %d finished waves hold %d images; featurizing the other %d", len(done), resumed_images,
-                 before - resumed_images)
+    earlier = list(done)
+    # Every wave filters this frame: keep its small rows rather than recompute the plan per wave.
+    images = listed.todo.filter(F.col("reason").isNull()).select(*FILE_KEY)
+    if earlier:
+        images = images.join(spark.read.schema(RAW_SCHEMA).parquet(*earlier).select(*FILE_KEY), FILE_KEY, "left_anti")
+    images = images.persist(StorageLevel.MEMORY_AND_DISK)
+    resumed_images = listed.images - images.count() if earlier else 0
+    if earlier:
+        log.info("resume: %d finished waves hold %d of the images; featurizing the other %d", len(earlier),
+                 resumed_images, listed.images - resumed_images)
     counters = Counters.create(sc)
     precision: dict = {"mode": config.precision}
     todo = listed.images - resumed_images
@@ -203,7 +204,7 @@ def featurize_stage(r: Run, listed: Listed) -> Featurized:
     images.unpersist()
     raw = (spark.read.schema(RAW_SCHEMA).parquet(*done) if done else
            spark.createDataFrame([], RAW_SCHEMA))
-    if resumed_images:  # a lost attempt may have featurized files that have changed or gone since
+    if earlier:  # a lost attempt may have featurized files that have changed or gone since
         raw = raw.join(listed.todo.select(*FILE_KEY), FILE_KEY, "left_semi")
     read = raw.count()
     if read != listed.images:

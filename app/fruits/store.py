@@ -3,8 +3,8 @@
 The driver never lists nor reads image by image: it plans folders, and the workers list them
 (`fruits.listing`) and read the files (`read_files`), many at a time, straight from the disk or
 from S3 through pyarrow's S3 filesystem (the AWS SDK's default credential chain: keys in the
-environment, IRSA web identity, EKS Pod Identity). A file's size is known from the listing, so a
-read is one GET, with no status request first. Reads overlap: `READ_THREADS` requests in flight
+environment, IRSA web identity, EKS Pod Identity). pyarrow asks an object's size before its
+bytes (a HEAD, then a GET); nothing else is asked per object. Reads overlap: `READ_THREADS` requests in flight
 per task, never more than `READ_AHEAD_BYTES` of file contents held, so the network's round trips
 hide behind decoding and the model instead of adding to them.
 """
@@ -100,6 +100,23 @@ class StoreSpec:
         return cls(s3=s3 if is_s3(uri) else None)
 
 
+def effective_s3(spark, s3: S3Settings) -> S3Settings:
+    """The S3 settings the session's S3A connector really uses, for the workers' own S3 client.
+
+    Flags and FRUITS_S3_* win; else the Hadoop configuration (spark-submit's and the chart's
+    `spark.hadoop.fs.s3a.*`), so that both clients always talk to the same endpoint.
+    """
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    endpoint = s3.endpoint or conf.get("fs.s3a.endpoint") or None
+    if endpoint and "://" not in endpoint:
+        secure = (conf.get("fs.s3a.connection.ssl.enabled") or "true").strip().lower() != "false"
+        endpoint = ("https://" if secure else "http://") + endpoint
+    path_style = s3.path_style
+    if path_style is None and conf.get("fs.s3a.path.style.access"):
+        path_style = conf.get("fs.s3a.path.style.access").strip().lower() == "true"
+    return S3Settings(endpoint=endpoint, path_style=path_style, credentials_provider=s3.credentials_provider)
+
+
 def s3_key(uri: str) -> str:
     """pyarrow's `bucket/key` for an `s3a://bucket/key` URI.
 
@@ -164,12 +181,11 @@ def read_local_file(uri: str) -> Content:
 
 
 def read_s3_file(s3fs, uri: str, size: int, retries: Optional[RetryCount] = None) -> Content:
-    """One GET of an object whose size the listing gave (no HEAD first), retried when S3 pushes back."""
-    from pyarrow import fs
+    """The object's bytes, retried when S3 pushes back; a size other than the listed one is a failure."""
 
     def get() -> bytes:
-        with s3fs.open_input_file(fs.FileInfo(s3_key(uri), type=fs.FileType.File, size=size)) as file:
-            return file.read(min(size, MAX_FILE_BYTES + 1))
+        with s3fs.open_input_stream(s3_key(uri), compression=None) as stream:
+            return stream.read(MAX_FILE_BYTES + 1)
 
     try:
         data = with_retries(get, retries)
