@@ -15,6 +15,7 @@ client library), as documented in the README of github.com/Shopify/toxiproxy.
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -145,8 +146,10 @@ class Toxiproxy:
 
             port = free_port()
         api = f"http://127.0.0.1:{port}"
+        # Info: one line per proxy and per connection; its default logs every link at trace level.
+        env = {**os.environ, "LOG_LEVEL": os.environ.get("LOG_LEVEL", "info")}
         process = start_server([str(binary), "-host", "127.0.0.1", "-port", str(port)], f"{api}/version", log,
-                               timeout=timeout)
+                               env=env, timeout=timeout)
         return cls(api, log, process)
 
     def stop(self) -> None:
