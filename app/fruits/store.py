@@ -56,8 +56,8 @@ def is_retryable(exc: BaseException) -> bool:
     """Throttling, a server error or a network failure: worth another attempt. Not a missing object,
     a denied one, or a bad request.
 
-    >>> is_retryable(OSError("AWS Error SLOW_DOWN during GetObject operation: Please reduce your request rate.")),\
-    ...     is_retryable(OSError("AWS Error ACCESS_DENIED during GetObject operation"))
+    >>> (is_retryable(OSError("AWS Error SLOW_DOWN during GetObject operation: Please reduce your request rate.")),
+    ...  is_retryable(OSError("AWS Error ACCESS_DENIED during GetObject operation")))
     (True, False)
     """
     if isinstance(exc, (FileNotFoundError, PermissionError)):
