@@ -14,8 +14,9 @@ FIELDS = {
     "pcaVariance": "pca_variance", "batchSize": "batch_size", "limit": "limit",
     "filesPerPartition": "files_per_partition", "keepRuns": "keep_runs", "incremental": "incremental",
 }
-# Chosen apart on purpose: a restarted driver must wait out the lock of the attempt that died.
-CHART_ONLY = {"input", "output", "lockWaitSeconds", "extraArgs"}
+# Chosen apart on purpose: a restarted driver must wait out the lock of the attempt that died, and
+# then finish its run (`--resume auto`) rather than featurize everything again.
+CHART_ONLY = {"input", "output", "lockWaitSeconds", "resume", "extraArgs"}
 
 
 def test_every_job_value_is_a_job_setting():
@@ -44,7 +45,7 @@ def test_default_arguments_parse_to_the_cli_defaults(template):
     bare = vars(parser.parse_args(["run", "--input", "s3a://raw/in", "--output", "s3a://lake/out"]))
     # The CLI turns "no --pca-k, no --pca-variance" into a 0.90 variance target; the chart says so.
     assert bare["pca_variance"] is None and given["pca_variance"] == 0.9
-    differ = {k for k in given if given[k] != bare[k]} - {"pca_variance", "lock_wait"}
+    differ = {k for k in given if given[k] != bare[k]} - {"pca_variance", "lock_wait", "resume"}
     assert not differ, {k: (given[k], bare[k]) for k in differ}
 
 
@@ -52,3 +53,20 @@ def test_incremental_becomes_a_flag(template):
     proc = template("values-kind.yaml", "--set", "job.incremental=true", "--show-only", "templates/spark/sparkapplication.yaml")
     assert proc.returncode == 0, proc.stderr
     assert "--incremental" in yaml.safe_load(proc.stdout)["spec"]["arguments"]
+
+
+@pytest.mark.parametrize("value, expected", [
+    (None, ["--resume", "auto"]),
+    ("20261203T090000Z-3f2a1c", ["--resume", "20261203T090000Z-3f2a1c"]),
+    ("", []),
+])
+def test_resume_becomes_an_argument_unless_empty(template, value, expected):
+    from fruits.cli import build_parser
+
+    extra = [] if value is None else ["--set", f"job.resume={value}"]
+    proc = template("values-kind.yaml", *extra, "--show-only", "templates/spark/sparkapplication.yaml")
+    assert proc.returncode == 0, proc.stderr
+    args = yaml.safe_load(proc.stdout)["spec"]["arguments"]
+    at = args.index("--resume") if "--resume" in args else len(args)
+    assert args[at:at + 2] == expected
+    assert build_parser().parse_args(args).resume == (expected[1] if expected else None)

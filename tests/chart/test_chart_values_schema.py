@@ -95,6 +95,7 @@ RANGES = {
     "unknown_model": ('job.model="resnet18"', "at '/job/model': value must be one of 'resnet50', 'efficientnet-lite0'"),
     "zero_files_per_partition": ("job.filesPerPartition=0", "at '/job/filesPerPartition': minimum: got 0, want 1"),
     "zero_keep_runs": ("job.keepRuns=0", "at '/job/keepRuns': minimum: got 0, want 1"),
+    "resume_neither_auto_nor_a_run_id": ('job.resume="latest"', "at '/job/resume': 'latest' does not match pattern"),
     "digest_not_sha256": ('image.digest="latest"', "at '/image/digest': 'latest' does not match pattern"),
     "writable_dir_not_absolute": ('writableDirs={"cache":"cache"}', "at '/writableDirs/cache': 'cache' does not match pattern"),
     "grace_shorter_than_the_decom_margin": (

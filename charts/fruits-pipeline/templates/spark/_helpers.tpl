@@ -59,6 +59,9 @@ relative to the bundled operator (its own namespace, one the operator watches).
 {{- $args = append $args "--incremental" }}
 {{- end }}
 {{- $args = concat $args (list "--lock-wait" (toString (int $job.lockWaitSeconds))) }}
+{{- with $job.resume }}
+{{- $args = concat $args (list "--resume" (toString .)) }}
+{{- end }}
 {{- toYaml (concat $args $job.extraArgs) }}
 {{- end }}
 
