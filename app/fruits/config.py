@@ -116,9 +116,6 @@ class JobConfig:
             raise ConfigError("--incremental and --reuse-model need --format parquet")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"--precision must be {' or '.join(PRECISIONS)}, got {self.precision!r}")
-        if self.precision == "int8" and (self.incremental or self.reuse_model):
-            raise ConfigError("--precision int8 calibrates a new int8 model on each run's images, so its features "
-                              "cannot be mixed with another run's: drop --incremental/--reuse-model, or use fp32")
         if self.output_format not in ("parquet", "csv"):
             raise ConfigError(f"--format must be parquet or csv, got {self.output_format!r}")
         return self

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import math
 
-# Images per wave: about 128 MB of raw 2048-d float32 features, and the most work a killed driver loses.
-WAVE_IMAGES = 16_384
 
-
-def waves_for(images: int, wave_images: int = WAVE_IMAGES) -> int:
+def waves_for(images: int, wave_images: int) -> int:
     """Number of waves for `images` images (0 when there is nothing to do).
 
-    >>> waves_for(0), waves_for(2000), waves_for(90_483)
+    >>> waves_for(0, 16_384), waves_for(2000, 16_384), waves_for(90_483, 16_384)
     (0, 1, 6)
     """
     if wave_images < 1:

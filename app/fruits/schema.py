@@ -35,10 +35,11 @@ METRICS = "metrics.json"
 PICTURE = "pca_2d.png"
 CONFUSION = "confusion.png"
 REQUIRED_ARTIFACTS = (FEATURES, REJECTED, MODEL, METRICS, PICTURE)
-# Working folders inside a run: raw features by wave (read back by the reduce passes, kept until the
-# commit so that a restarted run can reuse them) and the run's int8 model.
+# Inside a run: raw features by wave (read back by the reduce passes, kept until the commit so that a
+# restarted run can reuse them, then removed), and the int8 model of an int8 run (kept: the next
+# incremental run featurizes with it, so that its features stay comparable).
 RAW = "_raw"
-INT8 = "_int8"
+INT8 = "int8"
 
 # A run folder's name: sortable by time, unique enough for one output (fruits.lake.new_run_id).
 RUN_ID_PATTERN = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")

@@ -29,6 +29,7 @@ from fruits.lake import Lake, RunLocation, new_run_id
 from fruits.listing import ListingMismatch, list_files, with_labels, with_skip_reason
 from fruits.packing import tasks_for, waves_for
 from fruits.progress import StageTimer, report_progress
+from fruits.quantize import quantize_for_run
 from fruits.reduce import PcaSummary, fit_reduce, project
 from fruits.report import pca_title, plot_pca_2d, write_json
 from fruits.schema import FEATURE_COLUMNS, FEATURES, FILE_KEY, INT8, METRICS, MODEL, PICTURE, RAW, RAW_SCHEMA, REJECTED, REJECTED_COLUMNS
@@ -188,8 +189,9 @@ def featurize_stage(r: Run, listed: Listed) -> Featurized:
     precision: dict = {"mode": config.precision}
     todo = listed.images - resumed_images
     waves = waves_for(todo, WAVE_IMAGES_SETTING)
-    if waves:
+    if waves or config.precision == "int8":  # int8: the model is carried into every run, even one with nothing new
         spec, precision = _model_spec(r, images)
+    if waves:
         featurize = make_featurize_function(spec, r.store, config.batch_size, counters)
         first = len(done)
         log.info("featurizing %d images in %d wave(s) (batch %d, %d TF threads per task)", todo, waves,
@@ -213,7 +215,7 @@ def featurize_stage(r: Run, listed: Listed) -> Featurized:
 
 
 def _model_spec(r: Run, images) -> tuple[ModelSpec, dict]:
-    """The spec every worker builds its model from; int8: quantized once per run, kept in the run folder."""
+    """The spec every worker builds its model from (int8: `int8_model`)."""
     import dataclasses
 
     sc = r.spark.sparkContext
@@ -225,23 +227,35 @@ def _model_spec(r: Run, images) -> tuple[ModelSpec, dict]:
     spec = ModelSpec(weights=r.weights, model=r.config.model, seed=r.config.seed, threads=threads, shipped_file=shipped)
     if r.config.precision != "int8":
         return spec, {"mode": "fp32"}
-    from fruits.quantize import quantize_for_run
+    name, report = int8_model(r, spec, images)
+    return dataclasses.replace(spec, precision="int8", quantized_file=name), report
 
+
+def int8_model(r: Run, spec: ModelSpec, images) -> tuple[str, dict]:
+    """This run's int8 model, shipped to the executors: its own (a resumed run), the previous run's
+    (--incremental, --reuse-model: features stay comparable across runs), or a new one calibrated
+    on a sample of `images`. Kept in the run folder either way, for the runs that follow."""
     name = f"{spec.model}-int8.tflite"
     folder = Path(tempfile.mkdtemp(prefix="fruits-int8-"))
-    if r.lake.exists(f"{r.run[INT8]}/{name}"):  # a resumed run: the features must come from the same model
-        r.lake.download(f"{r.run[INT8]}/{name}", folder / name)
-        report = json.loads(r.lake.read_text(f"{r.run[INT8]}/report.json"))
+    sources = [r.run] + ([r.previous.run] if r.previous is not None else [])
+    found = next((run for run in sources if r.lake.exists(f"{run[INT8]}/{name}")), None)
+    if found is not None:
+        r.lake.download(f"{found[INT8]}/{name}", folder / name)
+        report = json.loads(r.lake.read_text(f"{found[INT8]}/report.json"))
+        if found is not r.run:
+            report["reused_from"] = report.get("reused_from") or found.run_id
+            log.info("int8: reusing the model of run %s (calibrated once, so features stay comparable)", found.run_id)
     else:
         with r.timer("quantize"):
             try:
                 report = quantize_for_run(r.spark, spec, images, r.store, folder / name).to_dict()
             except ValueError as exc:
                 raise JobError(str(exc)) from exc
+    if found is not r.run:
         r.lake.upload(folder / name, f"{r.run[INT8]}/{name}")
         r.lake.write_text(f"{r.run[INT8]}/report.json", json.dumps(report))
-    sc.addFile(str(folder / name))
-    return dataclasses.replace(spec, precision="int8", quantized_file=name), report
+    r.spark.sparkContext.addFile(str(folder / name))
+    return name, report
 
 
 def reduce_stage(r: Run, listed: Listed, featurized: Featurized) -> Reduced:
@@ -337,9 +351,8 @@ def commit_stage(r: Run, metrics: dict) -> None:
     # The run is committed: what follows is housekeeping, and its failure must not fail the run
     # (a restart would recompute everything for nothing).
     try:
-        for working in (RAW, INT8):
-            if r.lake.exists(r.run[working]):
-                r.lake.delete(r.run[working])
+        if r.lake.exists(r.run[RAW]):
+            r.lake.delete(r.run[RAW])
         r.lake.prune(r.config.keep_runs)
     except Exception as exc:  # noqa: BLE001 - reported, never fatal after the commit
         log.warning("run %s is committed, but removing working files or old runs failed: %s", r.run.run_id, exc)

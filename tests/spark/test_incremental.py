@@ -79,3 +79,31 @@ def test_incremental_refuses_features_made_with_other_weights(spark, growing_inp
     run_job(job_config(growing_input, output, pca_k=2, pca_variance=None, limit=10), spark)
     with pytest.raises(ConfigError, match="same model and weights"):
         run_job(job_config(growing_input, output, pca_k=2, pca_variance=None, limit=10, incremental=True, seed=7), spark)
+
+
+def test_int8_incremental_runs_reuse_the_first_calibration(spark, growing_input, tmp_path):
+    """int8 is calibrated once: later incremental runs featurize new images with the same int8 model."""
+    output = tmp_path / "out"
+    settings = dict(pca_k=3, pca_variance=None, precision="int8")
+    first = run_job(job_config(growing_input, output, **settings), spark)
+    assert "quantize" in first.metrics["stage_seconds"] and "reused_from" not in first.metrics["precision"]
+    idle = run_job(job_config(growing_input, output, incremental=True, **settings), spark)
+    assert idle.metrics["model_calls"] == 0 and idle.metrics["precision"]["reused_from"] == first.run.run_id
+    new = growing_input / "Training" / CLASSES[10].name
+    new.mkdir()
+    rng = np.random.default_rng(5)
+    for i in range(3):
+        render(CLASSES[10], rng).save(new / f"new_{i}.jpg", format="JPEG", quality=90)
+    grown = run_job(job_config(growing_input, output, incremental=True, **settings), spark)
+    assert "quantize" not in grown.metrics["stage_seconds"]
+    assert grown.metrics["precision"]["reused_from"] == first.run.run_id
+    assert grown.metrics["precision"]["cosine_to_fp32"] == first.metrics["precision"]["cosine_to_fp32"]
+    assert grown.metrics["incremental"]["new"] == 3 and grown.metrics["model_calls"] >= 1
+    assert (output / "runs" / grown.run.run_id / "int8").is_dir()
+
+
+def test_int8_incremental_refuses_an_fp32_lake(spark, growing_input, tmp_path):
+    output = tmp_path / "out"
+    run_job(job_config(growing_input, output, pca_k=3, pca_variance=None), spark)
+    with pytest.raises(ConfigError, match="same precision"):
+        run_job(job_config(growing_input, output, pca_k=3, pca_variance=None, precision="int8", incremental=True), spark)

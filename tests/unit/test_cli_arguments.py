@@ -125,12 +125,6 @@ def test_sample_too_many_classes_is_a_usage_error(tmp_path, capsys):
     assert "between 1 and 8 for the textures set" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("flag", ["--incremental", "--reuse-model"])
-def test_int8_is_refused_with_runs_that_reuse_features(run, images, tmp_path, flag):
-    assert_usage_error(*run("--input", str(images), "--output", str(tmp_path / "o"), "--weights", "random",
-                            "--precision", "int8", flag), "--precision int8 calibrates a new int8 model on each run")
-
-
 def test_unknown_precision_is_refused_by_the_config(images, tmp_path):
     from fruits.config import ConfigError, JobConfig
 
