@@ -121,8 +121,8 @@ standalone-down: ## Stop the standalone cluster
 # worker, model save) weigh as they would on a real input; BENCH_IMAGES=2000 for a quick look.
 BENCH_IMAGES ?= 8000
 
-bench: install ## Throughput of the job vs plain Keras on $(BENCH_IMAGES) generated JPEGs; writes out/bench/result.json
-	$(VENV_PY) bench/throughput.py --images $(BENCH_IMAGES)
+bench: install ## The job vs its model alone on $(BENCH_IMAGES) JPEGs; PRECISION=int8, MODEL=efficientnet-lite0; out/bench/result*.json
+	$(VENV_PY) bench/throughput.py --images $(BENCH_IMAGES) $(if $(MODEL),--model $(MODEL)) $(if $(PRECISION),--precision $(PRECISION))
 
 .PHONY: bench-pca
 bench-pca: install ## Scaler + PCA fit on 90,000 x 2048 generated features (Fruits-360 size); writes out/bench-pca/result.json

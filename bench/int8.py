@@ -20,49 +20,38 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ceiling import MODELS, decoded_pixels, features, fp32_model, int8_model, weights_for  # noqa: E402
 from throughput import ensure_images  # noqa: E402  (bench scripts run from the repository root)
-
-
-def features(model, inputs: np.ndarray, batch_size: int) -> tuple[np.ndarray, float]:
-    """All features of `inputs` in batches, and the seconds it took (after one warm-up batch)."""
-    model.predict_on_batch(inputs[:batch_size])
-    started = time.perf_counter()
-    out = [np.asarray(model.predict_on_batch(inputs[i : i + batch_size])) for i in range(0, len(inputs), batch_size)]
-    return np.concatenate(out), time.perf_counter() - started
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--model", choices=("resnet50", "efficientnet-lite0"), default="resnet50")
+    parser.add_argument("--model", choices=MODELS, default="resnet50")
     parser.add_argument("--work", type=Path, default=Path("out/bench"))
     parser.add_argument("--result", type=Path, default=Path("out/bench/int8.json"))
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-    from fruits.featurize import ModelSpec, build_model, preprocessor
-    from fruits.imaging import decode_image
-    from fruits.quantize import CALIBRATION_IMAGES, TFLiteFeaturizer, cosine_similarity, quantize_int8
-    from fruits.weights import resolve_weights
+    from fruits.featurize import preprocessor
+    from fruits.quantize import CALIBRATION_IMAGES, cosine_similarity
 
     folder = args.work / f"images-{args.images}"
     ensure_images(folder, args.images)
-    files = sorted(folder.rglob("*.jpg"))
     cores = os.cpu_count() or 1
-    print(f"bench-int8: {len(files)} JPEGs in {folder}, {args.model}, batch {args.batch_size}, {cores} cores", flush=True)
-    weights = "imagenet" if args.model == "efficientnet-lite0" else "random"
-    model = build_model(ModelSpec(weights=resolve_weights(weights, args.model), model=args.model, threads=cores))
-    inputs = preprocessor(args.model)(np.stack([decode_image(p.read_bytes()).pixels for p in files]))
+    inputs = preprocessor(args.model)(decoded_pixels(folder))
+    print(f"bench-int8: {len(inputs)} JPEGs in {folder}, {args.model}, batch {args.batch_size}, {cores} cores", flush=True)
+    weights = weights_for(args.model)
+    model = fp32_model(args.model, cores)
 
     fp32, fp32_seconds = features(model, inputs, args.batch_size)
     print(f"(a) fp32 Keras: {len(inputs) / fp32_seconds:.1f} images/s", flush=True)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "int8.tflite"
-        path.write_bytes(quantize_int8(model, inputs[:CALIBRATION_IMAGES]))
+        int8_featurizer = int8_model(model, inputs[:CALIBRATION_IMAGES], Path(tmp), cores)
         quantize_seconds = time.perf_counter() - started
-        int8, int8_seconds = features(TFLiteFeaturizer(str(path), cores), inputs, args.batch_size)
+        int8, int8_seconds = features(int8_featurizer, inputs, args.batch_size)
     similarity = cosine_similarity(int8[CALIBRATION_IMAGES:], fp32[CALIBRATION_IMAGES:])
     # Raw CNN features share a large common part (all positive after ReLU): centred on the fp32
     # mean, the cosine measures the error against what differs from image to image.

@@ -1,11 +1,15 @@
-"""`make bench`: how close the full job gets to the speed of ResNet50 itself, in one run.
+"""`make bench`: how close the full job gets to the speed of its model itself, in one run.
 
-(a) ceiling: `bench/ceiling.py`, a Keras predict_on_batch loop over pre-decoded images, one
-    process using every core;
-(b) the job: `fruits run` (local[*], every core) from JPEG files to a committed Parquet table.
-Both on the same generated images, the same random weights and batch size. Prints both rates,
-the ratio b/a, the job's per-stage split, the peak RSS of the Python workers and of the JVM, and
-writes everything to a JSON file. Timings are reported, never asserted.
+(a) ceiling: `bench/ceiling.py`, the model alone over pre-decoded images, one process using
+    every core: a Keras predict_on_batch loop (fp32), or the model quantized to TFLite the way
+    `--precision int8` does it (int8);
+(b) the job: `fruits run --model M --precision P` (local[*], every core) from JPEG files to a
+    committed Parquet table.
+Both on the same generated images, the same weights (random for ResNet50, ImageNet for Lite0,
+whose random weights the PCA refuses) and batch size. Prints both rates, the ratio b/a (the
+job's whole run over the ceiling), the job's featurize-stage rate, its per-stage split, the peak
+RSS of the Python workers and of the JVM, a projection for Fruits-360, and writes everything to a
+JSON file. Timings are reported, never asserted.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from typing import Optional
 
 HERE = Path(__file__).resolve().parent
 FRUITS = str(Path(sys.executable).parent / "fruits")
+sys.path.insert(0, str(HERE))
+from ceiling import MODELS, PRECISIONS, weights_for  # noqa: E402  (bench scripts run from the repository root)
 
 
 def descendants(root: int) -> list[int]:
@@ -96,7 +102,8 @@ def projection(images: int, stage_seconds: dict, pca_result: Optional[Path]) -> 
 
     Featurize scales with the images and divides by the executors. List, reduce and write are
     scaled linearly from this run and not divided (pessimistic), except that the PCA fit comes
-    from `make bench-pca` (90,000 x 2048) when its result exists.
+    from `make bench-pca` (90,000 x 2048) when its result exists. int8's quantize stage is once
+    per run whatever the input: added as measured.
     """
     scale = FRUITS_360_IMAGES / images
     featurize = stage_seconds["featurize"] * scale
@@ -105,38 +112,65 @@ def projection(images: int, stage_seconds: dict, pca_result: Optional[Path]) -> 
     if pca_measured:
         reduce = json.loads(pca_result.read_text())["seconds"]["fit_scaler_and_pca"]
     rest = (stage_seconds.get("list", 0.0) + stage_seconds.get("write", 0.0)) * scale + reduce
+    quantize = stage_seconds.get("quantize", 0.0)
+    rest += quantize
     return {
         "images": FRUITS_360_IMAGES,
         "featurize_seconds_one_machine": round(featurize),
         "other_seconds": round(rest),
+        "quantize_seconds": round(quantize),
         "pca_from_bench_pca": pca_measured,
         "minutes_by_executors": {e: round((featurize / e + rest) / 60, 1) for e in (1, 2, 4, 8)},
     }
+
+
+def result_path(work: Path, model: str, precision: str) -> Path:
+    """Where a run's result goes: result.json for the defaults (as before), else one file per
+    model and precision, so that an fp32 and an int8 result sit side by side."""
+    if (model, precision) == ("resnet50", "fp32"):
+        return work / "result.json"
+    return work / f"result-{model}-{precision}.json"
+
+
+def print_projection(p: dict, label: str) -> None:
+    print(f"projection:  {label}: Fruits-360 ({p['images']:,} images), minutes with 1/2/4/8 executors like this "
+          "machine: " + " / ".join(f"{m:.0f}" for m in p["minutes_by_executors"].values())
+          + f" (featurize {p['featurize_seconds_one_machine']} s on one, then {p['other_seconds']} s list + PCA + write"
+          + (" + quantize" if p.get("quantize_seconds") else "") + ")")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=8000)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--model", choices=MODELS, default="resnet50")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32")
     parser.add_argument("--work", type=Path, default=Path("out/bench"))
-    parser.add_argument("--result", type=Path, default=Path("out/bench/result.json"))
+    parser.add_argument("--result", type=Path, help="default: out/bench/result.json for resnet50 fp32, "
+                        "else out/bench/result-MODEL-PRECISION.json")
     parser.add_argument("--pca-result", type=Path, default=Path("out/bench-pca/result.json"),
                         help="make bench-pca's result, used for the PCA part of the projection")
     args = parser.parse_args()
+    args.result = args.result or result_path(args.work, args.model, args.precision)
     images_dir = args.work / f"images-{args.images}"
     n = ensure_images(images_dir, args.images)
-    print(f"bench: {n} JPEGs in {images_dir}, batch {args.batch_size}, {os.cpu_count()} cores", flush=True)
+    weights = weights_for(args.model)
+    print(f"bench: {n} JPEGs in {images_dir}, {args.model} {args.precision} ({weights} weights), "
+          f"batch {args.batch_size}, {os.cpu_count()} cores", flush=True)
 
     ceiling = json.loads(subprocess.run(
-        [sys.executable, str(HERE / "ceiling.py"), "--images", str(images_dir), "--batch-size", str(args.batch_size)],
+        [sys.executable, str(HERE / "ceiling.py"), "--images", str(images_dir), "--batch-size", str(args.batch_size),
+         "--model", args.model, "--precision", args.precision],
         check=True, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
     ).stdout.strip().splitlines()[-1])
-    print(f"(a) ceiling: {ceiling['images_per_second']:.1f} images/s", flush=True)
+    engine = "TFLite int8" if args.precision == "int8" else "Keras fp32"
+    print(f"(a) ceiling: {ceiling['images_per_second']:.1f} images/s ({engine}, model calls only, "
+          f"{ceiling['threads']} threads in one process)", flush=True)
 
     output = args.work / "lake"
-    # The job's defaults (PCA to 90% of the variance, files per partition...), random weights.
-    command = [FRUITS, "run", "--input", str(images_dir), "--output", str(output), "--weights", "random",
-               "--batch-size", str(args.batch_size)]
+    # The job's defaults (PCA to 90% of the variance, files per partition...), the ceiling's weights.
+    command = [FRUITS, "run", "--input", str(images_dir), "--output", str(output), "--weights", weights,
+               "--model", args.model, "--precision", args.precision, "--batch-size", str(args.batch_size)]
     started = time.perf_counter()
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as job, PeakRss(job.pid) as peak:
         log, _ = job.communicate()
@@ -148,29 +182,42 @@ def main() -> int:
     metrics = json.loads((output / "runs" / run_id / "metrics.json").read_text())
     job_seconds = metrics["total_seconds"]
     job_rate = n / job_seconds
+    featurize_rate = metrics["images_per_second"]
     result = {
         "images": n, "batch_size": args.batch_size, "cores": os.cpu_count(),
+        "model": args.model, "precision": args.precision, "weights": weights,
         "ceiling": ceiling,
-        "job": {"images_per_second": job_rate, "seconds_files_to_commit": job_seconds,
+        "job": {"images_per_second": job_rate, "featurize_images_per_second": featurize_rate,
+                "seconds_files_to_commit": job_seconds,
                 "seconds_with_spark_start": round(wall, 3), "stage_seconds": metrics["stage_seconds"],
                 "worker_seconds": metrics["worker_seconds"], "model_builds": metrics["model_builds"]},
         "ratio_job_to_ceiling": job_rate / ceiling["images_per_second"],
+        "ratio_featurize_to_ceiling": featurize_rate / ceiling["images_per_second"],
         "peak_rss_mb": {"jvm": round(peak.jvm), "python_worker_max": round(max(peak.workers.values(), default=0)),
                         "python_workers_seen": len(peak.workers)},
     }
     result["projection_fruits_360"] = projection(n, metrics["stage_seconds"], args.pca_result)
     args.result.parent.mkdir(parents=True, exist_ok=True)
     args.result.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"(b) job:     {job_rate:.1f} images/s ({job_seconds:.1f} s files -> committed Parquet, {wall:.1f} s with Spark start)")
-    print(f"ratio b/a:   {result['ratio_job_to_ceiling']:.2f}")
+    print(f"(b) job:     {job_rate:.1f} images/s over the whole run ({n} images / total_seconds {job_seconds:.1f} s, "
+          f"files -> committed Parquet; {wall:.1f} s with Spark start)")
+    print(f"             {featurize_rate:.1f} images/s over the featurize stage alone "
+          f"(metrics.json images_per_second, {metrics['stage_seconds'].get('featurize', 0.0):.1f} s)")
+    print(f"ratio b/a:   {result['ratio_job_to_ceiling']:.2f}  (whole run; featurize stage alone: "
+          f"{result['ratio_featurize_to_ceiling']:.2f})")
     print("stages (s):  " + ", ".join(f"{k} {v:.1f}" for k, v in metrics["stage_seconds"].items()))
     print("in workers:  " + ", ".join(f"{k} {v:.1f} s" for k, v in metrics["worker_seconds"].items()))
     print(f"peak RSS:    JVM {peak.jvm:.0f} MB, largest Python worker {max(peak.workers.values(), default=0):.0f} MB "
           f"({len(peak.workers)} workers)")
-    p = result["projection_fruits_360"]
-    print(f"projection:  Fruits-360 ({p['images']:,} images), minutes with 1/2/4/8 executors like this machine: "
-          + " / ".join(f"{m:.0f}" for m in p["minutes_by_executors"].values())
-          + f" (featurize {p['featurize_seconds_one_machine']} s on one, then {p['other_seconds']} s list + PCA + write)")
+    print_projection(result["projection_fruits_360"], f"{args.model} {args.precision}")
+    # The other precision's projection, from its own earlier run on this machine when there is one.
+    other = "fp32" if args.precision == "int8" else "int8"
+    earlier = result_path(args.work, args.model, other)
+    if earlier.exists():
+        stored = json.loads(earlier.read_text())
+        if stored.get("images") == n:
+            print_projection(stored["projection_fruits_360"], f"{args.model} {other}")
+            print(f"             (that line from {earlier}, an earlier run; `make bench PRECISION={other}` refreshes it)")
     print(f"result:      {args.result}")
     return 0
 
