@@ -139,6 +139,10 @@ bench-scale: install ## Driver memory and stage seconds at N/10 and N images (st
 bench-int8: install ## int8 (TFLite, quantized as --precision int8 does) vs the fp32 ceiling on 2,000 JPEGs; writes out/bench/int8.json
 	$(VENV_PY) bench/int8.py --images 2000
 
+.PHONY: bench-incremental
+bench-incremental: install ## 900 images added to a hand-made 90,000-row lake vs the 900 alone; prints ratio; out/bench-incremental/result.json
+	$(VENV_PY) bench/incremental.py
+
 .PHONY: bench-s3
 # BENCH_IMAGES images (8,000), or N= on the command line; MODEL=, PRECISION= and WEIGHTS= choose the featurizer.
 bench-s3: install jars minio toxiproxy ## The job from local files vs MinIO through Toxiproxy, plain and +20 ms per response; prints s3 ratio

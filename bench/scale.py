@@ -20,15 +20,20 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 FRUITS = str(Path(sys.executable).parent / "fruits")
 CLASSES = 100
 STAND_IN = "stand-in: global average pooling + dense to 2048 (8 non-zero), a .keras file given as ResNet50 weights"
 
 
-def ensure_images(folder: Path, count: int) -> None:
-    """`count` JPEGs under folder/Training/class_NNN/, one template per class; reused when complete."""
-    marker = folder / f".complete-{count}"
+def ensure_images(folder: Path, count: int, name: str = "img", marker: Optional[Path] = None) -> None:
+    """`count` JPEGs under folder/Training/class_NNN/, one template per class; reused when complete.
+
+    `name` starts each file name, so that two sets can share one folder without clashing. The
+    `marker` file (default: folder/.complete-COUNT, which the job lists as a rejected hidden file)
+    says the set is complete; give one outside the folder when every row must be an image."""
+    marker = marker or folder / f".complete-{count}"
     if marker.exists():
         return
     from PIL import Image
@@ -42,7 +47,7 @@ def ensure_images(folder: Path, count: int) -> None:
         target = folder / "Training" / f"class_{c:03d}"
         target.mkdir(parents=True, exist_ok=True)
         for i in range(min(per_class, count - written)):
-            with open(target / f"img_{i:07d}.jpg", "wb") as file:
+            with open(target / f"{name}_{i:07d}.jpg", "wb") as file:
                 file.write(data)
         written += min(per_class, count - written)
     marker.touch()
