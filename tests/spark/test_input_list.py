@@ -86,7 +86,7 @@ def test_s3_inventory_manifest_lists_its_report_files(spark, tmp_path):
 
     found = {r.path: r for r in read_input_list(spark, str(manifest), "s3a://fruits/in", S3Settings()).collect()}
     apple = found["s3a://fruits/in/Training/Apple Red/1.jpg"]
-    assert apple.size == 631 and apple.modified == 1764583200000 and apple.reason is None
+    assert apple.size == 631 and apple.modified == 1796119200000 and apple.reason is None
     assert found["s3a://fruits/in/Training/_tmp/2.jpg"].reason == HIDDEN_KEY_REASON
     assert found["s3a://fruits/other/3.jpg"].reason == OUTSIDE_REASON
 
