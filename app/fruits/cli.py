@@ -162,7 +162,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         print(format_evaluation(result.metrics["evaluation"]))
     print(f"\nOutputs of run {result.run.run_id} (current run of {result.run.output}):")
-    for artifact in ("features", "rejected", "model", "metrics.json", "pca_2d.png", *(["confusion.png"] if args.evaluate else [])):
+    from fruits.schema import CONFUSION, REQUIRED_ARTIFACTS
+
+    for artifact in (*REQUIRED_ARTIFACTS, *([CONFUSION] if args.evaluate else [])):
         print(f"  {artifact:13s} {result.run[artifact]}")
     return 0
 
@@ -183,14 +185,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from fruits.redraw import report_output
+    from fruits.existing_output import report_output
 
     report_output(args.output, args.png, S3Settings.from_env(args.s3_endpoint, args.s3_path_style), args.verbose)
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from fruits.redraw import evaluate_output
+    from fruits.existing_output import evaluate_output
 
     evaluate_output(args.output, S3Settings.from_env(args.s3_endpoint, args.s3_path_style), args.verbose)
     return 0

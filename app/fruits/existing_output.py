@@ -9,6 +9,7 @@ from typing import Optional
 from fruits.config import MODEL_DIMS, ConfigError, JobConfig, S3Settings
 from fruits.lake import Lake
 from fruits.report import pca_title, plot_pca_2d, summarize, write_json
+from fruits.schema import CONFUSION, FEATURES, METRICS, PICTURE
 from fruits.summary import picture_points
 
 
@@ -28,13 +29,13 @@ def evaluate_output(output: str, s3: S3Settings, verbose: bool = False) -> None:
     spark, lake, run, metrics = open_current(output, s3, "fruits-evaluate", verbose)
     if metrics["format"] != "parquet":
         raise ConfigError("fruits evaluate needs a Parquet output")
-    table = spark.read.parquet(run["features"]).cache()
+    table = spark.read.parquet(run[FEATURES]).cache()
     dim = MODEL_DIMS.get(metrics.get("model", "resnet50"), metrics.get("feature_dim", 2048))
     metrics["evaluation"] = evaluate_run(spark, lake, run, table, dim, metrics["settings"]["seed"])
     with tempfile.TemporaryDirectory() as tmp:
-        lake.replace_file(write_json(metrics, Path(tmp) / "metrics.json"), run["metrics.json"])
+        lake.replace_file(write_json(metrics, Path(tmp) / METRICS), run[METRICS])
     print(format_evaluation(metrics["evaluation"]))
-    print(f"confusion picture: {run['confusion.png']}")
+    print(f"confusion picture: {run[CONFUSION]}")
 
 
 def report_output(output: str, png: Optional[Path], s3: S3Settings, verbose: bool = False) -> None:
@@ -43,11 +44,11 @@ def report_output(output: str, png: Optional[Path], s3: S3Settings, verbose: boo
     spark, lake, run, metrics = open_current(output, s3, "fruits-report", verbose)
     print(summarize(metrics))
     if metrics["format"] == "csv":
-        table = spark.read.option("header", "true").option("inferSchema", "true").csv(run["features"])
+        table = spark.read.option("header", "true").option("inferSchema", "true").csv(run[FEATURES])
         first = ["pca_0", "pca_1"] if "pca_1" in table.columns else ["pca_0"]
         table = table.select("label", F.array(*first).alias("pca"))
     else:
-        table = spark.read.parquet(run["features"])
+        table = spark.read.parquet(run[FEATURES])
     points, labels = picture_points(table, metrics["settings"]["seed"])
     title = pca_title(metrics["weights"]["kind"], metrics["pca"]["explained_variance"], metrics.get("model", "resnet50"))
     if png is not None:
@@ -55,6 +56,6 @@ def report_output(output: str, png: Optional[Path], s3: S3Settings, verbose: boo
         print(f"picture: {png}")
         return
     with tempfile.TemporaryDirectory() as tmp:
-        drawn = plot_pca_2d(points, labels, title, Path(tmp) / "pca_2d.png")
-        lake.upload(drawn, run["pca_2d.png"])
-    print(f"picture: {run['pca_2d.png']}")
+        drawn = plot_pca_2d(points, labels, title, Path(tmp) / PICTURE)
+        lake.upload(drawn, run[PICTURE])
+    print(f"picture: {run[PICTURE]}")
