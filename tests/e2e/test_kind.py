@@ -3,8 +3,9 @@ namespace, MinIO runs in the job's and takes the sample through the job's own Mi
 root user), the chart's SparkApplication waits for another writer's lock on its output while its
 executor is released for idleness, then completes with executors that scale up with the backlog,
 every pod admitted under Pod Security "restricted" with a read-only root filesystem and executors
-without an API token; the outputs read back from MinIO hold, the plain manifest completes, and an
-executor killed mid-run does not fail the application."""
+without an API token; the History Server lists the run from its event logs; the outputs read back
+from MinIO hold, the plain manifest completes although an executor is killed mid-run, and the
+chart's schedule runs the job twice, the second run featurizing nothing."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import io
 import json
 import sys
 import time
+import urllib.request
 from itertools import pairwise
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from kubernetes import client
 from minio.credentials import StaticProvider
 from minio.minioadmin import MinioAdmin
 
-from kube import CHART, NAMESPACE, OPERATOR_NAMESPACE, RELEASE, ROOT, Cluster, run, wait_for
+from kube import CHART, NAMESPACE, OPERATOR_NAMESPACE, RELEASE, ROOT, SPARK_GROUP, SPARK_PLURAL, SPARK_VERSION, Cluster, run, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
@@ -49,6 +51,18 @@ LOCK_TAKEN_LINE = "took the lock on"
 HOLD_LOCK_AT_MOST_S = 600
 APP_TIMEOUT_S = 1200
 SUMMARY: dict[str, object] = {}
+# Event logs of the chart's run, in the job's bucket, and the History Server reading them: the same
+# values as on EKS. S3A sees a folder where a key ends in "/", so the test puts that marker first.
+EVENTS_PREFIX = "spark-events/"
+HISTORY_VALUES = ("--set", "eventLog.enabled=true", "--set", f"eventLog.dir=s3a://{BUCKET}/{EVENTS_PREFIX}",
+                  "--set", "historyServer.enabled=true")
+HISTORY = f"{RELEASE}-history"  # the chart's History Server Service
+HISTORY_TIMEOUT_S = 300
+# The chart's schedule, due every minute; Forbid starts a run only once the last one has finished.
+SCHEDULE_VALUES = ("--set", "schedule.enabled=true", "--set", "schedule.cron=* * * * *",
+                   "--set", "schedule.concurrencyPolicy=Forbid")
+SCHEDULED = f"{RELEASE}-scheduled"
+SCHEDULED_RUNS = 2
 
 
 # The job caches its features on the executors until it ends, and Spark never releases an executor
@@ -103,18 +117,23 @@ JOB_POLICY_DOCUMENT = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": ["s3:*"], "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"]}]}
 
 
+def node_port(cluster: Cluster, service: str, port: int, target: str) -> str:
+    """host:port of a NodePort Service the test adds in front of the pods of `service` (the node's IP
+    is reachable from the host on kind's Docker network)."""
+    svc = client.V1Service(
+        metadata=client.V1ObjectMeta(name=f"{service}-e2e", namespace=NAMESPACE),
+        spec=client.V1ServiceSpec(type="NodePort", selector=cluster.core.read_namespaced_service(service, NAMESPACE).spec.selector,
+                                  ports=[client.V1ServicePort(name=target, port=port, target_port=target)]))
+    created = cluster.core.create_namespaced_service(NAMESPACE, svc)
+    return f"{cluster.node_ip()}:{created.spec.ports[0].node_port}"
+
+
 @pytest.fixture(scope="module")
 def s3(cluster: Cluster, operator_and_minio):
     """boto3, as the job's MinIO user, on the in-cluster MinIO through a NodePort Service the test
-    adds (the node's IP is reachable from the host on kind's Docker network). MinIO's root user
-    makes the bucket, the job's user (the key pair of the job's Secret) and its bucket policy."""
-    minio = KIND_VALUES.get("minio", {}).get("name", "minio")
-    svc = client.V1Service(
-        metadata=client.V1ObjectMeta(name=f"{minio}-e2e", namespace=NAMESPACE),
-        spec=client.V1ServiceSpec(type="NodePort", selector=cluster.core.read_namespaced_service(minio, NAMESPACE).spec.selector,
-                                  ports=[client.V1ServicePort(name="s3", port=9000, target_port="s3")]))
-    created = cluster.core.create_namespaced_service(NAMESPACE, svc)
-    host = f"{cluster.node_ip()}:{created.spec.ports[0].node_port}"
+    adds. MinIO's root user makes the bucket, the job's user (the key pair of the job's Secret) and
+    its bucket policy."""
+    host = node_port(cluster, KIND_VALUES.get("minio", {}).get("name", "minio"), 9000, "s3")
     endpoint = f"http://{host}"
     root_user, root_password = KIND_VALUES["minio"]["rootUser"], KIND_VALUES["minio"]["rootPassword"]
     root = s3_client(endpoint, root_user, root_password)
@@ -210,6 +229,8 @@ def test_minio_runs_in_the_cluster_and_holds_the_sample(cluster: Cluster, s3, up
 
 # Executor pods of the chart's run as seen Running (the driver deletes them as it ends).
 RUNNING_EXECUTORS: list = []
+# The chart's run as Spark knows it (status.sparkApplicationId), read before the application goes.
+CHART_APP_ID: list[str] = []
 
 
 class ForeignLock:
@@ -236,10 +257,12 @@ class ForeignLock:
 
 @pytest.fixture(scope="module")
 def chart_run(cluster: Cluster, s3, uploaded):
-    """Step 2 of the install: the plain chart, which adds the SparkApplication; then its run, which
-    first waits for the lock the test holds on its output."""
+    """Step 2 of the install: the plain chart, which adds the SparkApplication, with event logs and
+    the History Server; then its run, which first waits for the lock the test holds on its output."""
+    s3.put_object(Bucket=BUCKET, Key=EVENTS_PREFIX, Body=b"")
     lock = ForeignLock(s3)
-    cluster.helm("upgrade", RELEASE, str(CHART), "-n", OPERATOR_NAMESPACE, *helm_values(), "--wait", "--timeout", "5m")
+    cluster.helm("upgrade", RELEASE, str(CHART), "-n", OPERATOR_NAMESPACE, *helm_values(*HISTORY_VALUES),
+                 "--wait", "--timeout", "5m")
     assert cluster.sparkapp(APP) is not None, "helm did not create the SparkApplication"
 
     def during(_state: str) -> None:
@@ -250,6 +273,7 @@ def chart_run(cluster: Cluster, s3, uploaded):
 
     state, record, seconds = cluster.run_app(APP, timeout=APP_TIMEOUT_S, during=during)
     driver_log = cluster.driver_log(APP)
+    CHART_APP_ID.append((cluster.sparkapp(APP) or {}).get("status", {}).get("sparkApplicationId", ""))
     SUMMARY.update({"chart run: state": state, "chart run: wall time (s)": round(seconds),
                     "chart run: lock released after the idle release": lock.released_after_idle,
                     "chart run: peak executors running": record.peak_running,
@@ -320,6 +344,39 @@ def test_outputs_read_back_from_minio(s3, uploaded, chart_run):
     SUMMARY["chart run: images per second"] = metrics.get("images_per_second")
 
 
+def history_applications(url: str) -> list[dict] | str:
+    """The History Server's application list, or why there is none yet."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return json.load(response)
+    except (OSError, ValueError) as exc:
+        return repr(exc)
+
+
+def test_history_server_lists_the_completed_application(cluster: Cluster, chart_run):
+    """The History Server reads the event logs the driver wrote to MinIO and lists the chart's run,
+    completed, in its REST API."""
+    (app_id,) = CHART_APP_ID
+    assert app_id, "the SparkApplication's status has no sparkApplicationId"
+    url = f"http://{node_port(cluster, HISTORY, int(KIND_VALUES.get('historyServer', {}).get('port', 18080)), 'http')}" \
+          "/api/v1/applications"
+    answers: list = []
+
+    def listed_as_completed():
+        answers.append(history_applications(url))
+        apps = answers[-1] if isinstance(answers[-1], list) else []
+        return next((a for a in apps if a["id"] == app_id and a["attempts"] and all(t["completed"] for t in a["attempts"])), None)
+
+    try:
+        app = wait_for(f"{app_id} listed as completed at {url}", listed_as_completed, timeout=HISTORY_TIMEOUT_S, interval=5)
+    except AssertionError as exc:
+        pods = cluster.pods("app.kubernetes.io/component=history-server")
+        log = cluster.log_tail(pods[0].metadata.name, lines=60) if pods else "(no History Server pod)"
+        raise AssertionError(f"{exc}\nlast answer: {answers[-1:]}\nHistory Server log tail:\n{log}") from None
+    SUMMARY.update({"history server: application": f"{app['id']} ({app['name']})",
+                    "history server: applications listed": len(answers[-1])})
+
+
 def test_manifest_sparkapp_completes_with_an_executor_killed_mid_run(cluster: Cluster, s3, uploaded, chart_run):
     """`kubectl apply -f manifests/sparkapp.yaml` (same object name as the chart's, so that one goes
     first). While it runs, one executor pod is killed without grace; Spark must retry its tasks."""
@@ -347,6 +404,42 @@ def test_manifest_sparkapp_completes_with_an_executor_killed_mid_run(cluster: Cl
     run_id = current_run(s3)
     assert run_id != previous, "the manifest run did not commit a new run"
     check_run_output(s3, run_id, listed=len(uploaded), k=8)
+
+
+def scheduled_runs(cluster: Cluster) -> list[str]:
+    """Names of the SparkApplications the schedule has started, oldest first."""
+    apps = cluster.custom.list_namespaced_custom_object(SPARK_GROUP, SPARK_VERSION, NAMESPACE, SPARK_PLURAL,
+                                                        label_selector=f"sparkoperator.k8s.io/scheduled-app-name={SCHEDULED}")
+    return [a["metadata"]["name"] for a in sorted(apps["items"], key=lambda a: a["metadata"]["creationTimestamp"])]
+
+
+def test_scheduled_runs_featurize_only_what_changed(cluster: Cluster, s3, uploaded, tmp_path, chart_run):
+    """The chart's ScheduledSparkApplication (`--incremental`), due every minute with Forbid: two runs,
+    one after the other, each committing a run; the second reuses every file of the first, so it
+    calls the model not once."""
+    rendered = cluster.helm("template", RELEASE, str(CHART), "-n", OPERATOR_NAMESPACE, *helm_values(*SCHEDULE_VALUES),
+                            "--show-only", "templates/spark/scheduledsparkapplication.yaml").stdout
+    (tmp_path / "scheduled.yaml").write_text(rendered)
+    cluster.kubectl("apply", "-f", str(tmp_path / "scheduled.yaml"))
+    done: list[str] = []
+    metrics: list[dict] = []
+    try:
+        while len(done) < SCHEDULED_RUNS:
+            name = wait_for(f"run {len(done) + 1} of {SCHEDULED}",
+                            lambda: next((n for n in scheduled_runs(cluster) if n not in done), None), timeout=180, interval=5)
+            state, _, seconds = cluster.run_app(name, timeout=APP_TIMEOUT_S)
+            assert state == "COMPLETED", f"{name}: state {state}; driver log tail:\n{cluster.driver_log(name)[-3000:]}"
+            metrics.append(check_run_output(s3, current_run(s3), listed=len(uploaded), k=KIND_VALUES["job"]["pcaK"]))
+            done.append(name)
+            SUMMARY[f"scheduled run {len(done)}: {name}"] = {"wall time (s)": round(seconds), "incremental": metrics[-1]["incremental"],
+                                                             "model_calls": metrics[-1]["model_calls"]}
+    finally:
+        cluster.kubectl("-n", NAMESPACE, "delete", "scheduledsparkapplication", SCHEDULED, "--ignore-not-found", check=False)
+    first, second = metrics
+    assert first["settings"]["incremental"] and second["settings"]["incremental"]
+    assert second["run_id"] != first["run_id"] and second["incremental"]["previous_run"] == first["run_id"]
+    assert second["incremental"]["new"] == 0 and second["incremental"]["reused"] == len(uploaded), second["incremental"]
+    assert second["model_calls"] == 0, second["model_calls"]
 
 
 def pytest_terminal_summary_lines() -> list[str]:
