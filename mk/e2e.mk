@@ -7,8 +7,9 @@
 KIND_CLUSTER     ?= fruits
 KIND_CACHE       ?= $(FRUITS_CACHE)/kind
 KIND_KUBECONFIG  ?= $(KIND_CACHE)/kubeconfig-$(KIND_CLUSTER)
-# The tag changes when a pin or a file the node image is made from changes.
-KIND_NODE_HASH   := $(shell cat versions.env hack/kind/node/* hack/kind/pause/*.go hack/kind/build-*.sh 2>/dev/null | sha1sum | cut -c1-10)
+# The tag changes when a pin the node image is made from (KIND_*) or one of its files changes; other
+# pins in versions.env (test tools, the app's Spark) leave the costly node image as it is.
+KIND_NODE_HASH   := $(shell { grep -E '^KIND_' versions.env; cat hack/kind/node/* hack/kind/pause/*.go hack/kind/build-*.sh; } 2>/dev/null | sha1sum | cut -c1-10)
 KIND_NODE_IMAGE  ?= fruits-kind-node:$(KIND_NODE_KUBERNETES_VERSION)-$(KIND_NODE_HASH)
 MINIO_IMAGE      ?= fruits-minio:$(lastword $(subst -, ,$(MINIO_VERSION)))
 E2E_ARGS         ?=
