@@ -53,8 +53,9 @@ def generated_images(count: int) -> dict[str, bytes]:
 
 
 def write_folder(folder: Path, images: dict[str, bytes]) -> None:
-    """The images as files under `folder`; skipped when an earlier bench wrote the same count."""
-    marker = folder / f".complete-{len(images)}"
+    """The images as files under `folder`; skipped when an earlier bench wrote them all. The marker
+    sits beside the folder: inside, the job would list it and reject it as a hidden file."""
+    marker = folder.with_name(f"{folder.name}.complete-{len(images)}")
     if marker.exists():
         return
     shutil.rmtree(folder, ignore_errors=True)
