@@ -75,6 +75,8 @@ this Spark, so the image lacks it (the job commits each run atomically itself).
 {{- define "fruits-pipeline.spark.conf" -}}
 {{- $da := .Values.dynamicAllocation }}
 {{- $conf := dict }}
+{{- /* The driver takes summaries only; a collect past this is a bug (the job's local default too). */}}
+{{- $_ := set $conf "spark.driver.maxResultSize" "512m" }}
 {{- if $da.enabled }}
 {{- $_ := set $conf "spark.dynamicAllocation.shuffleTracking.enabled" "true" }}
 {{- $_ := set $conf "spark.dynamicAllocation.shuffleTracking.timeout" (printf "%ds" (int $da.shuffleTrackingTimeoutSeconds)) }}
