@@ -149,10 +149,10 @@ def local_reason(path: bytes, name: bytes, info: os.stat_result) -> Optional[str
 
 
 def count_local_entries(root: str) -> int:
-    """An independent count of what `list_local` must return: `os.walk` over the same tree."""
+    """An independent count of what the local listing (fruits.listing) must return: `os.walk` over the same tree."""
     count, unreadable = 0, []
     for top, folders, files in os.walk(os.fsencode(root), onerror=unreadable.append):
-        # os.walk puts links to folders among the folders; list_local rows them as links.
+        # os.walk puts links to folders among the folders; the listing rows them as links.
         skipped = [f for f in folders if is_hidden(os.fsdecode(f)) or os.path.islink(os.path.join(top, f))]
         count += len(files) + len(skipped)
         folders[:] = [f for f in folders if f not in skipped]
