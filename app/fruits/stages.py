@@ -11,6 +11,7 @@ any size, and a restarted run (`--resume`) featurizes only the images no finishe
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -254,8 +255,13 @@ def int8_model(r: Run, spec: ModelSpec, images) -> tuple[str, dict]:
     if found is not r.run:
         r.lake.upload(folder / name, f"{r.run[INT8]}/{name}")
         r.lake.write_text(f"{r.run[INT8]}/report.json", json.dumps(report))
-    r.spark.sparkContext.addFile(str(folder / name))
-    return name, report
+    # Shipped under a name that says its content: Spark keeps every file added to a session and
+    # refuses a second file of the same name with other bytes (a later int8 run in one session).
+    digest = hashlib.sha256((folder / name).read_bytes()).hexdigest()[:16]
+    shipped = folder / f"{spec.model}-int8-{digest}.tflite"
+    (folder / name).rename(shipped)
+    r.spark.sparkContext.addFile(str(shipped))
+    return shipped.name, report
 
 
 def reduce_stage(r: Run, listed: Listed, featurized: Featurized) -> Reduced:
