@@ -55,23 +55,33 @@ class ListingMismatch(RuntimeError):
     """The listing and an independent count of the input disagree."""
 
 
-def plan_local(root: bytes) -> list[FolderTask]:
-    """Tasks covering the local tree under `root`: its top levels alone, deeper folders whole."""
-    tasks, level = [], [root]
+def plan_levels(root: str, top, subfolders) -> list[FolderTask]:
+    """Tasks covering a tree: the folders of its top PLANNED_DEPTH levels alone, the ones below whole.
+
+    `subfolders(folder)` lists the folders to descend into (not hidden ones, not links); `top` is
+    the root folder as `subfolders` names it.
+    """
+    tasks, level = [], [top]
     for depth in range(PLANNED_DEPTH + 1):
         recursive = depth == PLANNED_DEPTH
-        tasks += [FolderTask(os.fsdecode(root), os.fsdecode(f), recursive) for f in level]
-        if recursive:
-            break
-        below = []
-        for folder in level:
-            try:
-                with os.scandir(folder) as entries:
-                    below += [e.path for e in entries if e.is_dir(follow_symlinks=False) and not is_hidden(os.fsdecode(e.name))]
-            except OSError:
-                continue  # the task for `folder` reports it as a row
-        level = below
+        tasks += [FolderTask(root, folder, recursive) for folder in level]
+        if not recursive:
+            level = [below for folder in level for below in subfolders(folder)]
     return tasks
+
+
+def plan_local(root: bytes) -> list[FolderTask]:
+    """Tasks covering the local tree under `root`."""
+
+    def subfolders(folder: str) -> list[str]:
+        try:
+            with os.scandir(os.fsencode(folder)) as entries:
+                return [os.fsdecode(e.path) for e in entries
+                        if e.is_dir(follow_symlinks=False) and not is_hidden(os.fsdecode(e.name))]
+        except OSError:
+            return []  # the task for `folder` reports it as a row
+
+    return plan_levels(os.fsdecode(root), os.fsdecode(root), subfolders)
 
 
 def scan_local(task: FolderTask) -> Iterator[tuple]:
@@ -105,19 +115,12 @@ def plan_s3(s3fs, root: str) -> list[FolderTask]:
     """Tasks covering the S3 prefix `root` (s3a://bucket/prefix), by LIST with a delimiter."""
     from pyarrow import fs
 
-    tasks, level = [], [s3_key(root).rstrip("/")]
-    for depth in range(PLANNED_DEPTH + 1):
-        recursive = depth == PLANNED_DEPTH
-        tasks += [FolderTask(root, key, recursive) for key in level]
-        if recursive:
-            break
-        below = []
-        for key in level:
-            selector = fs.FileSelector(key, recursive=False, allow_not_found=True)
-            infos = with_retries(lambda selector=selector: s3fs.get_file_info(selector), attempts=PLAN_ATTEMPTS)
-            below += [i.path for i in infos if i.type == fs.FileType.Directory and not is_hidden(i.base_name)]
-        level = below
-    return tasks
+    def subfolders(key: str) -> list[str]:
+        selector = fs.FileSelector(key, recursive=False, allow_not_found=True)
+        infos = with_retries(lambda: s3fs.get_file_info(selector), attempts=PLAN_ATTEMPTS)
+        return [i.path for i in infos if i.type == fs.FileType.Directory and not is_hidden(i.base_name)]
+
+    return plan_levels(root, s3_key(root).rstrip("/"), subfolders)
 
 
 def scan_s3(s3fs, task: FolderTask, retries: Optional[RetryCount] = None) -> Iterator[tuple]:
