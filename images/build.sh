@@ -29,7 +29,7 @@ trap 'rm -rf "$context"' EXIT
 
 case "$kind" in
   app)
-    "$here/base-image.sh" "${BASE_IMAGE:-debian:bookworm-slim}"
+    "$root/hack/airgap/base-image.sh" "${BASE_IMAGE:-debian:bookworm-slim}"
     # Tracked and untracked-but-not-ignored files, as a fresh clone plus local edits would have.
     # shellcheck disable=SC2016 # $f is expanded by the inner sh
     (cd "$root" && git ls-files -z --cached --others --exclude-standard -- pyproject.toml README.md app images \
@@ -65,4 +65,8 @@ say "docker build $image ($kind; context $context)"
 start=$SECONDS
 docker build -f "$dockerfile" -t "$image" "$@" "$context"
 size="$(docker image inspect --format '{{.Size}}' "$image")"
+# A rebuild leaves the previous image untagged. Remove this project's untagged images (the label
+# is set by images/Dockerfile and inherited by the operator image), or a day of rebuilds fills the
+# engine's disk; untagged images of anyone else are left alone.
+docker image prune --force --filter label=org.fruits.weights >/dev/null || true
 say "built $image in $((SECONDS - start))s; uncompressed size $((size / 1000000)) MB ($size bytes)"

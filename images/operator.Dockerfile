@@ -2,7 +2,7 @@
 # the very Spark (and Java) the drivers and executors use.
 #
 # The context is one file, `spark-operator`, built on the host from the operator's Go module by
-# images/build-operator.sh (`make operator-image` does both steps). The chart's controller and
+# hack/airgap/build-operator.sh (`make operator-image` does both steps). The chart's controller and
 # webhook deployments pass `controller start ...` / `webhook start ...` as container args.
 ARG APP_IMAGE=fruits-pipeline:0.1.0
 FROM ${APP_IMAGE}

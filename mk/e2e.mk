@@ -1,6 +1,8 @@
-# End-to-end tier (5): a real single-node kind cluster, offline. Included by the main Makefile
-# (versions.env is loaded there). The node image is built here from Go modules and Debian
-# packages (hack/kind/build-node-image.sh); everything built is cached under $(KIND_CACHE).
+# End-to-end tier (5): a real single-node kind cluster. Included by the main Makefile (versions.env
+# is loaded there). By default the node image is built here from Go modules and Debian packages
+# (hack/airgap/, for machines that cannot pull kindest/node); everything built is cached under
+# $(KIND_CACHE). With a registry in reach, one variable uses a stock node image instead:
+#   make e2e KIND_NODE_IMAGE=kindest/node:v1.34.3
 
 ##@ End-to-end (kind)
 
@@ -9,21 +11,36 @@ KIND_CACHE       ?= $(FRUITS_CACHE)/kind
 KIND_KUBECONFIG  ?= $(KIND_CACHE)/kubeconfig-$(KIND_CLUSTER)
 # The tag changes when a pin the node image is made from (KIND_*) or one of its files changes; other
 # pins in versions.env (test tools, the app's Spark) leave the costly node image as it is.
-KIND_NODE_HASH   := $(shell { grep -E '^KIND_' versions.env; cat hack/kind/node/* hack/kind/pause/*.go hack/kind/build-*.sh; } 2>/dev/null | sha1sum | cut -c1-10)
+KIND_NODE_HASH   := $(shell { grep -E '^KIND_' versions.env; cat hack/airgap/node/* hack/airgap/pause/*.go \
+                      hack/airgap/build-components.sh hack/airgap/build-kube.sh hack/airgap/build-node-image.sh; } \
+                      2>/dev/null | sha1sum | cut -c1-10)
 KIND_NODE_IMAGE  ?= fruits-kind-node:$(KIND_NODE_KUBERNETES_VERSION)-$(KIND_NODE_HASH)
+# A node image built here has no kindnetd and bakes its own CNI config; a stock one uses kind's.
+KIND_NODE_BUILT  := $(filter fruits-kind-node:%,$(KIND_NODE_IMAGE))
+KIND_CONFIG      ?= $(if $(KIND_NODE_BUILT),hack/airgap/kind-cluster.yaml,hack/kind/cluster.yaml)
+# Opt-in: let `make kind-up` edit the Docker daemon's daemon.json where `docker run --privileged`
+# fails for want of CAP_SYS_RESOURCE (docs/airgap.md). .ci/run opts in; nobody else is edited.
+KIND_EDIT_DAEMON_JSON ?= $(FRUITS_EDIT_DAEMON_JSON)
 MINIO_IMAGE      ?= fruits-minio:$(lastword $(subst -, ,$(MINIO_VERSION)))
 E2E_ARGS         ?=
+# Free disk the e2e run needs beside what is built: the node's copy of the images, kind load's tar.
+E2E_DISK_GIB     ?= 10
 KIND_ENV         := KIND=$(BIN)/kind KUBECTL=$(BIN)/kubectl
 
 .PHONY: kind-node-image
-kind-node-image: $(BIN)/kind ## Build the kind node image from source (first time 45-75 min on 2 cores; cached)
+kind-node-image: $(BIN)/kind ## Build the kind node image from source (first time 45-75 min on 2 cores; cached); none for a stock KIND_NODE_IMAGE
+ifeq ($(KIND_NODE_BUILT),)
+	@echo ">> KIND_NODE_IMAGE=$(KIND_NODE_IMAGE) is a stock node image: kind pulls it, nothing to build"
+else
 	@mkdir -p $(KIND_CACHE)
-	eval "$$(images/docker-up.sh)" && images/base-image.sh '$(BASE_IMAGE)' && \
-	  nice -n 19 hack/kind/build-node-image.sh '$(KIND_NODE_IMAGE)' '$(KIND_CACHE)'
+	eval "$$(images/docker-up.sh)" && hack/airgap/base-image.sh '$(BASE_IMAGE)' && \
+	  nice -n 19 hack/airgap/build-node-image.sh '$(KIND_NODE_IMAGE)' '$(KIND_CACHE)'
+endif
 
 .PHONY: kind-up
 kind-up: kind-node-image $(BIN)/kubectl ## Create the kind cluster $(KIND_CLUSTER) (kubeconfig in $(KIND_KUBECONFIG)) and wait for Ready
-	eval "$$(images/docker-up.sh)" && $(KIND_ENV) hack/kind/cluster.sh up '$(KIND_CLUSTER)' '$(KIND_NODE_IMAGE)' '$(KIND_KUBECONFIG)'
+	eval "$$(images/docker-up.sh)" && $(KIND_ENV) FRUITS_EDIT_DAEMON_JSON='$(KIND_EDIT_DAEMON_JSON)' \
+	  hack/kind/cluster.sh up '$(KIND_CLUSTER)' '$(KIND_NODE_IMAGE)' '$(KIND_KUBECONFIG)' '$(KIND_CONFIG)'
 
 .PHONY: kind-down
 kind-down: $(BIN)/kind ## Delete the kind cluster; fails if a container or network is left behind
@@ -31,7 +48,7 @@ kind-down: $(BIN)/kind ## Delete the kind cluster; fails if a container or netwo
 
 .PHONY: minio-image
 minio-image: $(BIN)/minio ## Build the in-cluster MinIO image ($(MINIO_IMAGE)) from bin/minio on the base image
-	eval "$$(images/docker-up.sh)" && hack/kind/minio-image.sh '$(MINIO_IMAGE)' '$(BASE_IMAGE)' '$(BIN)/minio'
+	eval "$$(images/docker-up.sh)" && hack/airgap/minio-image.sh '$(MINIO_IMAGE)' '$(BASE_IMAGE)' '$(BIN)/minio'
 
 .PHONY: kind-load
 kind-load: image operator-image minio-image ## Load the app, operator and MinIO images into the kind cluster
@@ -41,6 +58,9 @@ kind-load: image operator-image minio-image ## Load the app, operator and MinIO 
 .PHONY: e2e
 e2e: install tools chart-deps ## Tier 5: kind cluster, operator + chart, SparkApplication on MinIO, dynamic allocation; then delete the cluster
 	@start=$$(date +%s); rc=0; \
+	eval "$$(images/docker-up.sh)" && \
+	  hack/need-disk.sh $(E2E_DISK_GIB) 'make e2e (images loaded into the kind node)' \
+	    "$$(docker info -f '{{.DockerRootDir}}')" "$${TMPDIR:-/tmp}" && \
 	$(MAKE) --no-print-directory kind-up kind-load && \
 	  eval "$$(images/docker-up.sh)" && \
 	  FRUITS_E2E=1 KUBECONFIG='$(KIND_KUBECONFIG)' FRUITS_E2E_CLUSTER='$(KIND_CLUSTER)' \

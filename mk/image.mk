@@ -30,7 +30,7 @@ operator-image: image $(OPERATOR_BIN) ## Build the spark-operator image (SPARK_O
 	  --build-arg SPARK_OPERATOR_VERSION='$(SPARK_OPERATOR_VERSION)'
 
 $(OPERATOR_BIN):
-	images/build-operator.sh '$(SPARK_OPERATOR_VERSION)' '$@'
+	hack/airgap/build-operator.sh '$(SPARK_OPERATOR_VERSION)' '$@'
 
 .PHONY: image-test
 image-test: ## Smoke-test the app image: imports, spark-submit as an arbitrary UID, entrypoint roles
@@ -38,7 +38,7 @@ image-test: ## Smoke-test the app image: imports, spark-submit as an arbitrary U
 
 .PHONY: base-image
 base-image: ## Make sure the base image (debian:bookworm-slim) exists: pulled, or debootstrapped and imported
-	eval "$$(images/docker-up.sh)" && images/base-image.sh '$(BASE_IMAGE)'
+	eval "$$(images/docker-up.sh)" && hack/airgap/base-image.sh '$(BASE_IMAGE)'
 
 .PHONY: docker-up
 docker-up: ## Start a Docker engine if none answers; prints the DOCKER_HOST line to eval

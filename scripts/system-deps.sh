@@ -5,7 +5,7 @@
 #  - a native BLAS/LAPACK (optional, ~6x faster PCA on 2048-d features than Spark's Java fallback).
 # With --containers, also what the image and kind tiers need on the host: a Docker engine
 # (docker.io: dockerd, containerd, runc), debootstrap (the base image, where none can be pulled)
-# and jq (the runtime wrapper of hack/kind/docker-privileged.sh).
+# and jq (the runtime wrapper of hack/airgap/docker-privileged.sh).
 # As root on Debian/Ubuntu, missing pieces are installed with apt-get; otherwise we say what to install.
 set -euo pipefail
 containers=false

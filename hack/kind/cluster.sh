@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create or delete the e2e kind cluster, and check that deleting it leaves nothing behind.
 #
-#   hack/kind/cluster.sh up NAME NODE_IMAGE KUBECONFIG   create (or reuse) and wait for the node Ready
+#   hack/kind/cluster.sh up NAME NODE_IMAGE KUBECONFIG [CONFIG]
+#                                                        create (or reuse) and wait for the node Ready
 #   hack/kind/cluster.sh load NAME IMAGE...              kind load docker-image (skips images present)
 #   hack/kind/cluster.sh down NAME KUBECONFIG            delete; fail if containers or networks remain
 set -euo pipefail
@@ -26,15 +27,15 @@ leftovers() { # what kind and docker still hold for cluster NAME
 
 case ${1:-} in
 up)
-    name=$2 image=$3 kubeconfig=$4
-    "$here/docker-privileged.sh" "$image"
+    name=$2 image=$3 kubeconfig=$4 config=${5:-$here/cluster.yaml}
+    "$here/../airgap/docker-privileged.sh" "$image"
     if cluster_exists "$name"; then
         say "kind cluster $name exists; reusing it"
         "$kind" export kubeconfig --name "$name" --kubeconfig "$kubeconfig"
     else
-        say "kind create cluster $name ($image)"
+        say "kind create cluster $name ($image, $config)"
         start=$SECONDS
-        "$kind" create cluster --name "$name" --image "$image" --config "$here/cluster.yaml" \
+        "$kind" create cluster --name "$name" --image "$image" --config "$config" \
             --kubeconfig "$kubeconfig" --wait 0s
         say "created in $((SECONDS - start)) s"
     fi
@@ -85,7 +86,7 @@ down)
     say "cluster $name deleted; no containers or networks left"
     ;;
 *)
-    sed -n '2,8p' "$0" >&2
+    sed -n '2,7p' "$0" >&2
     exit 2
     ;;
 esac

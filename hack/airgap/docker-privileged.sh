@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Make `docker run --privileged` work on the engine DOCKER_HOST points at; kind runs every node
 # that way. On hosts whose capability bounding set lacks CAP_SYS_RESOURCE, runc refuses the
-# privileged spec. Then this installs runc-wrapper.sh (which drops that capability) as the
-# engine's default runtime, in the engine's daemon.json, and reloads the engine with SIGHUP
+# privileged spec. Then, and only with FRUITS_EDIT_DAEMON_JSON=1 (the host's Docker configuration
+# is not ours to change unasked), this installs runc-wrapper.sh (which drops that capability) as
+# the engine's default runtime, in the engine's daemon.json, and reloads the engine with SIGHUP
 # (runtimes and default-runtime are reloadable: running containers are not touched). The wrapper
 # lives at a fixed host path, not in a cache, because daemon.json outlives any one clone.
-# Idempotent.
+# Idempotent; on a host where privileged containers work it changes nothing.
 #
-# usage: hack/kind/docker-privileged.sh PROBE_IMAGE
+# usage: hack/airgap/docker-privileged.sh PROBE_IMAGE
 set -euo pipefail
 image=${1:?usage: $0 PROBE_IMAGE}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,6 +42,14 @@ fi
 if (( (0x$(awk '/^CapBnd/ {print $2}' /proc/self/status) >> 24 & 1) == 1 )) && [[ -z "$configured" ]]; then
     say "docker run --privileged fails, and not for CAP_SYS_RESOURCE:"
     docker run --rm --privileged --net=none --entrypoint /bin/true "$image" >&2 || true
+    exit 1
+fi
+if [[ "${FRUITS_EDIT_DAEMON_JSON:-}" != 1 ]]; then
+    say "docker run --privileged fails here: this host's capability bounding set lacks"
+    say "CAP_SYS_RESOURCE, and kind runs its nodes privileged. The fix edits the Docker daemon's"
+    say "configuration ($config: a runc wrapper as the default runtime, then SIGHUP to dockerd)."
+    say "To allow that edit, run again with FRUITS_EDIT_DAEMON_JSON=1 (make e2e KIND_EDIT_DAEMON_JSON=1);"
+    say "see docs/airgap.md, 'The Docker daemon configuration edit'."
     exit 1
 fi
 command -v jq >/dev/null || { say "jq is needed by the runtime wrapper (apt-get install jq)"; exit 1; }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the base image (default debian:bookworm-slim) exists in the Docker engine.
 #
-#   images/base-image.sh [IMAGE]
+#   hack/airgap/base-image.sh [IMAGE]
 #
 # Present already: nothing to do. Pullable: pulled. Neither (no registry reachable, as on the
 # project's build VMs): the Debian suite named by the tag is bootstrapped with
@@ -11,7 +11,7 @@
 set -euo pipefail
 
 image="${1:-${BASE_IMAGE:-debian:bookworm-slim}}"
-cache="${FRUITS_CACHE:-$(cd "$(dirname "$0")/.." && pwd)/.cache}"
+cache="${FRUITS_CACHE:-$(cd "$(dirname "$0")/../.." && pwd)/.cache}"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 security_mirror="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
 

@@ -2,7 +2,7 @@
 # The MinIO image of the chart's kind setup (minio.image in values.yaml): the pinned bin/minio
 # (`make minio`) on the Debian base image, running as UID 1000 like the chart's pod spec.
 #
-# usage: hack/kind/minio-image.sh IMAGE BASE_IMAGE MINIO_BINARY
+# usage: hack/airgap/minio-image.sh IMAGE BASE_IMAGE MINIO_BINARY
 set -euo pipefail
 image=${1:?usage: $0 IMAGE BASE_IMAGE MINIO_BINARY} base=${2:?} binary=${3:?}
 sum=$(sha256sum "$binary" | cut -c1-16)

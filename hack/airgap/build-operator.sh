@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the Kubeflow spark-operator controller binary from its Go module, on the host.
 #
-#   images/build-operator.sh VERSION OUT_BINARY
+#   hack/airgap/build-operator.sh VERSION OUT_BINARY
 #
 # The module's go.mod has replace directives, so `go install module@version` refuses it; instead
 # the pinned version is fetched into the Go module cache (`go mod download`) and built inside that

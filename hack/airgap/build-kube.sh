@@ -6,7 +6,7 @@
 # staging module by its published v0.MINOR.PATCH. The version is stamped in as upstream's
 # hack/lib/version.sh does, or kubeadm reports a placeholder version.
 #
-# usage: hack/kind/build-kube.sh v1.34.4 OUT_DIR
+# usage: hack/airgap/build-kube.sh v1.34.4 OUT_DIR
 set -euo pipefail
 version=${1:?usage: $0 KUBERNETES_VERSION OUT_DIR}
 out=${2:?usage: $0 KUBERNETES_VERSION OUT_DIR}

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Build the other binaries of the kind node image from their Go modules: etcd (its server module
 # has replace directives, so a throwaway wrapper module calls etcdmain.Main, as etcd's own main
-# does), CoreDNS, crictl (kind calls it inside the node) and the static pause of hack/kind/pause.
+# does), CoreDNS, crictl (kind calls it inside the node) and the static pause of hack/airgap/pause.
 #
-# usage: hack/kind/build-components.sh OUT_DIR   (versions from versions.env / the environment)
+# usage: hack/airgap/build-components.sh OUT_DIR   (versions from versions.env / the environment)
 set -euo pipefail
 out=${1:?usage: $0 OUT_DIR}
 here=$(cd "$(dirname "$0")" && pwd)

@@ -5,10 +5,10 @@
 #      cached under CACHE_DIR, so a second build compiles nothing;
 #   2. the images kubeadm runs (`kubeadm config images list`, tags exactly as printed), each the
 #      binary on scratch, kube-proxy on Debian (its nftables mode calls nft), saved to one tarball;
-#   3. the node image (hack/kind/node/Dockerfile) with kind's base files taken from the kind Go
+#   3. the node image (hack/airgap/node/Dockerfile) with kind's base files taken from the kind Go
 #      module at KIND_VERSION, never stored in this repository.
 #
-# usage: hack/kind/build-node-image.sh NODE_IMAGE CACHE_DIR
+# usage: hack/airgap/build-node-image.sh NODE_IMAGE CACHE_DIR
 # env:   KIND_VERSION KIND_NODE_* (versions.env), BASE_IMAGE (default debian:bookworm-slim)
 set -euo pipefail
 node_image=${1:?usage: $0 NODE_IMAGE CACHE_DIR}
@@ -24,6 +24,9 @@ if docker image inspect "$node_image" >/dev/null 2>&1; then
     say "node image $node_image already built"
     exit 0
 fi
+# Kubernetes' compile fills Go's build cache (about 7 GiB), its modules about 5 GiB more.
+"$here/../need-disk.sh" "${KIND_NODE_DISK_GIB:-20}" "building the kind node image" \
+    "$cache" "$(go env GOCACHE)" "$(go env GOMODCACHE)" "$(docker info -f '{{.DockerRootDir}}')"
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
 kube_bin="$cache/kubernetes-$KIND_NODE_KUBERNETES_VERSION/bin"
