@@ -162,3 +162,49 @@ def test_metrics_placement_and_existing_secret_from_ci_values(rendered):
     assert spec["executor"]["instances"] == 2 and spec["dynamicAllocation"]["enabled"] is False
     assert spec["hadoopConf"]["fs.s3a.connection.maximum"] == "64"
     assert not result.of_kind("Secret") and not result.of_kind("ServiceAccount") and not result.of_kind("Role")
+
+
+def _denied_spark_conf_keys() -> set[str]:
+    """The sparkConf keys the pinned operator's webhook refuses, read from its own source.
+
+    The list is the operator's (internal/webhook/sparkconf_validator.go names constants of
+    pkg/common), so a new pin brings its own list rather than one restated here.
+    """
+    import re
+
+    from chartkit import module_dir
+
+    operator = module_dir("github.com/kubeflow/spark-operator/v2", versions()["SPARK_OPERATOR_VERSION"])
+    validator = operator / "internal" / "webhook" / "sparkconf_validator.go"
+    if not validator.exists():
+        pytest.fail(f"{validator.name} missing from the operator module: the pin predates 2.5.2")
+    names = set(re.findall(r"common\.(\w+):", validator.read_text()))
+    constants = {}
+    for source in (operator / "pkg" / "common").glob("*.go"):
+        constants.update(re.findall(r'^\s*(\w+)\s*=\s*"([^"]+)"', source.read_text(), flags=re.M))
+    missing = names - constants.keys()
+    assert not missing, f"constants not found in pkg/common: {sorted(missing)}"
+    return {constants[name] for name in names}
+
+
+def test_no_spark_conf_key_is_one_the_operator_webhook_denies(rendered):
+    denied = _denied_spark_conf_keys()
+    assert "spark.kubernetes.container.image" in denied  # the parse found the real list
+    checked = 0
+    for values_file, result in rendered.items():
+        apps = [(a["metadata"], a["spec"]) for a in result.of_kind("SparkApplication")]
+        apps += [(s["metadata"], s["spec"]["template"]) for s in result.of_kind("ScheduledSparkApplication")]
+        for metadata, spec in apps:
+            conf = spec.get("sparkConf") or {}
+            assert not denied & conf.keys(), (values_file, sorted(denied & conf.keys()))
+            # The webhook also refuses a namespace other than the application's own.
+            assert conf.get("spark.kubernetes.namespace", metadata["namespace"]) == metadata["namespace"]
+            checked += 1
+    assert checked >= len(rendered)
+
+
+def test_eks_runs_two_operator_webhooks_under_a_disruption_budget(eks):
+    webhook = [d for d in eks.of_kind("Deployment") if d["metadata"]["name"].endswith("-webhook")]
+    assert len(webhook) == 1 and webhook[0]["spec"]["replicas"] == 2
+    budgets = [b for b in eks.of_kind("PodDisruptionBudget") if b["metadata"]["name"].endswith("-webhook-pdb")]
+    assert len(budgets) == 1 and budgets[0]["spec"]["minAvailable"] == 1
