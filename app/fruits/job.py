@@ -32,9 +32,10 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
     lake = Lake(spark, config.output_uri)
     lake.check_writable_output()
     # One writer per output: everything that reads or writes the output happens under the lock.
-    with OutputLock(lock_store(spark, lake.output), lake.output, new_run_id(), wait_seconds=config.lock_wait):
+    run_id = new_run_id()
+    with OutputLock(lock_store(spark, lake.output), lake.output, run_id, wait_seconds=config.lock_wait):
         lake.remove_stale_temporaries()
-        run = stages.start(config, spark, lake, weights)
+        run = stages.start(config, spark, lake, weights, run_id)
         listed = stages.list_stage(run)
         featurized = stages.featurize_stage(run, listed)
         reduced = stages.reduce_stage(run, listed, featurized)

@@ -8,6 +8,9 @@ Hidden by default and shown again by `--verbose`:
 - Spark's start-up hints and warnings: "Using Spark's default log4j profile", the setLogLevel hint,
   NativeCodeLoader, the loopback host name. The local driver JVM gets `QUIET_LOG4J` instead of
   Spark's default log4j2 profile (`fruits.session`).
+- The JVM's "WARNING: Using incubator modules: jdk.incubator.vector": Spark's launcher always adds
+  that module and no JVM option silences the notice, so the local JVM is started with its stderr
+  passed through a filter that drops that one line (`jvm_startup_notice_hidden`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import os
 import re
 import sys
 import tempfile
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Iterator, Mapping, Optional
 
@@ -90,6 +94,75 @@ def native_info_lines_hidden() -> Iterator[None]:
             os.close(saved)
             capture.seek(0)
             _write_all(2, drop_native_info_lines(capture.read()))
+
+
+JVM_STARTUP_NOTICE = b"WARNING: Using incubator modules: jdk.incubator.vector"
+
+
+@contextmanager
+def jvm_startup_notice_hidden(hidden: bool = True) -> Iterator[Optional[threading.Thread]]:
+    """Run the block (which starts the local JVM) with fd 2 a pipe whose reader drops the JVM's
+    incubator-module notice and passes on everything else.
+
+    A JVM started in the block keeps the pipe as its stderr for its whole life (its Python workers
+    inherit it too), so a daemon thread forwards to the real stderr until the last writer closes
+    the pipe; after the first notice it forwards without looking. This process's own fd 2 is the
+    real stderr again when the block ends. Yields the thread (None when nothing is filtered: not
+    `hidden`, or no fd 2).
+    """
+    if not hidden:
+        yield None
+        return
+    try:
+        real = os.dup(2)
+    except OSError:
+        yield None
+        return
+    read_end, write_end = os.pipe()
+    forwarder = threading.Thread(target=_forward_without_notice, args=(read_end, real), name="jvm-stderr", daemon=True)
+    forwarder.start()
+    sys.stderr.flush()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    try:
+        yield forwarder
+    finally:
+        sys.stderr.flush()
+        os.dup2(real, 2)  # the forwarder keeps `real` open for the JVM's lines
+
+
+def _forward_without_notice(read_fd: int, write_fd: int) -> None:
+    """Copy read_fd to write_fd, less the first line equal to JVM_STARTUP_NOTICE; then close both.
+
+    Only a partial line that could still become the notice is held back, so output without
+    newlines (a progress bar) is not delayed.
+    """
+    pending, dropped = b"", False
+    try:
+        while chunk := os.read(read_fd, 65536):
+            if dropped:
+                _write_all(write_fd, chunk)
+                continue
+            pending += chunk
+            lines = pending.split(b"\n")
+            pending = lines.pop()
+            out = []
+            for line in lines:
+                if not dropped and line.rstrip(b"\r") == JVM_STARTUP_NOTICE:
+                    dropped = True
+                else:
+                    out.append(line + b"\n")
+            if pending and (dropped or not JVM_STARTUP_NOTICE.startswith(pending)):
+                out.append(pending)
+                pending = b""
+            _write_all(write_fd, b"".join(out))
+    except OSError:
+        pass  # the real stderr went away: nothing left to forward to
+    finally:
+        with suppress(OSError):
+            _write_all(write_fd, pending)
+        os.close(read_fd)
+        os.close(write_fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from fruits.config import ConfigError, JobConfig, S3Settings
-from fruits.quiet import QUIET_LOG4J, set_tensorflow_log_level
+from fruits.quiet import QUIET_LOG4J, jvm_startup_notice_hidden, set_tensorflow_log_level
 from fruits.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,9 @@ def build_session(config: JobConfig, app_name: str = "fruits-pipeline"):
     for key, value in wanted.items():
         if not existing.contains(key):
             builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    # The local JVM starts here; its incubator-module notice stays off the console (fruits.quiet).
+    with jvm_startup_notice_hidden(local and not config.verbose and not launched_by_spark_submit()):
+        spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(env.spark_log_level)
     if config.uses_s3:
         check_s3a_available(spark)

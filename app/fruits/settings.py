@@ -109,7 +109,8 @@ class Settings:
     driver_java_options: str = _env(
         "FRUITS_DRIVER_JAVA_OPTIONS", LOCAL_JIT_OPTIONS, _text, "driver JVM options in local mode (default: the quick C1 JIT only)")
     spark_progress: bool = _env(
-        "FRUITS_SPARK_PROGRESS", True, parse_bool, "Spark's console progress bar in local mode")
+        "FRUITS_SPARK_PROGRESS", False, parse_bool,
+        "Spark's console progress bar in local mode (off: it overwrites the job's own progress lines)")
     spark_ui: bool = _env(
         "FRUITS_SPARK_UI", False, parse_bool, "start the Spark UI in local mode")
     spark_log_level: str = _env(

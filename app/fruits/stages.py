@@ -26,7 +26,7 @@ from fruits.config import ConfigError, JobConfig, normalize_uri
 from fruits.errors import JobError
 from fruits.featurize import Counters, ModelSpec, make_featurize_function
 from fruits.incremental import PreviousRun, load_previous, plan_work
-from fruits.lake import Lake, RunLocation, new_run_id
+from fruits.lake import Lake, RunLocation
 from fruits.listing import ListingMismatch, list_files, with_labels, with_skip_reason
 from fruits.packing import tasks_for, waves_for
 from fruits.progress import StageTimer, report_progress
@@ -111,13 +111,17 @@ def run_settings(config: JobConfig, weights: WeightsSpec) -> dict:
             "precision": config.precision, "seed": config.seed, "limit": config.limit, "incremental": config.incremental}
 
 
-def start(config: JobConfig, spark, lake: Lake, weights: WeightsSpec) -> Run:
-    """Choose the run folder (a new one, or the one `--resume` names) and mark it ours."""
+def start(config: JobConfig, spark, lake: Lake, weights: WeightsSpec, run_id: str) -> Run:
+    """Choose the run folder (a new one named `run_id`, or the one `--resume` names) and mark it ours.
+
+    `run_id` is the id the output's lock was taken under, so a new run and its lock share one name
+    in the logs.
+    """
     previous = load_previous(spark, lake, config, weights) if config.incremental or config.reuse_model else None
     if config.reuse_model and previous is None:
         raise ConfigError(f"--reuse-model needs an earlier complete run in {lake.output}")
     settings = run_settings(config, weights)
-    run, resumed = RunLocation(lake.output, new_run_id()), False
+    run, resumed = RunLocation(lake.output, run_id), False
     if config.resume == "auto":
         found = lake.resumable_run(settings)
         run, resumed = (found, True) if found is not None else (run, False)

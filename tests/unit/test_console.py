@@ -2,13 +2,15 @@
 
 import logging
 import os
+import subprocess
+import sys
 import time
 
 import pytest
 
 from fruits.cli import main
 from fruits.progress import progress_line, report_progress
-from fruits.quiet import native_info_lines_hidden
+from fruits.quiet import JVM_STARTUP_NOTICE, jvm_startup_notice_hidden, native_info_lines_hidden
 from fruits.weights import KERAS_NOTOP_FILE, banner, demo_choice, display_width
 
 ABSL_NOTICE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
@@ -82,3 +84,37 @@ def test_verbose_level_keeps_tensorflow_info_lines(capfd, monkeypatch):
     with native_info_lines_hidden():
         os.write(2, ONEDNN_INFO.encode())
     assert capfd.readouterr().err == ONEDNN_INFO
+
+
+def write_from_a_child(text: bytes) -> None:
+    """A process started now, as the JVM is, inheriting fd 2 and writing `text` to it in pieces."""
+    script = ("import os, sys, time\n"
+              "data = sys.stdin.buffer.read()\n"
+              "for i in range(0, len(data), 7):\n"
+              "    os.write(2, data[i:i + 7]); time.sleep(0.001)\n")
+    subprocess.run([sys.executable, "-c", script], input=text, check=True)
+
+
+def test_jvm_notice_is_dropped_once_and_everything_else_passed_on(capfd):
+    rest = b"26/12/03 WARN a real warning\n[Stage 0:>  (0 + 2) / 8]\r"
+    with jvm_startup_notice_hidden() as forwarder:
+        write_from_a_child(JVM_STARTUP_NOTICE + b"\n" + rest + JVM_STARTUP_NOTICE + b"\n")
+    forwarder.join(10)
+    assert not forwarder.is_alive(), "the forwarder did not end when the last writer closed the pipe"
+    # Only the first notice is the JVM's own start-up line; a later one is somebody's output.
+    assert capfd.readouterr().err == (rest + JVM_STARTUP_NOTICE + b"\n").decode()
+
+
+def test_this_process_writes_to_the_real_stderr_after_the_jvm_started(capfd):
+    with jvm_startup_notice_hidden() as forwarder:
+        pass
+    os.write(2, b"after\n")
+    forwarder.join(10)
+    assert capfd.readouterr().err == "after\n"
+
+
+def test_verbose_leaves_the_jvm_notice_alone(capfd):
+    with jvm_startup_notice_hidden(hidden=False) as forwarder:
+        write_from_a_child(JVM_STARTUP_NOTICE + b"\n")
+    assert forwarder is None
+    assert capfd.readouterr().err == JVM_STARTUP_NOTICE.decode() + "\n"
