@@ -1,7 +1,8 @@
-# End-to-end tier (5): a real single-node kind cluster. Included by the main Makefile (versions.env
-# is loaded there). By default the node image is built here from Go modules and Debian packages
-# (hack/airgap/, for machines that cannot pull kindest/node); everything built is cached under
-# $(KIND_CACHE). With a registry in reach, one variable uses a stock node image instead:
+# End-to-end tier (5): a real kind cluster, a control plane with an on-demand and a spot worker.
+# Included by the main Makefile (versions.env is loaded there). By default the node image is built
+# here from Go modules and Debian packages (hack/airgap/, for machines that cannot pull
+# kindest/node); everything built is cached under $(KIND_CACHE). With a registry in reach, one
+# variable uses a stock node image instead:
 #   make e2e KIND_NODE_IMAGE=kindest/node:v1.34.3
 
 ##@ End-to-end (kind)
@@ -15,16 +16,18 @@ KIND_NODE_HASH   := $(shell { grep -E '^KIND_' versions.env; cat hack/airgap/nod
                       hack/airgap/build-components.sh hack/airgap/build-kube.sh hack/airgap/build-node-image.sh; } \
                       2>/dev/null | sha1sum | cut -c1-10)
 KIND_NODE_IMAGE  ?= fruits-kind-node:$(KIND_NODE_KUBERNETES_VERSION)-$(KIND_NODE_HASH)
-# A node image built here has no kindnetd and bakes its own CNI config; a stock one uses kind's.
+# A node image built here has no kindnetd (its own service sets up the pod network); a stock one
+# runs kind's.
 KIND_NODE_BUILT  := $(filter fruits-kind-node:%,$(KIND_NODE_IMAGE))
-KIND_CONFIG      ?= $(if $(KIND_NODE_BUILT),hack/airgap/kind-cluster.yaml,hack/kind/cluster.yaml)
+KIND_DEFAULT_CNI := $(if $(KIND_NODE_BUILT),no,yes)
 # Opt-in: let `make kind-up` edit the Docker daemon's daemon.json where `docker run --privileged`
 # fails for want of CAP_SYS_RESOURCE (docs/airgap.md). .ci/run opts in; nobody else is edited.
 KIND_EDIT_DAEMON_JSON ?= $(FRUITS_EDIT_DAEMON_JSON)
 MINIO_IMAGE      ?= fruits-minio:$(lastword $(subst -, ,$(MINIO_VERSION)))
 E2E_ARGS         ?=
-# Free disk the e2e run needs beside what is built: the node's copy of the images, kind load's tar.
-E2E_DISK_GIB     ?= 10
+# Free disk the e2e run needs beside what is built: each worker's copy of the images (about 4 GiB)
+# and kind load's tar.
+E2E_DISK_GIB     ?= 14
 KIND_ENV         := KIND=$(BIN)/kind KUBECTL=$(BIN)/kubectl
 
 .PHONY: kind-node-image
@@ -40,7 +43,7 @@ endif
 .PHONY: kind-up
 kind-up: kind-node-image $(BIN)/kubectl ## Create the kind cluster $(KIND_CLUSTER) (kubeconfig in $(KIND_KUBECONFIG)) and wait for Ready
 	eval "$$(images/docker-up.sh)" && $(KIND_ENV) FRUITS_EDIT_DAEMON_JSON='$(KIND_EDIT_DAEMON_JSON)' \
-	  hack/kind/cluster.sh up '$(KIND_CLUSTER)' '$(KIND_NODE_IMAGE)' '$(KIND_KUBECONFIG)' '$(KIND_CONFIG)'
+	  KIND_DEFAULT_CNI=$(KIND_DEFAULT_CNI) hack/kind/cluster.sh up '$(KIND_CLUSTER)' '$(KIND_NODE_IMAGE)' '$(KIND_KUBECONFIG)'
 
 .PHONY: kind-down
 kind-down: $(BIN)/kind ## Delete the kind cluster; fails if a container or network is left behind

@@ -84,7 +84,8 @@ kind_dir=$("$here/../go-module-dir.sh" "sigs.k8s.io/kind@$KIND_VERSION")
 mkdir -p "$ctx/node/bin" "$ctx/node/images"
 cp -r "$kind_dir/images/base/files" "$ctx/node/kind-base"
 chmod -R u+w "$ctx/node/kind-base"
-cp "$here/node/Dockerfile" "$here/node/10-kind-ptp.conflist" "$here/node/kind-preload-images.service" "$ctx/node/"
+cp "$here/node/Dockerfile" "$here/node/kind-pod-network.sh" "$here/node/kind-pod-network.service" \
+   "$here/node/kind-preload-images.service" "$ctx/node/"
 cp "$kube_bin/kubelet" "$kube_bin/kubeadm" "$kube_bin/kubectl" "$comp_bin/crictl" "$ctx/node/bin/"
 docker save "${wanted[@]}" -o "$ctx/node/images/kubernetes-$KIND_NODE_KUBERNETES_VERSION.tar"
 say "docker build $node_image"

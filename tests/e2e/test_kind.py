@@ -5,13 +5,18 @@ executor is released for idleness, then completes with executors that scale up w
 every pod admitted under Pod Security "restricted" with a read-only root filesystem and executors
 without an API token; the History Server lists the run from its event logs; the outputs read back
 from MinIO hold, the plain manifest completes although an executor is killed mid-run, and the
-chart's schedule runs the job twice, the second run featurizing nothing."""
+chart's schedule runs the job twice, the second run featurizing nothing. The cluster has a control
+plane, an on-demand and a spot worker (hack/kind/cluster.yaml); mid-run the spot worker is drained,
+its executors decommission, and the run still completes with every file counted once."""
 
 from __future__ import annotations
 
 import io
 import json
+import re
+import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from itertools import pairwise
@@ -49,6 +54,9 @@ WAITING_LINE = "waiting for the lock on"
 LOCK_TAKEN_LINE = "took the lock on"
 # Longest the test holds the lock without seeing the release, so a failing run still ends.
 HOLD_LOCK_AT_MOST_S = 600
+# The workers of hack/kind/cluster.yaml, labelled as Karpenter labels EKS nodes.
+CAPACITY_LABEL = "karpenter.sh/capacity-type"
+DRAIN_TIMEOUT_S = 300
 APP_TIMEOUT_S = 1200
 SUMMARY: dict[str, object] = {}
 # Event logs of the chart's run, in the job's bucket, and the History Server reading them: the same
@@ -189,6 +197,8 @@ def check_run_output(s3, run_id: str, listed: int, k: int) -> dict:
     rejected = [] if not any(key.startswith(root + "rejected/") and key.endswith(".parquet") for key in keys) \
         else read_parquet(s3, root + "rejected/")
     assert metrics["counts"]["listed"] == listed == len(features) + len(rejected), (metrics["counts"], len(features), len(rejected))
+    paths = [r["path"] for r in features] + [r["path"] for r in rejected]
+    assert len(set(paths)) == len(paths), "a file appears twice in the run's tables"
     assert {len(r["features"]) for r in features} == {2048}
     assert {len(r["pca"]) for r in features} == {k}
     assert all(r["path"].startswith(f"s3a://{BUCKET}/{INPUT_PREFIX}") for r in features)
@@ -229,6 +239,7 @@ def test_minio_runs_in_the_cluster_and_holds_the_sample(cluster: Cluster, s3, up
 
 # Executor pods of the chart's run as seen Running (the driver deletes them as it ends).
 RUNNING_EXECUTORS: list = []
+DRAINS: list = []
 # The chart's run as Spark knows it (status.sparkApplicationId), read before the application goes.
 CHART_APP_ID: list[str] = []
 
@@ -255,12 +266,69 @@ class ForeignLock:
             self.released_after_idle = idle_seen
 
 
+class SpotDrain:
+    """`kubectl drain` of the spot worker once one of its executors is running a task, as a spot
+    interruption or a Karpenter consolidation would drain it; in a thread, since a drain waits for
+    the evicted pods to end (an executor's preStop hook decommissions it first)."""
+
+    def __init__(self, cluster: Cluster):
+        self.cluster = cluster
+        self.node: str | None = None
+        self.executors: dict[str, str] = {}  # pod name -> Spark executor id
+        self.result: subprocess.CompletedProcess | None = None
+        self._thread: threading.Thread | None = None
+
+    def start_once_busy(self) -> None:
+        if self.node:
+            return
+        for pod in self.cluster.pods(f"spark-role=executor,sparkoperator.k8s.io/app-name={APP}"):
+            node = pod.spec.node_name
+            if (pod.status.phase == "Running" and node and self.capacity(node) == "spot"
+                    and "Running task" in self.cluster.log_tail(pod.metadata.name, lines=200)):
+                self.node = node
+                break
+        if not self.node:
+            return
+        self.executors = {p.metadata.name: p.metadata.labels.get("spark-exec-id", "")
+                          for p in self.cluster.pods(f"spark-role=executor,sparkoperator.k8s.io/app-name={APP}")
+                          if p.spec.node_name == self.node}
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        self.result = self.cluster.kubectl("drain", self.node, "--ignore-daemonsets", "--delete-emptydir-data",
+                                           "--timeout", f"{DRAIN_TIMEOUT_S}s", timeout=DRAIN_TIMEOUT_S + 60, check=False)
+
+    def capacity(self, node: str) -> str:
+        return (self.cluster.core.read_node(node).metadata.labels or {}).get(CAPACITY_LABEL, "")
+
+    def finish(self) -> None:
+        """Wait for the drain, then make the node schedulable again for the tests after."""
+        if self._thread:
+            self._thread.join(DRAIN_TIMEOUT_S + 90)
+        if self.node:
+            self.cluster.kubectl("uncordon", self.node, check=False)
+
+
+def node_memory(cluster_name: str) -> dict[str, str]:
+    """What each kind node's container uses, as `docker stats` reports it (page cache excluded)."""
+    names = subprocess.run(["docker", "ps", "--filter", f"label=io.x-k8s.kind.cluster={cluster_name}", "--format", "{{.Names}}"],
+                           capture_output=True, text=True, check=False).stdout.split()
+    if not names:
+        return {}
+    stats = subprocess.run(["docker", "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", *names],
+                           capture_output=True, text=True, check=False).stdout
+    return dict(line.split(" ", 1) for line in sorted(stats.splitlines()) if " " in line)
+
+
 @pytest.fixture(scope="module")
 def chart_run(cluster: Cluster, s3, uploaded):
     """Step 2 of the install: the plain chart, which adds the SparkApplication, with event logs and
-    the History Server; then its run, which first waits for the lock the test holds on its output."""
+    the History Server; then its run, which first waits for the lock the test holds on its output,
+    and loses its spot worker to a drain once the lock is free and an executor there is working."""
     s3.put_object(Bucket=BUCKET, Key=EVENTS_PREFIX, Body=b"")
     lock = ForeignLock(s3)
+    drain = SpotDrain(cluster)
     cluster.helm("upgrade", RELEASE, str(CHART), "-n", OPERATOR_NAMESPACE, *helm_values(*HISTORY_VALUES),
                  "--wait", "--timeout", "5m")
     assert cluster.sparkapp(APP) is not None, "helm did not create the SparkApplication"
@@ -270,8 +338,15 @@ def chart_run(cluster: Cluster, s3, uploaded):
         if not RUNNING_EXECUTORS:
             RUNNING_EXECUTORS.extend(p for p in cluster.pods(f"spark-role=executor,sparkoperator.k8s.io/app-name={APP}")
                                      if p.status.phase == "Running")
+        if lock.released_after_idle is not None:
+            drain.start_once_busy()
 
-    state, record, seconds = cluster.run_app(APP, timeout=APP_TIMEOUT_S, during=during)
+    try:
+        state, record, seconds = cluster.run_app(APP, timeout=APP_TIMEOUT_S, during=during)
+    finally:
+        drain.finish()
+    DRAINS.append(drain)
+    SUMMARY["kind nodes: memory in use after the chart run"] = node_memory(cluster.name)
     driver_log = cluster.driver_log(APP)
     CHART_APP_ID.append((cluster.sparkapp(APP) or {}).get("status", {}).get("sparkApplicationId", ""))
     SUMMARY.update({"chart run: state": state, "chart run: wall time (s)": round(seconds),
@@ -337,6 +412,41 @@ def test_executors_scale_up_with_the_backlog(cluster: Cluster, chart_run):
     # test waits for the end state rather than reading it at one instant.
     wait_for("no executor pod left running after the application completed",
              lambda: not [p for p in cluster.pods("spark-role=executor") if p.status.phase == "Running"], timeout=180)
+
+
+def decommission_lines(driver_log: str, executor_id: str) -> list[str]:
+    """The driver's lines about executor `executor_id` being decommissioned (Spark's own wording:
+    "Decommission executors: 1, 2", "Received executor 2 decommissioned message", "Lost executor 2
+    on ...: Executor decommission")."""
+    pattern = re.compile(rf"(?i)(decommission executors?: [\d, ]*\b{executor_id}\b|executors? {executor_id}\b.*decommission)")
+    return [line for line in driver_log.splitlines() if pattern.search(line)]
+
+
+def registered(driver_log: str, executor_id: str) -> bool:
+    """Whether the driver registered executor `executor_id` ("Registered executor ... with ID 4")."""
+    return re.search(rf"Registered executor .* with ID {executor_id}\b", driver_log) is not None
+
+
+def test_draining_the_spot_node_mid_run_decommissions_its_executors(cluster: Cluster, chart_run):
+    """Mid-run (an executor there running a task), the spot worker is drained. The application
+    completes on the on-demand worker; every drained executor the driver had registered is
+    decommissioned in the driver's words (one still starting has nothing to hand over: its JVM
+    may die of the signal before it registers); and (test_outputs_read_back_from_minio) every
+    file is counted once."""
+    state, _, driver_log, _ = chart_run
+    (drain,) = DRAINS
+    assert drain.node, "no executor was seen running a task on the spot worker, so nothing was drained"
+    assert drain.result is not None and drain.result.returncode == 0, \
+        f"kubectl drain {drain.node} failed:\n{drain.result.stdout if drain.result else ''}{drain.result.stderr if drain.result else ''}"
+    assert state == "COMPLETED"
+    known = {pod: eid for pod, eid in drain.executors.items() if eid and registered(driver_log, eid)}
+    decommissioned = {pod: decommission_lines(driver_log, eid) for pod, eid in known.items()}
+    SUMMARY.update({"drain: node": drain.node, "drain: executors on it": drain.executors,
+                    "drain: still starting (never registered)": sorted(set(drain.executors) - set(known)),
+                    "drain: driver's decommission lines": {p: [line[-140:] for line in lines[:2]] for p, lines in decommissioned.items()}})
+    # The drain waited for an executor running a task, so at least that one had registered.
+    assert decommissioned and all(decommissioned.values()), \
+        f"drained executors without a decommission line in the driver log: {decommissioned}\n{driver_log[-3000:]}"
 
 
 def test_outputs_read_back_from_minio(s3, uploaded, chart_run):
