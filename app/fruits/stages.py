@@ -19,10 +19,11 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Optional
 
-from fruits.config import ConfigError, JobConfig, normalize_uri
+from fruits.config import ConfigError, JobConfig, S3Settings, normalize_uri
 from fruits.errors import JobError
 from fruits.featurize import Counters, ModelSpec, make_featurize_function
 from fruits.incremental import PreviousRun, load_previous, plan_work
@@ -60,9 +61,14 @@ class Run:
     timer: StageTimer
     started: float
 
+    @cached_property
+    def s3(self) -> S3Settings:
+        """The S3 endpoint and style both S3 clients use, read from the session once per run."""
+        return effective_s3(self.spark, self.config.s3)
+
     @property
     def store(self) -> StoreSpec:
-        return StoreSpec.for_uri(self.config.input_uri, effective_s3(self.spark, self.config.s3))
+        return StoreSpec.for_uri(self.config.input_uri, self.s3)
 
 
 @dataclass(frozen=True)
@@ -152,7 +158,7 @@ def list_stage(r: Run) -> Listed:
 
     with r.timer("list"):
         try:
-            listing = list_files(r.spark, r.config.input_uri, effective_s3(r.spark, r.config.s3), r.config.limit,
+            listing = list_files(r.spark, r.config.input_uri, r.s3, r.config.limit,
                                  r.config.input_list)
         except ListingMismatch as exc:
             raise JobError(str(exc)) from exc
