@@ -8,7 +8,8 @@ fitted model, metrics.json, the picture, the marker and `_CURRENT`: what `fruits
 random` would have left, features aside. NEW more images (900) are generated aside. Then, one run:
 
 (a) incremental: the NEW images copied into the input, `fruits run --incremental --reuse-model`:
-    lists ROWS + NEW files, featurizes the NEW ones, projects and rewrites the whole table;
+    lists ROWS + NEW files, featurizes the NEW ones and projects them with the stored model; the
+    previous run's table files, whose rows all stay, are carried into the new run whole (hard links);
 (b) alone: `fruits run` over a folder holding only the NEW images (fits its own PCA).
 
 Both with random ResNet50 weights and `--pca-k PCA_K`. Prints both runs' total and wall seconds

@@ -23,7 +23,9 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import deque
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
@@ -242,13 +244,27 @@ def make_featurize_function(spec: ModelSpec, store: StoreSpec, batch_size: int, 
         model = get_model(spec, on_build=count_build)
         preprocess = preprocessor(spec.model)
         retries = RetryCount()
-        for batch in batches:
+        pulled: deque = deque()  # the batches whose files the reader has been given, oldest first
+
+        def files() -> Iterator[tuple[str, int]]:
+            for batch in batches:
+                if batch.num_rows:
+                    pulled.append(batch)
+                    yield from zip(batch.column("path").to_pylist(), batch.column("size").to_pylist(), strict=True)
+
+        # One reader for the whole task: while the model works on a batch, the next batch's files
+        # are already in flight, so a store's latency is paid once per task, not once per batch.
+        contents = read_files(store, files(), retries=retries)
+        while True:
             times = BatchTimes()
             start = time.perf_counter()
-            files = zip(batch.column("path").to_pylist(), batch.column("size").to_pylist(), strict=True)
-            contents = list(read_files(store, files, retries=retries))
+            first = next(contents, None)
+            if first is None:
+                return
+            batch = pulled.popleft()
+            images = [first, *islice(contents, batch.num_rows - 1)]
             times.decode += time.perf_counter() - start
-            result = featurize_batch(model, contents, batch_size, dim, times, preprocess)
+            result = featurize_batch(model, images, batch_size, dim, times, preprocess)
             if counters is not None:
                 counters.images_done.add(batch.num_rows)
                 counters.model_calls.add(times.calls)

@@ -19,6 +19,8 @@ from fruits.weights import WeightsSpec
 
 log = logging.getLogger(__name__)
 
+SOURCE_FILE = "_source_file"  # the previous run's file a row was read from
+
 @dataclass(frozen=True)
 class PreviousRun:
     run: RunLocation
@@ -32,9 +34,11 @@ class Plan:
     """What this run must process (`todo`, listing rows), and the previous rows it keeps as they are."""
 
     todo: object
-    reused_features: Optional[object]
+    reused_features: Optional[object]  # previous rows written again (projected again) into the new run
     reused_rejected: Optional[object]
     counts: dict
+    carried_files: tuple[str, ...] = ()  # previous features files kept whole, put into the new run as they are
+    carried_rows: int = 0
 
 
 def load_previous(spark, lake: Lake, config: JobConfig, weights: WeightsSpec) -> Optional[PreviousRun]:
@@ -59,24 +63,47 @@ def load_previous(spark, lake: Lake, config: JobConfig, weights: WeightsSpec) ->
     return PreviousRun(run=run, metrics=metrics, features=features, rejected=rejected)
 
 
-def plan_work(listing, listed: int, previous: Optional[PreviousRun]) -> Plan:
+def plan_work(listing, listed: int, previous: Optional[PreviousRun], carry_files: bool = False) -> Plan:
     """Split the listing (a DataFrame with FILE_KEY) into files to process and previous rows to keep.
 
-    Joins and anti-joins on (path, size, modified): only counts reach the driver.
+    Joins and anti-joins on (path, size, modified): only counts reach the driver. With
+    `carry_files` (the stored projection is reused, so kept rows do not change), every previous
+    features file whose rows all stay is carried into the new run whole (`fruits.carry`) instead
+    of being read and written again; only the files that lost a row are rewritten.
     """
     if previous is None:
         return Plan(todo=listing, reused_features=None, reused_rejected=None,
                     counts={"new": listed, "reused": 0, "changed": 0, "removed": 0})
     keys = listing.select(*FILE_KEY)
-    reused_features = previous.features.join(keys, FILE_KEY, "left_semi")
+    kept = previous.features.join(keys, FILE_KEY, "left_semi")
     reused_rejected = previous.rejected.join(keys, FILE_KEY, "left_semi")
-    reused_keys = reused_features.select(*FILE_KEY).unionByName(reused_rejected.select(*FILE_KEY))
+    reused_keys = kept.select(*FILE_KEY).unionByName(reused_rejected.select(*FILE_KEY))
     todo = listing.join(reused_keys, FILE_KEY, "left_anti")
     before = previous.features.select("path").unionByName(previous.rejected.select("path"))
     reused = reused_keys.count()
     counts = {"new": listed - reused, "reused": reused,
               "changed": todo.join(before, "path", "left_semi").count(),
               "removed": before.join(keys.select("path"), "path", "left_anti").count()}
+    carried, carried_rows, rewritten = (), 0, kept
+    if carry_files:
+        carried, carried_rows, rewritten = split_by_file(previous.features, keys)
+        counts.update(carried_files=len(carried), carried_rows=carried_rows)
     log.info("incremental against run %s: %d new or changed files, %d reused, %d removed",
              previous.run.run_id, counts["new"], counts["reused"], counts["removed"])
-    return Plan(todo=todo, reused_features=reused_features, reused_rejected=reused_rejected, counts=counts)
+    if carry_files:
+        log.info("incremental: %d files of run %s hold only kept rows (%d) and are carried over whole",
+                 len(carried), previous.run.run_id, carried_rows)
+    return Plan(todo=todo, reused_features=rewritten, reused_rejected=reused_rejected, counts=counts,
+                carried_files=carried, carried_rows=carried_rows)
+
+
+def split_by_file(features, keys) -> tuple[tuple[str, ...], int, object]:
+    """The previous features files whose rows all stay (their URIs and row count), and the kept rows
+    of the other files. One row per file reaches the driver, never one per image."""
+    from pyspark.sql import functions as F
+
+    with_file = features.withColumn(SOURCE_FILE, F.input_file_name())
+    touched = with_file.join(keys, FILE_KEY, "left_anti").select(SOURCE_FILE).distinct()
+    whole = with_file.groupBy(SOURCE_FILE).count().join(touched, SOURCE_FILE, "left_anti").collect()
+    rest = with_file.join(touched, SOURCE_FILE, "left_semi").drop(SOURCE_FILE).join(keys, FILE_KEY, "left_semi")
+    return tuple(sorted(row[SOURCE_FILE] for row in whole)), sum(row["count"] for row in whole), rest

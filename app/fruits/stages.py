@@ -23,13 +23,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Optional
 
+from fruits.carry import carry_files
 from fruits.config import ConfigError, JobConfig, S3Settings, normalize_uri
 from fruits.errors import JobError
 from fruits.featurize import Counters, ModelSpec, make_featurize_function
 from fruits.incremental import PreviousRun, load_previous, plan_work
 from fruits.lake import Lake, RunLocation
 from fruits.listing import ListingMismatch, list_files, with_labels, with_skip_reason
-from fruits.packing import tasks_for, waves_for
+from fruits.packing import raw_files_for, tasks_for, waves_for
 from fruits.progress import StageTimer, report_progress
 from fruits.quantize import quantize_for_run
 from fruits.reduce import PcaSummary, fit_reduce, project
@@ -82,6 +83,8 @@ class Listed:
     reused_rejected: Optional[object]
     list_retries: int  # LIST requests retried after S3 pushed back
     cached: object  # the persisted listing behind `files`, released when the run ends
+    carried_files: tuple[str, ...] = ()  # --incremental --reuse-model: previous features files kept whole
+    carried_rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ class Reduced:
     pca: PcaSummary
     accepted: int
     rejected_count: int
+    carried_files: tuple[str, ...] = ()  # written into the features table as they are (fruits.carry)
 
 
 @dataclass(frozen=True)
@@ -168,13 +172,14 @@ def list_stage(r: Run) -> Listed:
             from fruits.ingest import IMAGE_EXTENSIONS
 
             raise ConfigError(f"input {r.config.input_uri} holds no readable image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
-        plan = plan_work(files, listed, r.previous if r.config.incremental else None)
+        carry = r.config.reuse_model and r.config.output_format == "parquet"
+        plan = plan_work(files, listed, r.previous if r.config.incremental else None, carry_files=carry)
         images = plan.todo.filter(F.col("reason").isNull()).count() if r.previous is not None and r.config.incremental else readable
     log.info("listed %d files; %d non-empty images to featurize", listed, images)
     counts = dict(plan.counts, previous_run=r.previous.run.run_id if r.previous else None, reused_model=r.config.reuse_model)
     return Listed(files=files, listed=listed, todo=plan.todo, images=images, incremental=counts,
                   reused_features=plan.reused_features, reused_rejected=plan.reused_rejected, list_retries=listing.retries,
-                  cached=listing.files)
+                  cached=listing.files, carried_files=plan.carried_files, carried_rows=plan.carried_rows)
 
 
 def featurize_stage(r: Run, listed: Listed) -> Featurized:
@@ -210,9 +215,12 @@ def featurize_stage(r: Run, listed: Listed) -> Featurized:
         with r.timer("featurize"), report_progress(lambda: counters.images_done.value, todo, every=PROGRESS_SECONDS):
             for wave in range(waves):
                 part = images.filter(F.pmod(F.xxhash64("path"), F.lit(waves)) == wave)
-                tasks = tasks_for(math.ceil(todo / waves), config.files_per_partition, sc.defaultParallelism)
+                per_wave = math.ceil(todo / waves)
+                tasks = tasks_for(per_wave, config.files_per_partition, sc.defaultParallelism)
+                files = raw_files_for(per_wave, config.feature_dim)
                 uri = f"{r.run[RAW]}/wave-{first + wave:05d}"
-                part.repartition(tasks).mapInArrow(featurize, RAW_SCHEMA).write.parquet(uri)
+                # The featurize tasks stay small (progress, balance); a shuffle gathers their rows into few files.
+                part.repartition(tasks).mapInArrow(featurize, RAW_SCHEMA).repartition(files).write.parquet(uri)
                 done.append(uri)
     images.unpersist()
     raw = (spark.read.schema(RAW_SCHEMA).parquet(*done) if done else
@@ -285,7 +293,7 @@ def reduce_stage(r: Run, listed: Listed, featurized: Featurized) -> Reduced:
     if plan.reused_features is not None:
         accepted = accepted.unionByName(plan.reused_features.select(*FEATURE_COLUMNS))
         rejected = rejected.unionByName(plan.reused_rejected.select(*REJECTED_COLUMNS))
-    n_accepted, n_rejected = accepted.count(), rejected.count()
+    n_accepted, n_rejected = accepted.count() + plan.carried_rows, rejected.count()
     if n_accepted + n_rejected != listed.listed:
         raise JobError(f"listed {listed.listed} files but accounted for {n_accepted} accepted + {n_rejected} rejected; "
                        "nothing was written")
@@ -310,7 +318,7 @@ def reduce_stage(r: Run, listed: Listed, featurized: Featurized) -> Reduced:
                 raise JobError(f"cannot fit the PCA: {exc}; nothing was written") from exc
         log.info("PCA: k=%d components explain %.1f%% of the variance", pca.k, 100 * pca.cumulative[-1])
     return Reduced(table=project(model, accepted), rejected=rejected, model=model, pca=pca,
-                   accepted=n_accepted, rejected_count=n_rejected)
+                   accepted=n_accepted, rejected_count=n_rejected, carried_files=plan.carried_files)
 
 
 def write_stage(r: Run, reduced: Reduced) -> Written:
@@ -320,6 +328,10 @@ def write_stage(r: Run, reduced: Reduced) -> Written:
     config, run = r.config, r.run
     with r.timer("write"):
         write_table(reduced.table, run[FEATURES], config.output_format, config.feature_dim)
+        if reduced.carried_files:
+            how = carry_files(r.spark, reduced.carried_files, run[FEATURES], r.s3)
+            log.info("features: %d files of run %s carried over as %s", len(reduced.carried_files),
+                     r.previous.run.run_id, how)
         rejected_files = max(1, math.ceil(reduced.rejected_count / REJECTED_ROWS_PER_FILE))
         write_table(reduced.rejected.coalesce(rejected_files), run[REJECTED], config.output_format, config.feature_dim)
         reduced.model.write().overwrite().save(run[MODEL])

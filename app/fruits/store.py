@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 from fruits.config import S3Settings, is_s3
 from fruits.ingest import MAX_FILE_BYTES, local_path_bytes, too_large_reason
 
-READ_THREADS = 16
+READ_THREADS = 32
 READ_AHEAD_BYTES = 64 << 20
 # SlowDown (503), server errors, timeouts and dropped connections: retried here with jittered
 # exponential backoff (and counted), so that metrics.json can say how often S3 pushed back.

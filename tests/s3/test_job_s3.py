@@ -85,9 +85,10 @@ def test_bad_credentials_fail_with_a_clear_message(minio, s3_sample, tmp_path):
 
 
 def test_incremental_run_on_s3_reuses_every_unchanged_row(minio, s3_run):
+    """With --reuse-model nothing changes in the kept rows: the table's files are copied inside S3."""
     client, run_id, _ = s3_run
     result = run_fruits("run", "--input", f"s3a://{BUCKET}/fruits", "--output", f"s3a://{BUCKET}/features-out",
-                        "--weights", "random", "--pca-k", "4", "--incremental", endpoint=minio.endpoint)
+                        "--weights", "random", "--pca-k", "4", "--incremental", "--reuse-model", endpoint=minio.endpoint)
     assert result.returncode == 0, describe(result)
     new_id = client.get_object(Bucket=BUCKET, Key="features-out/_CURRENT")["Body"].read().decode().strip()
     assert new_id != run_id
@@ -95,3 +96,11 @@ def test_incremental_run_on_s3_reuses_every_unchanged_row(minio, s3_run):
     assert metrics["model_calls"] == 0 and metrics["incremental"]["new"] == 0
     assert metrics["incremental"]["reused"] == metrics["counts"]["listed"]
     assert len(read_parquet(client, f"features-out/runs/{new_id}/features/")) == metrics["counts"]["accepted"]
+
+    def table_files(run: str) -> dict:
+        listed = client.list_objects_v2(Bucket=BUCKET, Prefix=f"features-out/runs/{run}/features/")["Contents"]
+        return {o["Key"].rsplit("/", 1)[1]: o["ETag"] for o in listed if o["Key"].endswith(".parquet")}
+
+    before, after = table_files(run_id), table_files(new_id)
+    assert metrics["incremental"]["carried_files"] == len(before) >= 1
+    assert all(after.get(name) == etag for name, etag in before.items()), "every previous file is in the new run as it was"

@@ -107,3 +107,44 @@ def test_int8_incremental_refuses_an_fp32_lake(spark, growing_input, tmp_path):
     run_job(job_config(growing_input, output, pca_k=3, pca_variance=None), spark)
     with pytest.raises(ConfigError, match="same precision"):
         run_job(job_config(growing_input, output, pca_k=3, pca_variance=None, precision="int8", incremental=True), spark)
+
+
+def test_reuse_model_carries_whole_files_and_rewrites_only_those_that_lost_rows(spark, growing_input, tmp_path, monkeypatch):
+    """--incremental --reuse-model: a features file whose rows all stay is the same file in the new
+    run (a hard link here), only files that lost a row are written again, and the old run can go."""
+    output = tmp_path / "out"
+    monkeypatch.setattr("fruits.stages.WAVE_IMAGES_SETTING", 16)  # one table file per wave of 16 images
+    split = spark.conf.get("spark.sql.files.maxPartitionBytes")
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "1m")
+    try:
+        first = run_job(job_config(growing_input, output, pca_k=4, pca_variance=None), spark)
+        first_files = {f.name: f.stat().st_ino for f in (output / "runs" / first.run.run_id / "features").glob("part-*")}
+        before = rows(spark, first.run)
+        gone = sorted((growing_input / "Test" / "Banana").glob("*.jpg"))[:2]
+        for path in gone:
+            path.unlink()
+        fresh = growing_input / "Training" / CLASSES[10].name
+        fresh.mkdir()
+        for i in range(3):
+            render(CLASSES[10], np.random.default_rng(i)).save(fresh / f"new_{i}.jpg", format="JPEG", quality=90)
+        second = run_job(job_config(growing_input, output, pca_k=4, pca_variance=None, incremental=True, reuse_model=True,
+                                    keep_runs=1), spark)
+    finally:
+        spark.conf.set("spark.sql.files.maxPartitionBytes", split)
+    inc = second.metrics["incremental"]
+    assert len(first_files) >= 3
+    assert 1 <= inc["carried_files"] <= len(first_files) - 1  # the Banana rows were in one or two files
+    second_files = {f.name: f.stat().st_ino for f in (output / "runs" / second.run.run_id / "features").glob("part-*")}
+    linked = [name for name, inode in second_files.items() if first_files.get(name) == inode]
+    assert len(linked) == inc["carried_files"], "carried files are the previous run's bytes, not rewritten copies"
+    assert not (output / "runs" / first.run.run_id).exists(), "--keep-runs 1 removed the previous run"
+    after = rows(spark, second.run)
+    removed = {path for path in before if any(str(g) in path for g in gone)}
+    assert len(removed) == 2 and not removed & set(after)
+    assert set(after) - set(before) == {path for path in after if "/new_" in path} and len(after) == len(before) + 1
+    assert len(after) == second.metrics["counts"]["accepted"]
+    for path in set(before) & set(after):
+        assert np.array_equal(before[path].features, after[path].features)
+        assert np.allclose(before[path].pca, after[path].pca, atol=1e-9)
+    features = output / "runs" / second.run.run_id / "features"
+    assert spark.read.parquet(*[str(features / name) for name in linked]).count() == inc["carried_rows"]

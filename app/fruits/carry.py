@@ -1,0 +1,97 @@
+"""Put a previous run's table files into a new run without rewriting them.
+
+`--incremental --reuse-model` keeps the previous rows and their projection as they are, so a
+features file whose rows all stay is the same file in the new run. Rewriting it would make each
+incremental run cost as much as the whole lake; carrying it costs almost nothing:
+
+- a local output gets a hard link (the same bytes under a second name; deleting the old run
+  later removes only its own name), or a copy where the filesystem refuses links;
+- an S3 output gets a server-side copy (CopyObject, through pyarrow's S3 filesystem, several in
+  flight): no byte travels through the job;
+- any other Hadoop filesystem gets a copy through the driver.
+
+Each run folder stays a complete table on its own, so readers and `--keep-runs` see nothing new.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import posixpath
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Sequence
+from urllib.parse import unquote, urlparse
+
+from fruits.config import S3Settings, is_remote, is_s3, local_path
+from fruits.store import s3_filesystem, s3_key, with_retries
+
+log = logging.getLogger(__name__)
+
+COPY_THREADS = 8
+# What a filesystem says when it cannot link (another device, links not supported or not allowed).
+NO_LINKS = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EOPNOTSUPP}
+
+
+def file_name(uri: str) -> str:
+    """The last part of a file URI as Spark's `input_file_name()` gives it (percent-encoded).
+
+    >>> file_name("file:///out/a%20b/runs/r/features/part-00000-x.snappy.parquet")
+    'part-00000-x.snappy.parquet'
+    """
+    return posixpath.basename(unquote(urlparse(uri).path))
+
+
+def carry_files(spark, files: Sequence[str], folder: str, s3: S3Settings) -> str:
+    """Put every file of `files` (URIs) into `folder` under its own name; returns how it was done."""
+    if not files:
+        return "nothing to carry"
+    if is_s3(folder):
+        return _server_side_copies(files, folder, s3)
+    if is_remote(folder):
+        return _hadoop_copies(spark, files, folder)
+    return _hard_links(files, local_path(folder))
+
+
+def _hard_links(files: Sequence[str], folder: Path) -> str:
+    copied = 0
+    for uri in files:
+        source = Path(unquote(urlparse(uri).path))
+        for name in (source.name, f".{source.name}.crc"):  # Hadoop's local checksum file, where there is one
+            if name != source.name and not (source.parent / name).exists():
+                continue
+            try:
+                os.link(source.parent / name, folder / name)
+            except OSError as exc:
+                if exc.errno not in NO_LINKS:
+                    raise
+                shutil.copyfile(source.parent / name, folder / name)
+                copied += 1
+    if copied:
+        log.warning("this filesystem refused hard links: %d carried files were copied instead", copied)
+        return "copied (no hard links here)"
+    return "hard links"
+
+
+def _server_side_copies(files: Sequence[str], folder: str, s3: S3Settings) -> str:
+    filesystem = s3_filesystem(s3)
+
+    def copy(uri: str) -> None:
+        with_retries(lambda: filesystem.copy_file(s3_key(uri), s3_key(f"{folder}/{file_name(uri)}")))
+
+    with ThreadPoolExecutor(max_workers=COPY_THREADS, thread_name_prefix="fruits-carry") as pool:
+        list(pool.map(copy, files))
+    return "server-side copies"
+
+
+def _hadoop_copies(spark, files: Sequence[str], folder: str) -> str:
+    jvm = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    for uri in files:
+        source = jvm.org.apache.hadoop.fs.Path(jvm.java.net.URI(uri))
+        target = jvm.org.apache.hadoop.fs.Path(f"{folder}/{file_name(uri)}")
+        jvm.org.apache.hadoop.fs.FileUtil.copy(source.getFileSystem(conf), source, target.getFileSystem(conf),
+                                               target, False, conf)
+    return "copies through the driver"
