@@ -35,13 +35,17 @@ COPY_THREADS = 8
 NO_LINKS = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EOPNOTSUPP}
 
 
-def file_name(uri: str) -> str:
-    """The last part of a file URI as Spark's `input_file_name()` gives it (percent-encoded).
+def uri_path(uri: str) -> str:
+    """The decoded path of a file URI as Spark's `input_file_name()` gives it (percent-encoded).
 
-    >>> file_name("file:///out/a%20b/runs/r/features/part-00000-x.snappy.parquet")
-    'part-00000-x.snappy.parquet'
+    >>> uri_path("file:///out/a%20b/runs/r/features/part-00000-x.snappy.parquet")
+    '/out/a b/runs/r/features/part-00000-x.snappy.parquet'
     """
-    return posixpath.basename(unquote(urlparse(uri).path))
+    return unquote(urlparse(uri).path)
+
+
+def file_name(uri: str) -> str:
+    return posixpath.basename(uri_path(uri))
 
 
 def carry_files(spark, files: Sequence[str], folder: str, s3: S3Settings) -> str:
@@ -58,10 +62,9 @@ def carry_files(spark, files: Sequence[str], folder: str, s3: S3Settings) -> str
 def _hard_links(files: Sequence[str], folder: Path) -> str:
     copied = 0
     for uri in files:
-        source = Path(unquote(urlparse(uri).path))
-        for name in (source.name, f".{source.name}.crc"):  # Hadoop's local checksum file, where there is one
-            if name != source.name and not (source.parent / name).exists():
-                continue
+        source = Path(uri_path(uri))
+        checksum = source.with_name(f".{source.name}.crc")  # Hadoop's local checksum file, where there is one
+        for name in [source.name] + ([checksum.name] if checksum.exists() else []):
             try:
                 os.link(source.parent / name, folder / name)
             except OSError as exc:
