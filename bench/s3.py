@@ -79,13 +79,14 @@ def upload(endpoint: str, prefix: str, images: dict[str, bytes], threads: int) -
     return len(missing)
 
 
-SERVERS = ("minio", "toxiproxy-serv")  # process names (/proc/PID/comm, 15 characters at most)
+# Their executables; the kernel names a process by the first 15 characters (/proc/PID/comm).
+SERVERS = {name[:15]: name for name in ("minio", "toxiproxy-server")}
 
 
-def servers_cpu_seconds() -> float:
-    """CPU seconds used so far by this machine's MinIO and Toxiproxy: they share the job's cores here,
-    which a real S3 endpoint does not."""
-    total = 0.0
+def servers_cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by this machine's MinIO and Toxiproxy, by server: they share the job's
+    cores here, which a real S3 endpoint does not."""
+    totals = dict.fromkeys(SERVERS.values(), 0.0)
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
@@ -93,8 +94,8 @@ def servers_cpu_seconds() -> float:
             continue
         name, fields = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
         if name in SERVERS:
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+            totals[SERVERS[name]] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return totals
 
 
 def run_job(source: str, output: Path, job_args: list[str], endpoint: str) -> dict[str, Any]:
@@ -103,7 +104,7 @@ def run_job(source: str, output: Path, job_args: list[str], endpoint: str) -> di
     started, servers = time.time(), servers_cpu_seconds()
     done = run_fruits("run", "--input", source, "--output", str(output), *job_args, endpoint=endpoint, timeout=4 * 3600)
     wall = round(time.time() - started, 1)
-    servers = round(servers_cpu_seconds() - servers, 1)
+    servers = {name: round(seconds - servers[name], 1) for name, seconds in servers_cpu_seconds().items()}
     if done.returncode != 0:
         return {"source": source, "error": describe(done), "wall_seconds": wall}
     run_id = (output / "_CURRENT").read_text().strip()
@@ -184,7 +185,7 @@ def report(label: str, run: dict[str, Any]) -> None:
     print(f"{label:<10} list {stages.get('list', 0):7.1f} s   featurize {stages.get('featurize', 0):7.1f} s   "
           f"{run['images_per_second']:7.1f} images/s   (wall {run['wall_seconds']:.0f} s, "
           f"accepted {run['counts']['accepted']:,}, S3 retries {sum(v or 0 for v in retries.values())}, "
-          f"MinIO + Toxiproxy CPU {run['servers_cpu_seconds']:.0f} s)")
+          f"CPU of MinIO {run['servers_cpu_seconds']['minio']:.1f} s, Toxiproxy {run['servers_cpu_seconds']['toxiproxy-server']:.1f} s)")
 
 
 if __name__ == "__main__":

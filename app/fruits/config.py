@@ -65,7 +65,7 @@ class JobConfig:
     master: Optional[str] = None
     limit: Optional[int] = None
     output_format: OutputFormat = "parquet"
-    files_per_partition: int = 64
+    files_per_partition: int = 256
     seed: int = 42
     keep_runs: int = 2
     incremental: bool = False

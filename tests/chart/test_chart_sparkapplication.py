@@ -42,7 +42,7 @@ def test_kind_arguments_follow_the_job_cli(kind):
     assert args == [
         "run", "--input", "s3a://fruits/input", "--output", "s3a://fruits/lake",
         "--model", "resnet50", "--weights", "random", "--precision", "fp32", "--pca-k", "8",
-        "--batch-size", "16", "--files-per-partition", "64", "--keep-runs", "2", "--lock-wait", "600",
+        "--batch-size", "16", "--files-per-partition", "256", "--keep-runs", "2", "--lock-wait", "600",
         "--resume", "auto",
     ]
     # The job's own parser takes them as they are.
@@ -50,7 +50,7 @@ def test_kind_arguments_follow_the_job_cli(kind):
 
     parsed = build_parser().parse_args(args)
     assert (parsed.pca_k, parsed.batch_size, parsed.lock_wait) == (8, 16, 600.0)
-    assert (parsed.model, parsed.precision, parsed.files_per_partition, parsed.keep_runs) == ("resnet50", "fp32", 64, 2)
+    assert (parsed.model, parsed.precision, parsed.files_per_partition, parsed.keep_runs) == ("resnet50", "fp32", 256, 2)
     assert parsed.incremental is False
     assert parsed.resume == "auto"
 
