@@ -26,8 +26,9 @@ from typing import Any, Optional
 
 REPO = Path(__file__).resolve().parents[1]
 # MinIO and Toxiproxy are started by the same code as in the S3 test tier.
-sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "s3")]
+sys.path[:0] = [str(REPO / "bench"), str(REPO / "tests"), str(REPO / "tests" / "s3")]
 from helpers import free_port  # noqa: E402
+from procfs import process_stats  # noqa: E402
 from s3kit import BUCKET, describe, minio_server, run_fruits, s3_client  # noqa: E402
 from toxiproxy import Toxiproxy, host_port  # noqa: E402
 
@@ -87,14 +88,9 @@ def servers_cpu_seconds() -> dict[str, float]:
     """CPU seconds used so far by this machine's MinIO and Toxiproxy, by server: they share the job's
     cores here, which a real S3 endpoint does not."""
     totals = dict.fromkeys(SERVERS.values(), 0.0)
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        name, fields = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
-        if name in SERVERS:
-            totals[SERVERS[name]] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for process in process_stats():
+        if process.name in SERVERS:
+            totals[SERVERS[process.name]] += process.cpu_seconds
     return totals
 
 
@@ -185,7 +181,7 @@ def report(label: str, run: dict[str, Any]) -> None:
     print(f"{label:<10} list {stages.get('list', 0):7.1f} s   featurize {stages.get('featurize', 0):7.1f} s   "
           f"{run['images_per_second']:7.1f} images/s   (wall {run['wall_seconds']:.0f} s, "
           f"accepted {run['counts']['accepted']:,}, S3 retries {sum(v or 0 for v in retries.values())}, "
-          f"CPU of MinIO {run['servers_cpu_seconds']['minio']:.1f} s, Toxiproxy {run['servers_cpu_seconds']['toxiproxy-server']:.1f} s)")
+          f"CPU seconds of {', '.join(f'{name} {seconds:.1f}' for name, seconds in run['servers_cpu_seconds'].items())})")
 
 
 if __name__ == "__main__":

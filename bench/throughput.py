@@ -28,17 +28,13 @@ HERE = Path(__file__).resolve().parent
 FRUITS = str(Path(sys.executable).parent / "fruits")
 sys.path.insert(0, str(HERE))
 from ceiling import MODELS, PRECISIONS, weights_for  # noqa: E402  (bench scripts run from the repository root)
+from procfs import process_stats  # noqa: E402
 
 
 def descendants(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
+    for process in process_stats():
+        children.setdefault(process.ppid, []).append(process.pid)
     found, stack = [], [root]
     while stack:
         pid = stack.pop()
