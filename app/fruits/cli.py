@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Optional, Sequence, get_args
 
 from fruits import __version__
-from fruits.config import MODEL_DIMS, PRECISIONS, WEIGHT_NAMES, ConfigError, JobConfig, OutputFormat, S3Settings, SampleConfig
+from fruits.config import MODEL_DIMS, PRECISIONS, WEIGHT_NAMES, ConfigError, JobConfig, OutputFormat, PackConfig, S3Settings, SampleConfig
 from fruits.quiet import set_tensorflow_log_level
 
 log = logging.getLogger("fruits")
@@ -79,6 +79,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--s3-path-style", action=argparse.BooleanOptionalAction, default=None,
                      help="path-style S3 URLs (MinIO needs them); env FRUITS_S3_PATH_STYLE")
     add_verbose(run)
+
+    pack = sub.add_parser("pack", help="add a folder's images to an image pack: Parquet files of their bytes, "
+                                       "which `fruits run --input PACK` reads instead of one file per image")
+    pack.add_argument("--input", required=True, help="image folder: path, file:// or s3a:// URI")
+    pack.add_argument("--output", required=True, help="the pack: a new or empty folder, or an earlier pack to add the new files to")
+    pack.add_argument("--input-list", metavar="URI", help="read the input's files from this list (as `fruits run --input-list`)")
+    pack.add_argument("--limit", type=int, help="only the first N files, in path order")
+    pack.add_argument("--master", help="Spark master (default local[*], or the one spark-submit gives)")
+    pack.add_argument("--files-per-partition", type=int, default=PackConfig.files_per_partition,
+                      help="images read per Spark task (default %(default)s)")
+    pack.add_argument("--lock-wait", type=float, default=PackConfig.lock_wait, metavar="SECONDS",
+                      help="if another pack is writing the same pack, wait up to this long for it (default: refuse at once)")
+    pack.add_argument("--s3-endpoint", help="S3 endpoint URL (MinIO, VPC endpoint); env FRUITS_S3_ENDPOINT")
+    pack.add_argument("--s3-path-style", action=argparse.BooleanOptionalAction, default=None,
+                      help="path-style S3 URLs (MinIO needs them); env FRUITS_S3_PATH_STYLE")
+    add_verbose(pack)
 
     sample = sub.add_parser("sample", help="generate a synthetic Fruits-360-like data set")
     sample.add_argument("--out", required=True, type=Path, help="folder to create")
@@ -169,6 +185,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pack(args: argparse.Namespace) -> int:
+    from fruits.pack_job import run_pack
+
+    config = PackConfig(input_uri=args.input, output_uri=args.output, input_list=args.input_list, limit=args.limit,
+                        master=args.master, files_per_partition=args.files_per_partition, lock_wait=args.lock_wait,
+                        s3=S3Settings.from_env(args.s3_endpoint, args.s3_path_style), verbose=args.verbose).validate()
+    result = run_pack(config)
+    added = result.generation
+    if added is None:
+        print(f"nothing new: every file under {config.input_uri} is in {result.pack} already")
+    else:
+        print(f"added {added.rows:,} files ({added.images:,} images, {added.bytes / 1e6:,.1f} MB) to {result.pack} "
+              f"as {added.name}" + (f"; {added.supersedes:,} of them replace older versions" if added.supersedes else ""))
+    if result.unread:
+        print(f"{result.unread:,} files could not be read and were left out; the next pack tries them again. For example:")
+        for example in result.unread_examples:
+            print(f"  {example}")
+    print(f"the pack holds {result.manifest.rows:,} files in {len(result.manifest.generations)} generation(s); "
+          f"featurize them with: fruits run --input {result.pack} --output OUTPUT")
+    return 0
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     from fruits.sample import DEFAULT_CLASSES, generate_sample
 
@@ -225,7 +263,7 @@ def cmd_weights(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "sample": cmd_sample, "report": cmd_report, "evaluate": cmd_evaluate, "weights": cmd_weights}
+COMMANDS = {"run": cmd_run, "pack": cmd_pack, "sample": cmd_sample, "report": cmd_report, "evaluate": cmd_evaluate, "weights": cmd_weights}
 
 if __name__ == "__main__":
     sys.exit(main())

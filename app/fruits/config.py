@@ -130,6 +130,38 @@ class JobConfig:
 
 
 @dataclass(frozen=True)
+class PackConfig:
+    """Everything `fruits pack` needs (fruits.pack_job); the fields it shares with JobConfig mean the same."""
+
+    input_uri: str
+    output_uri: str
+    input_list: Optional[str] = None
+    limit: Optional[int] = None
+    master: Optional[str] = None
+    files_per_partition: int = JobConfig.files_per_partition
+    lock_wait: float = 0.0
+    s3: S3Settings = field(default_factory=S3Settings)
+    verbose: bool = False
+    batch_size: int = JobConfig.batch_size  # rows per Arrow batch on their way to the readers
+
+    def validate(self) -> "PackConfig":
+        """Check every setting that needs no JVM; raise ConfigError with a one-line message."""
+        _check_input(self.input_uri)
+        _check_output(self.output_uri, self.input_uri)
+        if self.limit is not None and self.limit < 1:
+            raise ConfigError(f"--limit must be at least 1, got {self.limit}")
+        if self.files_per_partition < 1:
+            raise ConfigError(f"--files-per-partition must be at least 1, got {self.files_per_partition}")
+        if self.lock_wait < 0:
+            raise ConfigError(f"--lock-wait must be 0 or more seconds, got {self.lock_wait}")
+        return self
+
+    @property
+    def uses_s3(self) -> bool:
+        return any(is_s3(u) for u in (self.input_uri, self.output_uri))
+
+
+@dataclass(frozen=True)
 class SampleConfig:
     """`fruits sample`'s defaults: the demo set (fruits.sample)."""
 

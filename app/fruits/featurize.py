@@ -25,7 +25,7 @@ import os
 import time
 from collections import deque
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain, islice
 from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
@@ -245,16 +245,7 @@ def make_featurize_function(spec: ModelSpec, store: StoreSpec, batch_size: int, 
         preprocess = preprocessor(spec.model)
         retries = RetryCount()
         pulled: deque = deque()  # the batches whose files the reader has been given, oldest first
-
-        def files() -> Iterator[tuple[str, int]]:
-            for batch in batches:
-                if batch.num_rows:
-                    pulled.append(batch)
-                    yield from zip(batch.column("path").to_pylist(), batch.column("size").to_pylist(), strict=True)
-
-        # One reader for the whole task: while the model works on a batch, the next batch's files
-        # are already in flight, so a store's latency is paid once per task, not once per batch.
-        contents = read_files(store, files(), retries=retries)
+        contents = task_contents(batches, pulled, store, retries)
         while True:
             times = BatchTimes()
             start = time.perf_counter()
@@ -274,6 +265,38 @@ def make_featurize_function(spec: ModelSpec, store: StoreSpec, batch_size: int, 
             yield result.to_arrow(batch)
 
     return featurize
+
+
+def task_contents(batches: Iterator, pulled: deque, store: StoreSpec, retries: RetryCount) -> Iterator[Content]:
+    """The bytes of every row of a task's `batches`, in order; each batch joins `pulled` as its rows are asked for.
+
+    Rows from an image pack carry their bytes (`content`). Otherwise one reader serves the whole
+    task: while the model works on a batch, the next batch's files are already in flight, so a
+    store's latency is paid once per task, not once per batch.
+    """
+    batches = iter(batches)
+    first = next(batches, None)
+    if first is None:
+        return iter(())
+    batches = chain([first], batches)
+    if "content" in first.schema.names:
+        return _packed(batches, pulled)
+
+    def files() -> Iterator[tuple[str, int]]:
+        for batch in batches:
+            if batch.num_rows:
+                pulled.append(batch)
+                yield from zip(batch.column("path").to_pylist(), batch.column("size").to_pylist(), strict=True)
+
+    return read_files(store, files(), retries=retries)
+
+
+def _packed(batches: Iterator, pulled: deque) -> Iterator[Content]:
+    for batch in batches:
+        if batch.num_rows:
+            pulled.append(batch)
+            yield from (data if data is not None else ReadFailure("no bytes in the image pack")
+                        for data in batch.column("content").to_pylist())
 
 
 def _weights_path(spec: ModelSpec) -> Optional[str]:

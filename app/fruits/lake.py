@@ -123,6 +123,13 @@ class Lake:
     def delete(self, uri: str) -> None:
         self._fs.delete(self._path(uri), True)
 
+    def names(self, uri: str) -> list[str]:
+        """Names of the entries directly in the folder `uri`, sorted ([] when there is no such folder)."""
+        folder = self._path(uri)
+        if not self._fs.exists(folder):
+            return []
+        return sorted(status.getPath().getName() for status in self._fs.listStatus(folder))
+
     def list_runs(self) -> list[str]:
         runs_dir = self._path(f"{self.output}/{RUNS}")
         if not self._fs.exists(runs_dir):
@@ -144,10 +151,7 @@ class Lake:
 
     def check_writable_output(self) -> None:
         """Refuse to write into a non-empty folder that is not a fruits output: it is someone's data."""
-        root = self._path(self.output)
-        if not self._fs.exists(root):
-            return
-        names = {status.getPath().getName() for status in self._fs.listStatus(root)}
+        names = set(self.names(self.output))
         foreign = {n for n in names - {POINTER, RUNS, LOCK} if not OWN_TEMPORARY.match(n)}
         if foreign:
             shown = ", ".join(sorted(foreign)[:5])

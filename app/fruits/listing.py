@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Iterator, Optional
 
 from fruits.config import ConfigError, S3Settings, is_s3, local_path
+from fruits.image_pack import PackSource, pack_listing, read_manifest
 from fruits.ingest import (
     HIDDEN_FOLDER_REASON,
     HIDDEN_KEY_REASON,
@@ -148,15 +149,18 @@ def scan_s3(s3fs, task: FolderTask, retries: Optional[RetryCount] = None) -> Ite
 
 @dataclass(frozen=True)
 class Listing:
-    """The listing, persisted (LISTING_COLUMNS), its row count, and the LIST requests S3 made us retry."""
+    """The listing, persisted (LISTING_COLUMNS), its row count, the LIST requests S3 made us retry,
+    and the pack it came from when the input is an image pack (fruits.image_pack)."""
 
     files: object
     listed: int
     retries: int
+    pack: Optional[PackSource] = None
 
 
 def list_files(spark, input_uri: str, s3: S3Settings, limit: Optional[int] = None, input_list: Optional[str] = None) -> Listing:
-    """Every entry under the input (or named by `input_list`, fruits.manifest) as a persisted DataFrame.
+    """Every entry under the input (or named by `input_list`, fruits.manifest; or held by the image
+    pack the input is, fruits.image_pack) as a persisted DataFrame.
 
     Raises ConfigError when the input does not exist or holds no file, ListingMismatch when a
     second count of the tree disagrees. With `limit`, the first `limit` rows in path order (a
@@ -165,16 +169,24 @@ def list_files(spark, input_uri: str, s3: S3Settings, limit: Optional[int] = Non
     from pyspark import StorageLevel
 
     retries = spark.sparkContext.accumulator(0)
+    pack = find_pack(spark, input_uri)
+    if pack is not None and input_list:
+        raise ConfigError(f"input {input_uri} is an image pack: it lists its own files, so --input-list does not apply")
     if input_list:
         from fruits.manifest import read_input_list
 
         frame, expected = read_input_list(spark, input_list, input_uri, s3), None
+    elif pack is not None:
+        frame, expected = pack_listing(spark, pack)
     else:
         frame, expected = _walk(spark, input_uri, s3, retries)
     frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
     listed = frame.count()
     if expected is not None and listed != expected:
         frame.unpersist()
+        if pack is not None:
+            raise ListingMismatch(f"the image pack {input_uri} holds {listed} rows, but its manifest promises {expected}: "
+                                  "a generation's files were removed or changed; pack again into a new folder")
         raise ListingMismatch(f"listed {listed} entries under {input_uri}, but a second count finds {expected}: "
                               "the input is changing, or the listing lost files; nothing was written")
     if listed == 0:
@@ -185,7 +197,16 @@ def list_files(spark, input_uri: str, s3: S3Settings, limit: Optional[int] = Non
         listed = limited.count()
         frame.unpersist()
         frame = limited
-    return Listing(files=frame, listed=listed, retries=retries.value)
+    return Listing(files=frame, listed=listed, retries=retries.value, pack=pack)
+
+
+def find_pack(spark, input_uri: str) -> Optional[PackSource]:
+    """The image pack at `input_uri`, or None when the input is a plain folder or prefix."""
+    from fruits.lake import Lake
+
+    lake = Lake(spark, input_uri)
+    manifest = read_manifest(lake, lake.output)
+    return PackSource(lake.output, manifest) if manifest is not None else None
 
 
 def _walk(spark, input_uri: str, s3: S3Settings, retries) -> tuple:

@@ -129,15 +129,17 @@ def prepare_int8(model: Any, preprocess: Callable[[np.ndarray], np.ndarray], pix
 
 def sample_pixels(spark, images, store, seed: int, count: int) -> np.ndarray:
     """Decoded pixels of a seeded random sample of at most `count` images (a DataFrame with path and
-    size): only the sample's paths reach the driver, and the driver reads just those files."""
+    size, and `content` when they come from an image pack): only the sample reaches the driver, and
+    the driver reads just those files."""
     from pyspark.sql import functions as F
 
     from fruits.imaging import decode_image
     from fruits.store import read_files
 
-    chosen = images.select("path", "size").orderBy(F.rand(seed)).limit(count).collect()
-    decoded = [decode_image(data) for data in read_files(store, [(r.path, int(r.size)) for r in chosen])
-               if isinstance(data, bytes)]
+    packed = "content" in images.columns
+    chosen = images.select("path", "size", *(["content"] if packed else [])).orderBy(F.rand(seed)).limit(count).collect()
+    contents = [r.content for r in chosen] if packed else read_files(store, [(r.path, int(r.size)) for r in chosen])
+    decoded = [decode_image(bytes(data)) for data in contents if isinstance(data, (bytes, bytearray))]
     pixels = [d.pixels for d in decoded if d.pixels is not None]
     return np.stack(pixels) if pixels else np.zeros((0, 224, 224, 3), np.uint8)
 

@@ -19,6 +19,10 @@ LISTING_SCHEMA = "path string, size bigint, modified bigint, reason string"
 RAW_COLUMNS = ("path", "size", "modified", "features", "error")
 RAW_SCHEMA = "path string, size bigint, modified bigint, features array<float>, error string"
 
+# An image pack (`fruits pack`): the listing's columns and the image's bytes (null when `reason` is set).
+PACK_COLUMNS = (*LISTING_COLUMNS, "content")
+PACK_SCHEMA = LISTING_SCHEMA + ", content binary"
+
 # The tables of a run.
 FEATURE_COLUMNS = ("path", "label", "split", "size", "modified", "features")
 PCA_COLUMN = "pca"

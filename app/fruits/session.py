@@ -10,9 +10,9 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
-from fruits.config import ConfigError, JobConfig, S3Settings
+from fruits.config import ConfigError, JobConfig, PackConfig, S3Settings
 from fruits.quiet import QUIET_LOG4J, jvm_startup_notice_hidden, set_tensorflow_log_level
 from fruits.settings import Settings
 
@@ -73,7 +73,7 @@ def use_utf8_for_the_jvm() -> None:
         os.environ["LC_ALL"] = "C.UTF-8"
 
 
-def build_session(config: JobConfig, app_name: str = "fruits-pipeline"):
+def build_session(config: Union[JobConfig, PackConfig], app_name: str = "fruits-pipeline"):
     """Create (or join, under spark-submit) the SparkSession configured for `config`."""
     from pyspark import SparkConf
     from pyspark.sql import SparkSession

@@ -27,6 +27,7 @@ from fruits.carry import carry_files
 from fruits.config import ConfigError, JobConfig, S3Settings, normalize_uri
 from fruits.errors import JobError
 from fruits.featurize import Counters, ModelSpec, make_featurize_function
+from fruits.image_pack import PackSource, packed_contents
 from fruits.incremental import PreviousRun, load_previous, plan_work
 from fruits.lake import Lake, RunLocation
 from fruits.listing import ListingMismatch, list_files, with_labels, with_skip_reason
@@ -85,6 +86,7 @@ class Listed:
     cached: object  # the persisted listing behind `files`, released when the run ends
     carried_files: tuple[str, ...] = ()  # --incremental --reuse-model: previous features files kept whole
     carried_rows: int = 0
+    pack: Optional[PackSource] = None  # the input is an image pack: the images' bytes come from it
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,8 @@ def list_stage(r: Run) -> Listed:
     counts = dict(plan.counts, previous_run=r.previous.run.run_id if r.previous else None, reused_model=r.config.reuse_model)
     return Listed(files=files, listed=listed, todo=plan.todo, images=images, incremental=counts,
                   reused_features=plan.reused_features, reused_rejected=plan.reused_rejected, list_retries=listing.retries,
-                  cached=listing.files, carried_files=plan.carried_files, carried_rows=plan.carried_rows)
+                  cached=listing.files, carried_files=plan.carried_files, carried_rows=plan.carried_rows,
+                  pack=listing.pack)
 
 
 def featurize_stage(r: Run, listed: Listed) -> Featurized:
@@ -205,8 +208,10 @@ def featurize_stage(r: Run, listed: Listed) -> Featurized:
     precision: dict = {"mode": config.precision}
     todo = listed.images - resumed_images
     waves = waves_for(todo, WAVE_IMAGES_SETTING)
+    # From a pack, the rows carry their bytes; from a folder, the workers read each batch's files.
+    source = packed_contents(spark, listed.pack, images) if listed.pack is not None else images
     if waves or config.precision == "int8":  # int8: the model is carried into every run, even one with nothing new
-        spec, precision = _model_spec(r, images)
+        spec, precision = _model_spec(r, source)
     if waves:
         featurize = make_featurize_function(spec, r.store, config.batch_size, counters)
         first = len(done)
@@ -214,7 +219,7 @@ def featurize_stage(r: Run, listed: Listed) -> Featurized:
                  config.batch_size, spec.threads)
         with r.timer("featurize"), report_progress(lambda: counters.images_done.value, todo, every=PROGRESS_SECONDS):
             for wave in range(waves):
-                part = images.filter(F.pmod(F.xxhash64("path"), F.lit(waves)) == wave)
+                part = source.filter(F.pmod(F.xxhash64("path"), F.lit(waves)) == wave)
                 per_wave = math.ceil(todo / waves)
                 tasks = tasks_for(per_wave, config.files_per_partition, sc.defaultParallelism)
                 files = raw_files_for(per_wave, config.feature_dim)

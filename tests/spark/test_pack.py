@@ -1,0 +1,154 @@
+"""`fruits pack` and runs over an image pack: the same table as a run over the folder, only new files added."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from fruits.config import ConfigError, PackConfig
+from fruits.errors import JobError
+from fruits.image_pack import PACK_MANIFEST
+from fruits.ingest import local_uri
+from fruits.job import run_job
+from fruits.pack_job import _Examples, _make_reader, run_pack
+from fruits.sample import CLASSES, render
+from fruits.store import StoreSpec
+from sparkkit import REFERENCE_SEED, job_config
+
+pytestmark = pytest.mark.spark
+
+
+def pack(spark, source, target, **overrides):
+    settings = dict(files_per_partition=8, **overrides)
+    return run_pack(PackConfig(input_uri=str(source), output_uri=str(target), **settings).validate(), spark)
+
+
+def features(spark, run):
+    return {r.path: np.asarray(r.features) for r in spark.read.parquet(run["features"]).collect()}
+
+
+def rejected(spark, run):
+    return {(r.path, r.reason) for r in spark.read.parquet(run["rejected"]).collect()}
+
+
+@pytest.fixture()
+def images(small_sample, tmp_path):
+    folder = tmp_path / "images"
+    shutil.copytree(small_sample, folder)  # copy2 keeps modification times
+    return folder
+
+
+def test_a_run_over_the_pack_writes_the_table_a_run_over_the_folder_writes(spark, small_sample, tmp_path, reference_run):
+    packed = pack(spark, small_sample, tmp_path / "pack")
+    listed = reference_run.metrics["counts"]["listed"]
+    assert packed.generation.rows == listed and packed.unread == 0
+    assert packed.generation.images == reference_run.metrics["counts"]["images"]
+    over_pack = run_job(job_config(tmp_path / "pack", tmp_path / "out", seed=REFERENCE_SEED), spark)
+    assert over_pack.metrics["counts"] == reference_run.metrics["counts"]
+    ours, theirs = features(spark, over_pack.run), features(spark, reference_run.run)
+    assert ours.keys() == theirs.keys()  # the images' own paths, not the pack's
+    assert all(np.allclose(ours[p], theirs[p], atol=1e-5) for p in ours)
+    assert rejected(spark, over_pack.run) == rejected(spark, reference_run.run)
+
+
+def test_a_second_pack_adds_new_and_changed_files_only(spark, images, tmp_path):
+    first = pack(spark, images, tmp_path / "pack")
+    assert pack(spark, images, tmp_path / "pack").generation is None  # nothing new: no generation
+    (images / "Training" / CLASSES[10].name).mkdir()
+    render(CLASSES[10], np.random.default_rng(3)).save(images / "Training" / CLASSES[10].name / "new.jpg", format="JPEG")
+    changed = sorted((images / "Test" / "Banana").glob("*.jpg"))[0]
+    render(CLASSES[3], np.random.default_rng(5)).save(changed, format="JPEG")
+    os.utime(changed, (1e9, 1e9))
+    second = pack(spark, images, tmp_path / "pack")
+    assert (second.generation.rows, second.generation.supersedes) == (2, 1)
+    assert second.manifest.rows == first.manifest.rows + 1
+    over_pack = run_job(job_config(tmp_path / "pack", tmp_path / "out", pca_k=3, pca_variance=None), spark)
+    over_folder = run_job(job_config(images, tmp_path / "direct", pca_k=3, pca_variance=None), spark)
+    assert over_pack.metrics["counts"]["listed"] == over_folder.metrics["counts"]["listed"] == second.manifest.rows
+    ours, theirs = features(spark, over_pack.run), features(spark, over_folder.run)
+    key = local_uri(os.fsencode(changed.resolve()))
+    assert key in ours and np.allclose(ours[key], theirs[key], atol=1e-5)  # the new bytes, not the old
+
+
+def test_an_unfinished_pack_is_invisible_and_cleared_by_the_next(spark, images, tmp_path):
+    target = tmp_path / "pack"
+    pack(spark, images, target)
+    manifest = (target / PACK_MANIFEST).read_text()
+    stray = target / "gen-20990101T000000Z-abcdef"
+    stray.mkdir()
+    (stray / "part-0.parquet").write_bytes(b"half a file")
+    (target / "._PACK.4242.tmp").write_text("{")
+    run = run_job(job_config(target, tmp_path / "out", pca_k=3, pca_variance=None), spark)
+    assert run.metrics["counts"]["listed"] == json.loads(manifest)["generations"][0]["rows"]
+    pack(spark, images, target)
+    assert not stray.exists() and not (target / "._PACK.4242.tmp").exists()
+    assert (target / PACK_MANIFEST).read_text() == manifest
+
+
+def test_a_damaged_pack_stops_the_run_before_it_writes(spark, images, tmp_path):
+    target = tmp_path / "pack"
+    pack(spark, images, target)
+    generation = next(target.glob("gen-*"))
+    part = sorted(generation.glob("part-*.parquet"))[0]
+    part.unlink()
+    with pytest.raises(JobError, match="manifest promises"):
+        run_job(job_config(target, tmp_path / "out", pca_k=3, pca_variance=None), spark)
+    assert not (tmp_path / "out" / "_CURRENT").exists()
+
+
+def test_refusals_name_the_problem(spark, images, tmp_path):
+    foreign = tmp_path / "notes"
+    foreign.mkdir()
+    (foreign / "todo.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="not an image pack"):
+        pack(spark, images, foreign)
+    pack(spark, images, tmp_path / "pack")
+    with pytest.raises(ConfigError, match="is an image pack already"):
+        pack(spark, tmp_path / "pack", tmp_path / "again")
+    listing = tmp_path / "list.txt"
+    listing.write_text("Training/Banana/x.jpg\n")
+    with pytest.raises(ConfigError, match="--input-list does not apply"):
+        run_job(job_config(tmp_path / "pack", tmp_path / "out", input_list=str(listing)), spark)
+    with pytest.raises(ConfigError, match="inside the input"):
+        PackConfig(input_uri=str(images), output_uri=str(images / "pack")).validate()
+    with pytest.raises(ConfigError, match="not a fruits output"):
+        run_job(job_config(images, tmp_path / "pack"), spark)
+
+
+def test_a_file_that_cannot_be_read_is_left_out_with_its_reason(spark, images):
+    import pyarrow as pa
+
+    sc = spark.sparkContext
+    unread, examples, retries = sc.accumulator(0), sc.accumulator([], _Examples()), sc.accumulator(0)
+    present = str(next(images.glob("Training/Banana/*.jpg")).resolve())
+    batch = pa.RecordBatch.from_pydict({
+        "path": ["file:" + present, "file:/nowhere/gone.jpg", "file:/in/notes.txt"],
+        "size": [os.path.getsize(present), 10, 5], "modified": [1, 2, 3], "reason": [None, None, "not an image file (.txt)"]})
+    (out,) = list(_make_reader(StoreSpec(), unread, examples, retries)([batch]))
+    assert out.column("unread").to_pylist() == [False, True, False]
+    assert out.column("content")[0].as_py()[:2] == b"\xff\xd8" and out.column("content")[2].as_py() is None
+    assert unread.value == 1 and examples.value == ["file:/nowhere/gone.jpg: file disappeared during the run"]
+
+
+def test_int8_calibrates_on_the_packs_bytes(spark, images, tmp_path):
+    pack(spark, images, tmp_path / "pack")
+    run = run_job(job_config(tmp_path / "pack", tmp_path / "out", pca_k=3, pca_variance=None, precision="int8"), spark)
+    precision = run.metrics["precision"]
+    assert precision["mode"] == "int8" and run.metrics["counts"]["consistent"]
+    assert precision["calibration_images"] > 0
+
+
+def test_a_generation_that_reads_back_short_is_not_committed(spark, images, tmp_path):
+    """The generation is read back before the commit; a count other than the one written is an error."""
+    from fruits.pack_job import _check_written
+
+    target = tmp_path / "pack"
+    result = pack(spark, images, target)
+    generation = str(next(target.glob("gen-*")))
+    assert spark.read.parquet(generation).count() == result.generation.rows == result.manifest.rows
+    with pytest.raises(JobError, match="rows where"):
+        _check_written(spark, generation, "gen-x", result.generation.rows + 1, spark.createDataFrame([], "path string"), "x")
