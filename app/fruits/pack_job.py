@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from fruits.config import ConfigError, PackConfig
+from fruits.config import ConfigError, PackConfig, normalize_uri
 from fruits.errors import JobError
 from fruits.image_pack import GENERATION_PATTERN, PACK_MANIFEST, Generation, PackManifest, PackSource, all_rows, read_manifest
 from fruits.lake import Lake, new_run_id
@@ -132,7 +132,7 @@ def _check_written(spark, uri: str, name: str, expected: int, held, source: str)
         raise JobError(f"{uri} holds {counts.rows} rows where {expected} were written; the pack is unchanged")
     supersedes = written.select("path").join(held.select("path"), "path", "left_semi").count()
     return Generation(name=name, rows=counts.rows, images=counts.images, bytes=int(counts.bytes or 0),
-                      supersedes=supersedes, source=source)
+                      supersedes=supersedes, source=normalize_uri(source))
 
 
 def _make_reader(store: StoreSpec, unread, examples, retries):

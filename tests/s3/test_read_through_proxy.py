@@ -57,3 +57,28 @@ def test_run_with_latency_and_reset_connections_reads_every_image_once(minio, mi
     assert sorted(table + [r["path"] for r in rejected]) == sorted(f"s3a://{BUCKET}/{key}" for key in objects)
     assert not [r for r in rejected if r["reason"].startswith("cannot read object")], rejected
     assert metrics["s3_retries"]["read"] > 0, "connections were reset, so some reads were retried"
+
+
+def test_pack_and_run_over_the_pack_on_s3_at_cloud_latency(minio, minio_proxy, s3_sample, tmp_path):
+    """`fruits pack` from S3 into S3, then a run over the pack, both at +20 ms a response: every image once.
+    (The pack's reads are the run's reader, whose retries the test above shows.)"""
+    minio_proxy.latency(20, jitter=5)
+    pack_uri = f"s3a://{BUCKET}/packs/{tmp_path.name}"
+    packed = start_fruits("pack", "--input", s3_sample, "--output", pack_uri, "--files-per-partition", "8",
+                          endpoint=minio_proxy.endpoint)
+    log = packed.communicate(timeout=900)[0]
+    assert packed.returncode == 0, log[-5000:]
+    objects = [o["Key"] for o in minio.client().list_objects_v2(Bucket=BUCKET, Prefix="fruits/")["Contents"]]
+    assert f"the pack holds {len(objects):,} files" in log, log[-3000:]
+    output = tmp_path / "out"
+    run = start_fruits("run", "--input", pack_uri, "--output", str(output), "--weights", "random", "--pca-k", "3",
+                       "--files-per-partition", "8", endpoint=minio_proxy.endpoint)
+    log = run.communicate(timeout=900)[0]
+    assert run.returncode == 0, log[-5000:]
+    run_id = (output / "_CURRENT").read_text().strip()
+    counts = json.loads((output / "runs" / run_id / "metrics.json").read_text())["counts"]
+    table = pq.read_table(output / "runs" / run_id / "features", columns=["path"]).column("path").to_pylist()
+    rejected = pq.read_table(output / "runs" / run_id / "rejected", columns=["path"]).column("path").to_pylist()
+    assert counts["listed"] == len(objects) and counts["consistent"]
+    assert len(table) == len(set(table)) == counts["accepted"], "every image once"
+    assert sorted(table + rejected) == sorted(f"s3a://{BUCKET}/{key}" for key in objects)
