@@ -145,6 +145,6 @@ bench-incremental: install ## 900 images added to a hand-made 90,000-row lake vs
 
 .PHONY: bench-s3
 # BENCH_IMAGES images (8,000), or N= on the command line; MODEL=, PRECISION= and WEIGHTS= choose the featurizer.
-bench-s3: install jars minio toxiproxy ## The job from local files vs MinIO through Toxiproxy, plain and +20 ms per response; prints s3 ratio
+bench-s3: install jars minio toxiproxy ## The job from local files vs MinIO through Toxiproxy, plain and +20 ms per response, and from an image pack; prints s3 and pack ratios
 	$(VENV_PY) bench/s3.py --images $(if $(filter command line environment,$(origin N)),$(N),$(BENCH_IMAGES)) \
 		--model $(or $(MODEL),efficientnet-lite0) --precision $(or $(PRECISION),int8) $(if $(WEIGHTS),--weights $(WEIGHTS))
