@@ -1,15 +1,18 @@
-"""The covariance of standardised feature vectors, as block matrix products in the Python workers.
+"""Mean, standard deviation and the standardised covariance of feature vectors, in one pass of block
+matrix products in the Python workers.
 
 Why not Spark's own: `RowMatrix.computeCovariance` (behind Spark ML's `PCA.fit`) adds one packed
 rank-1 update (`BLAS.spr`) per row. Each update reads and writes the whole 2048x2048 triangle
 (17 MB), so the pass runs at memory speed, not at the speed of the cores: ~50 s for 90,000 x 2048
-on 2 cores. Here each partition stacks its rows into blocks of `BLOCK_ROWS` and adds
-`Z.T @ Z` (a matrix product, which a BLAS runs at near the cores' peak); the partial sums are added
-with Spark's `treeReduce`. The result is the same matrix Spark computes (tests/spark compares the
-two); `fruits.reduce` turns it into an ordinary Spark ML PCAModel.
+on 2 cores. Here each partition stacks its rows into blocks of `BLOCK_ROWS`, centres each block on
+its own mean and adds `Z.T @ Z` (a matrix product, which a BLAS runs at near the cores' peak);
+blocks and partitions are merged with the pairwise update of Chan, Golub and LeVeque (the centred
+sums stay exact, whatever the features' offset), the partitions with Spark's `treeReduce`.
 
-Standardisation is Spark ML's `StandardScalerModel` arithmetic, `(x - mean) * (1 / std)`, with a
-zero scale where `std` is 0, so the covariance is that of the scaler's output.
+Why one pass: Spark ML's `StandardScaler.fit` would read every feature vector once more only to
+get the mean and standard deviation, which the centred sums already hold. The standardised
+covariance is that of Spark ML's `StandardScalerModel` output, `(x - mean) * (1 / std)`, with a zero
+scale where `std` is 0; tests/spark compares mean, std and matrix with Spark's own.
 """
 
 from __future__ import annotations
@@ -22,15 +25,38 @@ import numpy as np
 
 BLOCK_ROWS = 1024
 FAN_IN = 8
-PARTIAL_SCHEMA = "rows long, sums binary, gram binary"
+PARTIAL_SCHEMA = "rows long, mean binary, centred binary"
 
 
 @dataclass(frozen=True)
-class Covariance:
-    """Sample covariance (n - 1 in the denominator) of `rows` standardised vectors."""
+class Moments:
+    """`rows` vectors summarised: their mean and their centred sum of outer products."""
 
-    matrix: np.ndarray
     rows: int
+    mean: np.ndarray
+    centred: np.ndarray  # sum over rows of (x - mean)(x - mean)^T
+
+    @property
+    def std(self) -> np.ndarray:
+        """The sample standard deviation (n - 1 in the denominator), as Spark ML's StandardScaler's."""
+        return np.sqrt(np.maximum(np.diag(self.centred), 0.0) / (self.rows - 1))
+
+    def standardized_covariance(self) -> np.ndarray:
+        """Sample covariance of `(x - mean) * scale_factors(std)`."""
+        scale = scale_factors(self.std)
+        matrix = self.centred / (self.rows - 1) * np.outer(scale, scale)
+        return (matrix + matrix.T) / 2
+
+
+def merge(a: Moments, b: Moments) -> Moments:
+    """The moments of two groups of rows together (Chan, Golub and LeVeque's pairwise update)."""
+    if not a.rows or not b.rows:
+        return a if b.rows == 0 else b
+    rows = a.rows + b.rows
+    delta = b.mean - a.mean
+    mean = a.mean + delta * (b.rows / rows)
+    centred = a.centred + b.centred + np.outer(delta, delta) * (a.rows * b.rows / rows)
+    return Moments(rows, mean, centred)
 
 
 def scale_factors(std: np.ndarray) -> np.ndarray:
@@ -38,32 +64,30 @@ def scale_factors(std: np.ndarray) -> np.ndarray:
     return np.divide(1.0, std, out=np.zeros_like(std, dtype=np.float64), where=std != 0)
 
 
-def standardized_covariance(frame, column: str, mean: np.ndarray, std: np.ndarray) -> Covariance:
-    """Covariance of `(frame[column] - mean) * scale_factors(std)`; `column` is array<float|double>.
+def feature_moments(frame, column: str, dim: int) -> Moments:
+    """Mean and centred outer-product sum of `frame[column]` (array<float|double> of `dim` values).
 
-    Raises ValueError when a row's length differs from `mean`'s, or when there are fewer than 2 rows.
+    Raises ValueError when a row's length differs from `dim`, or when there are fewer than 2 rows.
     """
-    dim = len(mean)
-    mean = np.asarray(mean, dtype=np.float64)
-    scale = scale_factors(np.asarray(std, dtype=np.float64))
     partitions = frame.rdd.getNumPartitions()
-    # One partial (2 x 8 x dim^2 bytes on the way) per core is enough to keep every core busy.
+    # One partial (8 x dim^2 bytes on the way) per core is enough to keep every core busy.
     wanted = max(1, min(partitions, frame.sparkSession.sparkContext.defaultParallelism))
     source = frame.select(column).coalesce(wanted)
 
     def partial(batches: Iterator) -> Iterator:
         import pyarrow as pa
 
-        gram, sums, rows = np.zeros((dim, dim)), np.zeros(dim), 0
+        total = Moments(0, np.zeros(dim), np.zeros((dim, dim)))
         pending: list[np.ndarray] = []
         pending_rows = 0
 
         def flush() -> None:
-            nonlocal gram, sums, pending, pending_rows
+            nonlocal total, pending, pending_rows
             if pending:
-                z = (np.concatenate(pending) - mean) * scale
-                gram += z.T @ z
-                sums += z.sum(axis=0)
+                block = np.concatenate(pending)
+                mean = block.mean(axis=0)
+                z = block - mean
+                total = merge(total, Moments(len(block), mean, z.T @ z))
                 pending, pending_rows = [], 0
 
         for batch in batches:
@@ -76,26 +100,20 @@ def standardized_covariance(frame, column: str, mean: np.ndarray, std: np.ndarra
             block = values.flatten().to_numpy(zero_copy_only=False).astype(np.float64).reshape(-1, dim)
             pending.append(block)
             pending_rows += len(block)
-            rows += len(block)
             if pending_rows >= BLOCK_ROWS:
                 flush()
         flush()
         yield pa.RecordBatch.from_pydict(
-            {"rows": [rows], "sums": [sums.tobytes()], "gram": [gram.tobytes()]},
-            schema=pa.schema([("rows", pa.int64()), ("sums", pa.binary()), ("gram", pa.binary())]),
+            {"rows": [total.rows], "mean": [total.mean.tobytes()], "centred": [total.centred.tobytes()]},
+            schema=pa.schema([("rows", pa.int64()), ("mean", pa.binary()), ("centred", pa.binary())]),
         )
 
-    def unpack(row) -> tuple:
-        return row.rows, np.frombuffer(row.sums), np.frombuffer(row.gram).reshape(dim, dim)
+    def unpack(row) -> Moments:
+        return Moments(row.rows, np.frombuffer(row.mean), np.frombuffer(row.centred).reshape(dim, dim))
 
-    def add(a: tuple, b: tuple) -> tuple:
-        return a[0] + b[0], a[1] + b[1], a[2] + b[2]
-
-    # Partials are added on the executors until at most FAN_IN of them reach the driver, whatever the cores.
+    # Partials are merged on the executors until at most FAN_IN of them reach the driver, whatever the cores.
     depth = max(2, math.ceil(math.log(max(wanted, 2)) / math.log(FAN_IN)))
-    rows, sums, gram = source.mapInArrow(partial, PARTIAL_SCHEMA).rdd.map(unpack).treeReduce(add, depth=depth)
-    if rows < 2:
-        raise ValueError(f"a covariance needs at least 2 rows, got {rows}")
-    centre = sums / rows  # ~0 already; subtracting it keeps the result exact
-    matrix = (gram - rows * np.outer(centre, centre)) / (rows - 1)
-    return Covariance(matrix=(matrix + matrix.T) / 2, rows=rows)
+    moments = source.mapInArrow(partial, PARTIAL_SCHEMA).rdd.map(unpack).treeReduce(merge, depth=depth)
+    if moments.rows < 2:
+        raise ValueError(f"a covariance needs at least 2 rows, got {moments.rows}")
+    return moments

@@ -2,10 +2,11 @@
 
 The saved model is a Spark ML PipelineModel (StandardScaler -> PCA on a vector column;
 array_to_vector is a column function applied before it), so new images are projected the same way
-later and any Spark ML user can load it. The scaler is fitted by Spark ML. The PCA is fitted here:
-the covariance of the scaler's output comes from `fruits.covariance` (block matrix products,
-~10x faster than Spark's per-row updates), its eigen-decomposition from NumPy's LAPACK on the
-driver, and the first k components become a Spark ML PCAModel (`pca_model`). Spark's `PCA.fit`
+later and any Spark ML user can load it. Both are fitted here, in one pass over the features:
+`fruits.covariance` gives the mean, the standard deviation and the covariance of the scaler's
+output (block matrix products, ~10x faster than Spark's per-row updates), NumPy's LAPACK the
+eigen-decomposition on the driver; they become a Spark ML StandardScalerModel (`scaler_model`)
+and PCAModel (`pca_model`), the first k components. Spark's `PCA.fit`
 does the same three steps (covariance, decomposition of the whole matrix, first k columns); the
 spark tier checks that both give the same explained variance and the same projection, up to the
 sign of each component. Signs are fixed here (the largest entry of each component is positive)
@@ -84,29 +85,43 @@ def principal_components(covariance: np.ndarray) -> Spectrum:
 
 
 def fit_reduce(features_df, dim: int, k: Optional[int], variance: Optional[float]):
-    """Fit scaler + PCA on `features_df` (column `features`: array<float> of `dim` values).
+    """Fit scaler + PCA on `features_df` (column `features`: array<float> of `dim` values), in one pass.
 
     Returns (PipelineModel, PcaSummary). Raises ValueError for fewer than 2 rows or features that
     do not vary.
     """
     from pyspark.ml import PipelineModel
-    from pyspark.ml.feature import StandardScaler
-    from pyspark.ml.functions import array_to_vector
 
-    from fruits.covariance import standardized_covariance
+    from fruits.covariance import feature_moments
 
-    vectors = features_df.select(array_to_vector("features").alias(VECTOR_COL))
-    scaler = StandardScaler(inputCol=VECTOR_COL, outputCol=SCALED_COL, withMean=True, withStd=True).fit(vectors)
-    covariance = standardized_covariance(features_df, "features", scaler.mean.toArray(), scaler.std.toArray())
-    if covariance.matrix.shape != (dim, dim):
-        raise ValueError(f"features have {covariance.matrix.shape[0]} values, expected {dim}")
-    spectrum = principal_components(covariance.matrix)
+    moments = feature_moments(features_df, "features", dim)
+    spectrum = principal_components(moments.standardized_covariance())
     if k is None:
         assert variance is not None
         k = components_for_variance(spectrum.ratios, variance)
+    scaler = scaler_model(moments.mean, moments.std, VECTOR_COL, SCALED_COL)
     pca = pca_model(spectrum.components[:, :k], spectrum.ratios[:k], SCALED_COL, PCA_COL)
     ratios = [float(x) for x in spectrum.ratios[:k]]
     return PipelineModel(stages=[scaler, pca]), PcaSummary(k=k, explained_variance=ratios, target_variance=variance)
+
+
+def scaler_model(mean: np.ndarray, std: np.ndarray, input_col: str, output_col: str):
+    """A Spark ML StandardScalerModel (withMean, withStd) with the given mean and std.
+
+    Hand-rolled like `pca_model`, for the same reason: Spark ML builds one only by fitting, which
+    would read every feature vector again for numbers `fruits.covariance` already has.
+    """
+    from pyspark.ml.common import _py2java
+    from pyspark.ml.feature import StandardScalerModel
+    from pyspark.ml.linalg import DenseVector
+    from pyspark.sql import SparkSession
+
+    sc = SparkSession.getActiveSession().sparkContext
+    java_std = _py2java(sc, DenseVector(np.asarray(std, dtype=np.float64)))
+    java_mean = _py2java(sc, DenseVector(np.asarray(mean, dtype=np.float64)))
+    uid = f"StandardScaler_{uuid.uuid4().hex[-12:]}"  # Spark's own form of a scaler uid
+    model = StandardScalerModel(sc._jvm.org.apache.spark.ml.feature.StandardScalerModel(uid, java_std, java_mean))
+    return model.setInputCol(input_col).setOutputCol(output_col)._set(withMean=True, withStd=True)
 
 
 def pca_model(components: np.ndarray, ratios: np.ndarray, input_col: str, output_col: str):

@@ -45,6 +45,10 @@ def test_fit_matches_spark_pca_up_to_the_sign_of_each_component(features, tmp_pa
 
     ours, summary = fit_reduce(features, 24, 6, None)
     reference = spark_fit(features, 6)
+    scaler, spark_scaler = ours.stages[0], reference.stages[0]
+    np.testing.assert_allclose(scaler.mean.toArray(), spark_scaler.mean.toArray(), rtol=1e-12)
+    np.testing.assert_allclose(scaler.std.toArray(), spark_scaler.std.toArray(), rtol=1e-9)
+    assert scaler.getWithMean() and scaler.getWithStd()
     pca = ours.stages[-1]
     assert pca.getK() == 6 and pca.pc.numRows == 24 and pca.pc.numCols == 6
     np.testing.assert_allclose(pca.explainedVariance.toArray(), reference.stages[-1].explainedVariance.toArray(), rtol=1e-9)
@@ -90,8 +94,21 @@ def test_data_pca_cannot_use_is_refused_with_the_reason(spark, rows, message):
 
 
 def test_covariance_refuses_rows_of_the_wrong_length(spark):
-    from fruits.covariance import standardized_covariance
+    from fruits.covariance import feature_moments
 
     frame = spark.createDataFrame([([1.0, 2.0, 3.0],), ([1.0, 2.0],), ([4.0, 0.0, 1.0],)], "features array<float>")
     with pytest.raises(Exception, match=r"must have 3 values, found lengths \[2, 3\]"):
-        standardized_covariance(frame.coalesce(1), "features", np.zeros(3), np.ones(3))
+        feature_moments(frame.coalesce(1), "features", 3)
+
+
+def test_moments_stay_exact_far_from_zero(spark):
+    """Blocks are centred on their own mean and merged pairwise: a large offset loses nothing."""
+    from fruits.covariance import BLOCK_ROWS, feature_moments
+
+    rng = np.random.default_rng(5)
+    rows = rng.normal(size=(BLOCK_ROWS + 300, 4)) * [1.0, 2.0, 0.5, 3.0] + 1e4
+    moments = feature_moments(features_frame(spark, rows.astype(np.float32), partitions=3), "features", 4)
+    exact = rows.astype(np.float32).astype(np.float64)
+    np.testing.assert_allclose(moments.mean, exact.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(moments.std, exact.std(axis=0, ddof=1), rtol=1e-9)
+    np.testing.assert_allclose(moments.standardized_covariance(), np.corrcoef(exact, rowvar=False), atol=1e-9)
