@@ -14,6 +14,9 @@ import math
 
 # Raw-feature files of a wave hold at least this much (and under twice it), unless the wave is smaller.
 RAW_FILE_BYTES = 128 * 1024 * 1024
+# Their Parquet row groups: the unit a reader's split can start at, so even a single small file
+# is read back by every core (a 2,000-image wave is one 16 MB file: four row groups, not one).
+RAW_ROW_GROUP_BYTES = 4 * 1024 * 1024
 # A raw row beyond its float32 features: path, size, modified, error, Parquet's own overhead.
 RAW_ROW_OVERHEAD_BYTES = 160
 

@@ -63,7 +63,8 @@ def summarize(metrics: dict) -> str:
         f"run {metrics['run_id']}  ({metrics['weights']['kind']} weights, {metrics['model']})",
         f"  images listed {counts['listed']}, accepted {counts['accepted']}, rejected {counts['rejected']}"
         f" ({'consistent' if counts['consistent'] else 'INCONSISTENT'})",
-        f"  classes {len(counts['by_label'])}, throughput {metrics['images_per_second']:.1f} images/s",
+        f"  classes {len(counts['by_label'])}, featurize stage {metrics['images_per_second']:.1f} images/s"
+        + (f", whole run {metrics['total_seconds']:.1f} s" if "total_seconds" in metrics else ""),
         f"  PCA k={pca['k']}, explained variance {pca['total_explained_variance']:.1%}"
         + (f" (target {pca['target_variance']:.0%})" if pca.get("target_variance") else ""),
         "  first components: " + ", ".join(f"{r:.1%}" for r in pca["explained_variance"][:5]),

@@ -31,7 +31,7 @@ from fruits.image_pack import PackSource, packed_contents
 from fruits.incremental import PreviousRun, load_previous, plan_work
 from fruits.lake import Lake, RunLocation
 from fruits.listing import ListingMismatch, list_files, with_labels, with_skip_reason
-from fruits.packing import raw_files_for, tasks_for, waves_for
+from fruits.packing import RAW_ROW_GROUP_BYTES, raw_files_for, tasks_for, waves_for
 from fruits.progress import StageTimer, report_progress
 from fruits.quantize import quantize_for_run
 from fruits.reduce import PcaSummary, fit_reduce, project
@@ -225,7 +225,8 @@ def featurize_stage(r: Run, listed: Listed) -> Featurized:
                 files = raw_files_for(per_wave, config.feature_dim)
                 uri = f"{r.run[RAW]}/wave-{first + wave:05d}"
                 # The featurize tasks stay small (progress, balance); a shuffle gathers their rows into few files.
-                part.repartition(tasks).mapInArrow(featurize, RAW_SCHEMA).repartition(files).write.parquet(uri)
+                (part.repartition(tasks).mapInArrow(featurize, RAW_SCHEMA).repartition(files)
+                 .write.option("parquet.block.size", RAW_ROW_GROUP_BYTES).parquet(uri))
                 done.append(uri)
     images.unpersist()
     raw = (spark.read.schema(RAW_SCHEMA).parquet(*done) if done else

@@ -43,14 +43,15 @@ def test_picture_works_with_a_single_component(tmp_path):
 
 def test_summary_names_counts_weights_and_variance(tmp_path):
     metrics = {
-        "run_id": "r1", "model": "resnet50", "weights": {"kind": "random"}, "images_per_second": 12.5,
+        "run_id": "r1", "model": "resnet50", "weights": {"kind": "random"}, "images_per_second": 12.5, "total_seconds": 40.0,
         "counts": {"listed": 10, "accepted": 9, "rejected": 1, "consistent": True, "by_label": {"Kiwi": 9},
                    "rejected_by_reason": {"empty file (0 bytes)": 1}},
         "pca": {"k": 2, "total_explained_variance": 0.7, "target_variance": None, "explained_variance": [0.5, 0.2]},
         "stage_seconds": {"list": 1.0, "featurize": 2.0},
     }
     text = summarize(metrics)
-    for fragment in ("random weights", "listed 10, accepted 9, rejected 1", "k=2", "1 x empty file"):
+    for fragment in ("random weights", "listed 10, accepted 9, rejected 1", "k=2", "1 x empty file",
+                     "featurize stage 12.5 images/s, whole run 40.0 s"):
         assert fragment in text
     assert json.loads(write_json(metrics, tmp_path / "m.json").read_text())["pca"]["k"] == 2
 
