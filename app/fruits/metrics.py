@@ -19,6 +19,9 @@ def build_metrics(r, listed, featurized, reduced, written) -> dict:
     metrics = {
         "run_id": r.run.run_id,
         "input": config.input_uri,
+        # An image pack (fruits.image_pack) as read by this run: its generations and rows.
+        "input_pack": ({"generations": [g.name for g in listed.pack.manifest.generations], "rows": listed.pack.manifest.rows}
+                       if listed.pack is not None else None),
         "output": r.run.output,
         "run_path": r.run.root,
         "format": config.output_format,

@@ -49,6 +49,8 @@ def test_a_run_over_the_pack_writes_the_table_a_run_over_the_folder_writes(spark
     assert packed.generation.images == reference_run.metrics["counts"]["images"]
     over_pack = run_job(job_config(tmp_path / "pack", tmp_path / "out", seed=REFERENCE_SEED), spark)
     assert over_pack.metrics["counts"] == reference_run.metrics["counts"]
+    assert over_pack.metrics["input_pack"] == {"generations": [packed.generation.name], "rows": listed}
+    assert reference_run.metrics["input_pack"] is None
     ours, theirs = features(spark, over_pack.run), features(spark, reference_run.run)
     assert ours.keys() == theirs.keys()  # the images' own paths, not the pack's
     assert all(np.allclose(ours[p], theirs[p], atol=1e-5) for p in ours)
