@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 import time
 import warnings
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -61,16 +63,19 @@ def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(both_zero, 1.0, dots / np.where(norms == 0, 1.0, norms))
 
 
-def quantize_int8(model: Any, inputs: np.ndarray) -> bytes:
+def quantize_int8(model: Any, inputs: np.ndarray, saved_model: Optional[Path] = None) -> bytes:
     """A TFLite flatbuffer of `model` with int8 weights and activations, float32 in and out.
 
     `inputs` is the representative sample, already preprocessed (n, 224, 224, 3) float32.
+    `saved_model`: `model` already exported there (fruits.quantize.Fp32Prebuild).
     """
     import tensorflow as tf
 
     with tempfile.TemporaryDirectory() as tmp:
-        model.export(tmp, format="tf_saved_model", verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+        if saved_model is None:
+            saved_model = Path(tmp)
+            model.export(tmp, format="tf_saved_model", verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([inputs[i : i + 1]] for i in range(len(inputs)))
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -103,8 +108,54 @@ class TFLiteFeaturizer:
         return self._interpreter.get_tensor(self._output).copy()
 
 
+@dataclass(frozen=True)
+class Fp32Model:
+    """The fp32 model the driver quantizes, and the same model exported as a SavedModel."""
+
+    model: Any
+    saved_model: Path
+
+
+class Fp32Prebuild:
+    """The driver's fp32 model, built and exported in a background thread from the run's start.
+
+    Why: TensorFlow's import, the model's build and its SavedModel export take several seconds of
+    one core and need nothing from the input, while the list stage leaves the driver waiting on
+    Spark; started together, they overlap. `take()` waits for the model (or raises the build's
+    error); `close()` waits for the thread and removes the export.
+    """
+
+    def __init__(self, spec: Any) -> None:
+        self._folder = tempfile.TemporaryDirectory(prefix="fruits-fp32-")
+        self._result: Future = Future()
+        self._thread = threading.Thread(target=self._build, args=(spec,), name="fruits-fp32-prebuild", daemon=True)
+        self._thread.start()
+
+    def _build(self, spec: Any) -> None:
+        import dataclasses
+        import os
+
+        from fruits.featurize import build_model
+
+        try:
+            started = time.perf_counter()
+            model = build_model(dataclasses.replace(spec, threads=os.cpu_count() or 1))
+            model.export(self._folder.name, format="tf_saved_model", verbose=False)
+            log.debug("int8: fp32 model built and exported in %.1f s, beside the listing", time.perf_counter() - started)
+            self._result.set_result(Fp32Model(model, Path(self._folder.name)))
+        except BaseException as exc:  # noqa: BLE001 - handed to the thread that takes the model
+            self._result.set_exception(exc)
+
+    def take(self) -> Fp32Model:
+        return self._result.result()
+
+    def close(self) -> None:
+        self._thread.join()
+        self._folder.cleanup()
+
+
 def prepare_int8(model: Any, preprocess: Callable[[np.ndarray], np.ndarray], pixels: np.ndarray,
-                 destination: Path, threads: int) -> QuantizationReport:
+                 destination: Path, threads: int, saved_model: Optional[Path] = None) -> QuantizationReport:
     """Quantize `model`, calibrated on the first CALIBRATION_IMAGES of `pixels` (uint8, n x 224 x 224 x 3),
     write it to `destination`, and compare int8 with fp32 features on the images after those.
 
@@ -115,7 +166,7 @@ def prepare_int8(model: Any, preprocess: Callable[[np.ndarray], np.ndarray], pix
     started = time.perf_counter()
     calibrate = min(CALIBRATION_IMAGES, len(pixels) - 1)
     inputs = preprocess(pixels)
-    destination.write_bytes(quantize_int8(model, inputs[:calibrate]))
+    destination.write_bytes(quantize_int8(model, inputs[:calibrate], saved_model=saved_model))
     check = inputs[calibrate : calibrate + CHECK_IMAGES]
     int8 = TFLiteFeaturizer(str(destination), threads).predict_on_batch(check)
     fp32 = np.asarray(model.predict_on_batch(check))
@@ -144,14 +195,20 @@ def sample_pixels(spark, images, store, seed: int, count: int) -> np.ndarray:
     return np.stack(pixels) if pixels else np.zeros((0, 224, 224, 3), np.uint8)
 
 
-def quantize_for_run(spark, spec, images, store, destination: Path) -> QuantizationReport:
-    """Build the fp32 model on the driver and quantize it to int8 into `destination`, calibrated on a
-    seeded sample of `images`; raises ValueError when too few of them decode."""
-    import dataclasses
+def quantize_for_run(spark, spec, images, store, destination: Path,
+                     prebuild: Optional[Fp32Prebuild] = None) -> QuantizationReport:
+    """Quantize the fp32 model (`prebuild`'s, else built now on the driver) to int8 into
+    `destination`, calibrated on a seeded sample of `images`; raises ValueError when too few of
+    them decode."""
     import os
 
-    from fruits.featurize import build_model, preprocessor
+    from fruits.featurize import preprocessor
 
-    pixels = sample_pixels(spark, images, store, spec.seed, CALIBRATION_IMAGES + CHECK_IMAGES)
-    model = build_model(dataclasses.replace(spec, threads=os.cpu_count() or 1))
-    return prepare_int8(model, preprocessor(spec.model), pixels, destination, os.cpu_count() or 1)
+    prebuild = prebuild or Fp32Prebuild(spec)
+    try:
+        pixels = sample_pixels(spark, images, store, spec.seed, CALIBRATION_IMAGES + CHECK_IMAGES)
+        fp32 = prebuild.take()
+        return prepare_int8(fp32.model, preprocessor(spec.model), pixels, destination, os.cpu_count() or 1,
+                            fp32.saved_model)
+    finally:
+        prebuild.close()

@@ -33,7 +33,7 @@ from fruits.lake import Lake, RunLocation
 from fruits.listing import ListingMismatch, list_files, with_labels, with_skip_reason
 from fruits.packing import RAW_ROW_GROUP_BYTES, raw_files_for, tasks_for, waves_for
 from fruits.progress import StageTimer, report_progress
-from fruits.quantize import quantize_for_run
+from fruits.quantize import Fp32Prebuild, quantize_for_run
 from fruits.reduce import PcaSummary, fit_reduce, project
 from fruits.report import pca_title, plot_pca_2d, write_json
 from fruits.schema import FEATURE_COLUMNS, FEATURES, FILE_KEY, INT8, METRICS, MODEL, PICTURE, RAW, RAW_SCHEMA, REJECTED, REJECTED_COLUMNS
@@ -62,6 +62,29 @@ class Run:
     resumed: bool
     timer: StageTimer
     started: float
+    prebuild: Optional[Fp32Prebuild] = None  # int8: the driver's fp32 model, built while the input is listed
+
+    @cached_property
+    def model_spec(self) -> ModelSpec:
+        """The fp32 model every worker builds (int8: the one the driver quantizes); weights files shipped once."""
+        sc = self.spark.sparkContext
+        shipped = None
+        if self.weights.kind == "file":
+            sc.addFile(self.weights.uri)  # every executor gets its own copy, local or s3a://
+            shipped = os.path.basename(self.weights.uri)
+        threads = int(sc.getConf().get("spark.task.cpus", "1"))
+        return ModelSpec(weights=self.weights, model=self.config.model, seed=self.config.seed, threads=threads,
+                         shipped_file=shipped)
+
+    @property
+    def int8_name(self) -> str:
+        return f"{self.config.model}-int8.tflite"
+
+    @cached_property
+    def stored_int8(self) -> Optional[RunLocation]:
+        """The run whose int8 model this run uses as it is: its own (resumed), else the previous run's."""
+        sources = [self.run] + ([self.previous.run] if self.previous is not None else [])
+        return next((run for run in sources if self.lake.exists(f"{run[INT8]}/{self.int8_name}")), None)
 
     @cached_property
     def s3(self) -> S3Settings:
@@ -155,7 +178,10 @@ def start(config: JobConfig, spark, lake: Lake, weights: WeightsSpec, run_id: st
         lake.clear_outputs(run)
     lake.mark_run(run, settings)
     log.info("run %s: %s -> %s (weights: %s)", run.run_id, config.input_uri, run.root, weights.description)
-    return Run(config, spark, lake, run, weights, previous, resumed, StageTimer(), time.time())
+    r = Run(config, spark, lake, run, weights, previous, resumed, StageTimer(), time.time())
+    if config.precision == "int8" and r.stored_int8 is None:
+        r.prebuild = Fp32Prebuild(r.model_spec)
+    return r
 
 
 def list_stage(r: Run) -> Listed:
@@ -243,13 +269,7 @@ def _model_spec(r: Run, images) -> tuple[ModelSpec, dict]:
     """The spec every worker builds its model from (int8: `int8_model`)."""
     import dataclasses
 
-    sc = r.spark.sparkContext
-    shipped = None
-    if r.weights.kind == "file":
-        sc.addFile(r.weights.uri)  # every executor gets its own copy, local or s3a://
-        shipped = os.path.basename(r.weights.uri)
-    threads = int(sc.getConf().get("spark.task.cpus", "1"))
-    spec = ModelSpec(weights=r.weights, model=r.config.model, seed=r.config.seed, threads=threads, shipped_file=shipped)
+    spec = r.model_spec
     if r.config.precision != "int8":
         return spec, {"mode": "fp32"}
     name, report = int8_model(r, spec, images)
@@ -260,10 +280,9 @@ def int8_model(r: Run, spec: ModelSpec, images) -> tuple[str, dict]:
     """This run's int8 model, shipped to the executors: its own (a resumed run), the previous run's
     (--incremental, --reuse-model: features stay comparable across runs), or a new one calibrated
     on a sample of `images`. Kept in the run folder either way, for the runs that follow."""
-    name = f"{spec.model}-int8.tflite"
+    name = r.int8_name
     folder = Path(tempfile.mkdtemp(prefix="fruits-int8-"))
-    sources = [r.run] + ([r.previous.run] if r.previous is not None else [])
-    found = next((run for run in sources if r.lake.exists(f"{run[INT8]}/{name}")), None)
+    found = r.stored_int8
     if found is not None:
         r.lake.download(f"{found[INT8]}/{name}", folder / name)
         report = json.loads(r.lake.read_text(f"{found[INT8]}/report.json"))
@@ -272,8 +291,9 @@ def int8_model(r: Run, spec: ModelSpec, images) -> tuple[str, dict]:
             log.info("int8: reusing the model of run %s (calibrated once, so features stay comparable)", found.run_id)
     else:
         with r.timer("quantize"):
+            prebuild, r.prebuild = r.prebuild, None  # the fp32 model is not needed after this stage
             try:
-                report = quantize_for_run(r.spark, spec, images, r.store, folder / name).to_dict()
+                report = quantize_for_run(r.spark, spec, images, r.store, folder / name, prebuild).to_dict()
             except ValueError as exc:
                 raise JobError(str(exc)) from exc
     if found is not r.run:
