@@ -4,7 +4,7 @@ incremental runs."""
 
 import pytest
 
-from chartkit import NAMESPACE, assert_restricted, need
+from chartkit import NAMESPACE, assert_restricted, describe, need
 
 pytestmark = pytest.mark.chart
 yaml = need("yaml", "pyyaml")
@@ -143,6 +143,17 @@ def test_scheduled_application_runs_the_same_job_incrementally(rendered):
     assert [a for a in template["arguments"] if a != "--incremental"] == once["arguments"]
     assert {k: v for k, v in template.items() if k != "arguments"} == {k: v for k, v in once.items() if k != "arguments"}
     assert template["image"] == "registry.example/fruits-pipeline@sha256:" + "0123456789abcdef" * 4
+
+
+def test_int8_runs_may_be_incremental_and_scheduled(template):
+    """An int8 lake's later runs reuse its first run's int8 model, so the chart lets them be incremental."""
+    proc = template("values-kind.yaml", "--set", "job.precision=int8,job.incremental=true,schedule.enabled=true")
+    assert proc.returncode == 0, describe(proc)
+    objects = [o for o in yaml.safe_load_all(proc.stdout) if o]
+    once = next(o for o in objects if o["kind"] == "SparkApplication")["spec"]["arguments"]
+    scheduled = next(o for o in objects if o["kind"] == "ScheduledSparkApplication")["spec"]["template"]["arguments"]
+    for arguments in (once, scheduled):
+        assert arguments[arguments.index("--precision") + 1] == "int8" and "--incremental" in arguments
 
 
 def test_no_schedule_unless_asked(rendered):

@@ -66,18 +66,11 @@ RULES = {
         "values-kind.yaml", ["--set", "minio.rootPassword=short"],
         ["at '/minio/rootPassword': minLength: got 5, want 8"],
     ),
-    "int8_with_incremental": (
-        "values-kind.yaml", ["--set", "job.precision=int8,job.incremental=true"],
-        ["at '/job/incremental': value must be false"],
-    ),
     "history_server_without_event_log_dir": (
         "values-kind.yaml", ["--set", "historyServer.enabled=true"], ["at '/eventLog/dir': minLength: got 0, want 1"],
     ),
     "event_log_without_dir": (
         "values-kind.yaml", ["--set", "eventLog.enabled=true"], ["at '/eventLog/dir': minLength: got 0, want 1"],
-    ),
-    "scheduled_incremental_runs_in_int8": (
-        "values-kind.yaml", ["--set", "schedule.enabled=true,job.precision=int8"], ["at '/job/precision': value must be 'fp32'"],
     ),
     "neither_pca_k_nor_variance": (
         "values-kind.yaml", ["--set", "job.pcaK=0"], ["set exactly one of job.pcaK (0) and job.pcaVariance (0) above 0"],
