@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--input-list", metavar="URI",
                      help="read the input's files from this list instead of listing --input: a text file (one path per line), "
                           "CSV or Parquet with a path column, or an S3 Inventory manifest.json")
+    run.add_argument("--pack", metavar="URI",
+                     help="first add the input's new images to this image pack (as `fruits pack --output URI`), then "
+                          "featurize from the pack: later runs read one Parquet file per ~128 MB instead of one object per image")
     run.add_argument("--resume", metavar="RUN_ID|auto",
                      help="finish an unfinished run: reuse the raw features its finished waves wrote, featurize the rest; "
                           "'auto' picks the newest unfinished run with the same settings, or starts a new one")
@@ -161,7 +164,7 @@ def job_config(args: argparse.Namespace) -> JobConfig:
         output_format=args.output_format, files_per_partition=args.files_per_partition, seed=args.seed,
         keep_runs=args.keep_runs, incremental=args.incremental, reuse_model=args.reuse_model, verbose=args.verbose,
         evaluate=args.evaluate, precision=args.precision, lock_wait=args.lock_wait, resume=args.resume, input_list=args.input_list,
-        s3=S3Settings.from_env(args.s3_endpoint, args.s3_path_style),
+        s3=S3Settings.from_env(args.s3_endpoint, args.s3_path_style), pack=args.pack,
     )
 
 
@@ -170,6 +173,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = job_config(args).validate()
     result = run_job(config)
+    if result.pack is not None:
+        print_pack(result.pack, config.input_uri, then="")
     from fruits.report import summarize
 
     print(summarize(result.metrics))
@@ -192,9 +197,15 @@ def cmd_pack(args: argparse.Namespace) -> int:
                         master=args.master, files_per_partition=args.files_per_partition, lock_wait=args.lock_wait,
                         s3=S3Settings.from_env(args.s3_endpoint, args.s3_path_style), verbose=args.verbose).validate()
     result = run_pack(config)
+    print_pack(result, config.input_uri, then=f"; featurize them with: fruits run --input {result.pack} --output OUTPUT")
+    return 0
+
+
+def print_pack(result, input_uri: str, then: str) -> None:
+    """What a pack added (fruits.pack_job.PackResult), the files it could not read, what it holds."""
     added = result.generation
     if added is None:
-        print(f"nothing new: every file under {config.input_uri} is in {result.pack} already")
+        print(f"nothing new: every file under {input_uri} is in {result.pack} already")
     else:
         print(f"added {added.rows:,} files ({added.images:,} images, {added.bytes / 1e6:,.1f} MB) to {result.pack} "
               f"as {added.name}" + (f"; {added.supersedes:,} of them replace older versions" if added.supersedes else ""))
@@ -202,9 +213,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
         print(f"{result.unread:,} files could not be read and were left out; the next pack tries them again. For example:")
         for example in result.unread_examples:
             print(f"  {example}")
-    print(f"the pack holds {result.manifest.rows:,} files in {len(result.manifest.generations)} generation(s); "
-          f"featurize them with: fruits run --input {result.pack} --output OUTPUT")
-    return 0
+    print(f"the pack holds {result.manifest.rows:,} files in {len(result.manifest.generations)} generation(s){then}")
 
 
 def cmd_sample(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ Spark start-up.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Optional
 from urllib.parse import urlparse
@@ -82,11 +82,18 @@ class JobConfig:
     s3: S3Settings = field(default_factory=S3Settings)
     # Show the JVM's and TensorFlow's start-up lines in local mode (hidden by default: fruits.quiet).
     verbose: bool = False
+    # Add the input's new images to this image pack first (`fruits pack`), then read them from it.
+    pack: Optional[str] = None
 
     def validate(self) -> "JobConfig":
         """Check every setting that needs no JVM; raise ConfigError with a one-line message."""
         _check_input(self.input_uri)
         _check_output(self.output_uri, self.input_uri)
+        if self.pack is not None:
+            for other, name in ((self.input_uri, "--input"), (self.output_uri, "--output")):
+                if _overlap(self.pack, other):
+                    raise ConfigError(f"--pack {self.pack!r} overlaps {name} {other!r}: give the pack a folder of its own")
+            self.pack_config().validate()
         check_weights(self.weights)
         if self.model not in MODEL_DIMS:
             raise ConfigError(f"unknown model {self.model!r}: use {' or '.join(MODEL_DIMS)}")
@@ -126,7 +133,17 @@ class JobConfig:
 
     @property
     def uses_s3(self) -> bool:
-        return any(is_s3(u) for u in (self.input_uri, self.output_uri, self.weights))
+        return any(is_s3(u) for u in (self.input_uri, self.output_uri, self.weights, self.pack or ""))
+
+    def pack_config(self) -> "PackConfig":
+        """`--pack`: the `fruits pack` of the input into `pack`, with this run's shared settings."""
+        return PackConfig(input_uri=self.input_uri, output_uri=self.pack or "", input_list=self.input_list,
+                          limit=self.limit, master=self.master, files_per_partition=self.files_per_partition,
+                          lock_wait=self.lock_wait, s3=self.s3, verbose=self.verbose, batch_size=self.batch_size)
+
+    def reading_the_pack(self) -> "JobConfig":
+        """`--pack`, once packed: the same run with the pack as its input (its rows are its listing)."""
+        return replace(self, input_uri=self.pack, input_list=None, pack=None)
 
 
 @dataclass(frozen=True)
@@ -226,6 +243,16 @@ def _check_input(uri: str) -> None:
         raise ConfigError(f"input {uri!r} is not a folder")
     if not any(p.is_file() for p in path.rglob("*")):
         raise ConfigError(f"input {uri!r} contains no files")
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Whether two locations are the same, or one lies inside the other.
+
+    >>> _overlap("s3a://lake/pack", "s3a://lake/pack/"), _overlap("/data/in", "/data/in/pack"), _overlap("/data/in", "/data/out")
+    (True, True, False)
+    """
+    a, b = normalize_uri(a), normalize_uri(b)
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
 
 
 def _check_output(output: str, input_uri: str) -> None:

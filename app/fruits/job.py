@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 from fruits.config import JobConfig
 from fruits.errors import JobError
@@ -18,6 +19,7 @@ __all__ = ["JobError", "RunResult", "run_job"]
 class RunResult:
     run: RunLocation
     metrics: dict
+    pack: Optional[object] = None  # --pack: what the pack step did (fruits.pack_job.PackResult)
 
 
 def run_job(config: JobConfig, spark=None) -> RunResult:
@@ -29,6 +31,12 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
         from fruits.session import build_session
 
         spark = build_session(config)
+    packed = None
+    if config.pack:  # the images go into the pack first (under the pack's lock), then the run reads the pack
+        from fruits.pack_job import run_pack
+
+        packed = run_pack(config.pack_config(), spark)
+        config = config.reading_the_pack()
     lake = Lake(spark, config.output_uri)
     lake.check_writable_output()
     # One writer per output: everything that reads or writes the output happens under the lock.
@@ -43,4 +51,4 @@ def run_job(config: JobConfig, spark=None) -> RunResult:
         metrics = build_metrics(run, listed, featurized, reduced, written)
         stages.commit_stage(run, metrics)
         listed.cached.unpersist()
-    return RunResult(run=run.run, metrics=metrics)
+    return RunResult(run=run.run, metrics=metrics, pack=packed)

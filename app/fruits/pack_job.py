@@ -70,8 +70,8 @@ def check_pack_folder(lake: Lake) -> None:
     foreign = [n for n in lake.names(lake.output)
                if n not in (PACK_MANIFEST, LOCK) and not GENERATION_PATTERN.match(n) and not OWN_TEMPORARY.match(n)]
     if foreign:
-        raise ConfigError(f"output {lake.output} already holds files that are not an image pack ({', '.join(foreign[:5])}); "
-                          "choose a new or empty location")
+        raise ConfigError(f"the pack's folder {lake.output} already holds files that are not an image pack "
+                          f"({', '.join(foreign[:5])}); choose a new or empty location for the pack")
 
 
 def remove_leftovers(lake: Lake, manifest: PackManifest) -> None:

@@ -8,11 +8,12 @@ from chartkit import CHART, need
 pytestmark = pytest.mark.chart
 yaml = need("yaml", "pyyaml")
 
-# Chart value -> JobConfig field; 0 in the chart stands for None (not given) in the job.
+# Chart value -> JobConfig field; 0 or "" in the chart stands for None (not given) in the job.
 FIELDS = {
     "weights": "weights", "model": "model", "precision": "precision", "pcaK": "pca_k",
     "pcaVariance": "pca_variance", "batchSize": "batch_size", "limit": "limit",
     "filesPerPartition": "files_per_partition", "keepRuns": "keep_runs", "incremental": "incremental",
+    "pack": "pack",
 }
 # Chosen apart on purpose: a restarted driver must wait out the lock of the attempt that died, and
 # then finish its run (`--resume auto`) rather than featurize everything again.
@@ -29,7 +30,8 @@ def test_chart_job_defaults_are_the_job_config_defaults():
 
     job = yaml.safe_load((CHART / "values.yaml").read_text())["job"]
     defaults = JobConfig(input_uri="in", output_uri="out")
-    chart = {field: (None if job[key] == 0 and not isinstance(job[key], bool) else job[key]) for key, field in FIELDS.items()}
+    chart = {field: (None if job[key] in (0, "") and not isinstance(job[key], bool) else job[key])
+             for key, field in FIELDS.items()}
     assert chart == {field: getattr(defaults, field) for field in FIELDS.values()}
 
 

@@ -55,11 +55,15 @@ def test_kind_arguments_follow_the_job_cli(kind):
     assert parsed.resume == "auto"
 
 
-def test_variance_target_and_limit_become_arguments(rendered):
+def test_variance_target_limit_and_pack_become_arguments(rendered):
     args = rendered["ci/ci-values.yaml"].one("SparkApplication")["spec"]["arguments"]
     assert "--pca-k" not in args
     assert args[args.index("--pca-variance") + 1] == "0.9"
     assert args[args.index("--limit") + 1] == "100"
+    from fruits.cli import build_parser
+
+    assert build_parser().parse_args(args).pack == "s3a://lake/fruits-pack"
+    assert "--pack" not in rendered["values-kind.yaml"].one("SparkApplication")["spec"]["arguments"]
 
 
 @pytest.mark.parametrize("values_file, bounds", [("values-kind.yaml", (1, 1, 3)), ("values-eks.yaml", (2, 1, 20))])

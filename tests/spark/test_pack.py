@@ -154,3 +154,27 @@ def test_a_generation_that_reads_back_short_is_not_committed(spark, images, tmp_
     assert spark.read.parquet(generation).count() == result.generation.rows == result.manifest.rows
     with pytest.raises(JobError, match="rows where"):
         _check_written(spark, generation, "gen-x", result.generation.rows + 1, spark.createDataFrame([], "path string"), "x")
+
+
+def test_run_with_pack_packs_the_new_images_first_then_featurizes_from_the_pack(spark, images, tmp_path):
+    target, output = tmp_path / "pack", tmp_path / "out"
+    first = run_job(job_config(images, output, pca_k=3, pca_variance=None, pack=str(target)), spark)
+    listed = first.metrics["counts"]["listed"]
+    assert first.pack.generation.rows == listed and (target / PACK_MANIFEST).is_file()
+    assert first.metrics["input_pack"] == {"generations": [first.pack.generation.name], "rows": listed}
+    (images / "Training" / CLASSES[10].name).mkdir()
+    render(CLASSES[10], np.random.default_rng(3)).save(images / "Training" / CLASSES[10].name / "new.jpg", format="JPEG")
+    second = run_job(job_config(images, output, pca_k=3, pca_variance=None, pack=str(target), incremental=True), spark)
+    assert second.pack.generation.rows == 1  # only the new image was read and packed
+    assert second.metrics["input_pack"]["generations"] == [first.pack.generation.name, second.pack.generation.name]
+    assert (second.metrics["incremental"]["new"], second.metrics["incremental"]["reused"]) == (1, listed)
+    assert second.metrics["counts"]["accepted"] == first.metrics["counts"]["accepted"] + 1
+
+
+@pytest.mark.parametrize("where, named", [("output", "--output"), ("inside input", "--input"), ("holding input", "--input")])
+def test_run_with_pack_refuses_a_pack_that_overlaps_the_input_or_the_output(tmp_path, where, named):
+    (tmp_path / "images" / "Training").mkdir(parents=True)
+    (tmp_path / "images" / "Training" / "a.jpg").write_bytes(b"not checked before the run")
+    pack_uri = {"output": tmp_path / "out", "inside input": tmp_path / "images" / "pack", "holding input": tmp_path}[where]
+    with pytest.raises(ConfigError, match=f"--pack .* overlaps {named} "):
+        job_config(tmp_path / "images", tmp_path / "out", pack=str(pack_uri))

@@ -62,6 +62,9 @@ relative to the bundled operator (its own namespace, one the operator watches).
 {{- with $job.resume }}
 {{- $args = concat $args (list "--resume" (toString .)) }}
 {{- end }}
+{{- with $job.pack }}
+{{- $args = concat $args (list "--pack" .) }}
+{{- end }}
 {{- toYaml (concat $args $job.extraArgs) }}
 {{- end }}
 
