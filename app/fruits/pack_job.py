@@ -56,7 +56,8 @@ def run_pack(config: PackConfig, spark=None) -> PackResult:
         spark = build_session(config, app_name="fruits-pack")
     lake = Lake(spark, config.output_uri)
     if find_pack(spark, config.input_uri) is not None:
-        raise ConfigError(f"input {config.input_uri} is an image pack already; give it to `fruits run --input`")
+        raise ConfigError(f"input {config.input_uri} is an image pack already: "
+                          f"`fruits run --input {config.input_uri}` reads it as it is")
     check_pack_folder(lake)
     name = "gen-" + new_run_id()
     with OutputLock(lock_store(spark, lake.output), lake.output, name, wait_seconds=config.lock_wait):

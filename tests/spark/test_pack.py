@@ -111,6 +111,9 @@ def test_refusals_name_the_problem(spark, images, tmp_path):
     pack(spark, images, tmp_path / "pack")
     with pytest.raises(ConfigError, match="is an image pack already"):
         pack(spark, tmp_path / "pack", tmp_path / "again")
+    with pytest.raises(ConfigError, match="is an image pack already"):  # the same through `fruits run --pack`
+        run_job(job_config(tmp_path / "pack", tmp_path / "out", pack=str(tmp_path / "again")), spark)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "again").exists()
     listing = tmp_path / "list.txt"
     listing.write_text("Training/Banana/x.jpg\n")
     with pytest.raises(ConfigError, match="--input-list does not apply"):
