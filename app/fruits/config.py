@@ -245,23 +245,31 @@ def _check_input(uri: str) -> None:
         raise ConfigError(f"input {uri!r} contains no files")
 
 
+def _within(inner: str, outer: str) -> bool:
+    """Whether `inner` is the location `outer` or lies inside it.
+
+    >>> _within("s3a://lake/pack/", "s3a://lake/pack"), _within("/data/in/pack", "/data/in"), _within("/data/in", "/data/in/pack")
+    (True, True, False)
+    """
+    inner, outer = normalize_uri(inner), normalize_uri(outer)
+    return inner == outer or inner.startswith(outer + "/")
+
+
 def _overlap(a: str, b: str) -> bool:
     """Whether two locations are the same, or one lies inside the other.
 
     >>> _overlap("s3a://lake/pack", "s3a://lake/pack/"), _overlap("/data/in", "/data/in/pack"), _overlap("/data/in", "/data/out")
     (True, True, False)
     """
-    a, b = normalize_uri(a), normalize_uri(b)
-    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+    return _within(a, b) or _within(b, a)
 
 
 def _check_output(output: str, input_uri: str) -> None:
     if not output:
         raise ConfigError("--output is required")
-    out, inp = normalize_uri(output), normalize_uri(input_uri)
-    if out == inp or out.startswith(inp + "/"):
+    if _within(output, input_uri):
         raise ConfigError(f"output {output!r} is inside the input {input_uri!r}: the next run would read its own output")
-    if inp.startswith(out + "/"):
+    if _within(input_uri, output):
         raise ConfigError(f"input {input_uri!r} is inside the output {output!r}: old runs are deleted from there")
     if not is_remote(output):
         path = local_path(output)
