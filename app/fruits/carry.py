@@ -26,7 +26,8 @@ from typing import Sequence
 from urllib.parse import unquote, urlparse
 
 from fruits.config import S3Settings, is_remote, is_s3, local_path
-from fruits.store import s3_filesystem, s3_key, with_retries
+from fruits.s3_get import s3_key
+from fruits.store import s3_filesystem, with_retries
 
 log = logging.getLogger(__name__)
 

@@ -34,8 +34,9 @@ from fruits.ingest import (
     local_reason,
     local_uri,
 )
+from fruits.s3_get import s3_key
 from fruits.schema import LISTING_SCHEMA
-from fruits.store import RetryCount, StoreSpec, filesystem, s3_key, with_retries
+from fruits.store import RetryCount, StoreSpec, filesystem, with_retries
 
 # Folders up to this depth are planned by the driver; deeper ones are walked inside a task.
 PLANNED_DEPTH = 2

@@ -26,8 +26,9 @@ from typing import Iterator
 
 from fruits.config import ConfigError, S3Settings, is_s3, local_path
 from fruits.ingest import HIDDEN_KEY_REASON, local_path_bytes, local_reason
+from fruits.s3_get import s3_key
 from fruits.schema import LISTING_SCHEMA
-from fruits.store import READ_THREADS, StoreSpec, filesystem, s3_key, with_retries
+from fruits.store import READ_THREADS, StoreSpec, filesystem, with_retries
 
 MISSING_REASON = "named in the input list, but not found"
 OUTSIDE_REASON = "named in the input list, but not under --input"

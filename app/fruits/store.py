@@ -2,16 +2,15 @@
 
 The driver never lists nor reads image by image: it plans folders, and the workers list them
 (`fruits.listing`) and read the files (`read_files`), many at a time, straight from the disk or
-from S3 through pyarrow's S3 filesystem (the AWS SDK's default credential chain: keys in the
-environment, IRSA web identity, EKS Pod Identity). pyarrow asks an object's size before its
-bytes (a HEAD, then a GET); nothing else is asked per object. Reads overlap: `READ_THREADS` requests in flight
+from S3 (the AWS default credential chain: keys in the environment, IRSA web identity, EKS Pod
+Identity). S3 listings go through pyarrow's S3 filesystem; they know each object's size, so a read
+is one GET (`fruits.s3_get`), nothing else per object. Reads overlap: `READ_THREADS` requests in flight
 per task, never more than `READ_AHEAD_BYTES` of file contents held, so the network's round trips
 hide behind decoding and the model instead of adding to them.
 """
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import threading
@@ -23,6 +22,7 @@ from urllib.parse import urlparse
 
 from fruits.config import S3Settings, is_s3
 from fruits.ingest import MAX_FILE_BYTES, local_path_bytes, too_large_reason
+from fruits.s3_get import ObjectChanged, S3Getter, endpoint_url, s3_region
 
 READ_THREADS = 32
 READ_AHEAD_BYTES = 64 << 20
@@ -117,28 +117,18 @@ def effective_s3(spark, s3: S3Settings) -> S3Settings:
     return S3Settings(endpoint=endpoint, path_style=path_style, credentials_provider=s3.credentials_provider)
 
 
-def s3_key(uri: str) -> str:
-    """pyarrow's `bucket/key` for an `s3a://bucket/key` URI.
-
-    >>> s3_key("s3a://fruits/input/Training/Kiwi/1 (2).jpg")
-    'fruits/input/Training/Kiwi/1 (2).jpg'
-    """
-    parsed = urlparse(uri)
-    return parsed.netloc + parsed.path
-
-
 def s3_filesystem(s3: S3Settings):
     """pyarrow's S3 filesystem for the job's settings (endpoint, path style, retries)."""
     from pyarrow import fs
 
     options: dict = {
-        "region": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        "region": s3_region(),
         "retry_strategy": fs.AwsStandardS3RetryStrategy(max_attempts=1),  # retried by `with_retries`
         "connect_timeout": 5,
         "request_timeout": 60,
     }
     if s3.endpoint:
-        endpoint = urlparse(s3.endpoint if "://" in s3.endpoint else "https://" + s3.endpoint)
+        endpoint = urlparse(endpoint_url(s3.endpoint))
         options["endpoint_override"] = endpoint.netloc
         options["scheme"] = endpoint.scheme
     if s3.path_style is False:
@@ -180,20 +170,26 @@ def read_local_file(uri: str) -> Content:
     return data
 
 
-def read_s3_file(s3fs, uri: str, size: int, retries: Optional[RetryCount] = None) -> Content:
-    """The object's bytes, retried when S3 pushes back; a size other than the listed one is a failure."""
-
-    def get() -> bytes:
-        with s3fs.open_input_stream(s3_key(uri), compression=None) as stream:
-            return stream.read(MAX_FILE_BYTES + 1)
-
+def read_s3_file(getter: S3Getter, uri: str, size: int, retries: Optional[RetryCount] = None) -> Content:
+    """The object's bytes (one GET), retried when S3 pushes back; another size than the listed one is a failure."""
     try:
-        data = with_retries(get, retries)
+        return with_retries(lambda: getter.get(uri, size), retries)
+    except ObjectChanged as exc:
+        return ReadFailure(str(exc))
     except OSError as exc:
         return read_failure(exc, "object")
-    if len(data) != size:
-        return ReadFailure(f"object changed during the run ({len(data):,} bytes read, {size:,} listed)")
-    return data
+
+
+_GETTERS: dict = {}
+
+
+def getter(spec: StoreSpec) -> Optional[S3Getter]:
+    """The worker's S3 reader for `spec`, made once per process (None for local files)."""
+    if spec.s3 is None:
+        return None
+    if spec.s3 not in _GETTERS:
+        _GETTERS[spec.s3] = S3Getter(spec.s3, connections=READ_THREADS)
+    return _GETTERS[spec.s3]
 
 
 def read_files(spec: StoreSpec, files: Iterable[tuple[str, int]], threads: int = READ_THREADS,
@@ -203,11 +199,11 @@ def read_files(spec: StoreSpec, files: Iterable[tuple[str, int]], threads: int =
     At most `ahead_bytes` of listed sizes are requested beyond the file being yielded (at least
     one file), so a batch of large files cannot fill the worker's memory.
     """
-    s3fs = filesystem(spec)
+    s3 = getter(spec)
 
     def read(item: tuple[str, int]) -> Content:
         uri, size = item
-        return read_s3_file(s3fs, uri, size, retries) if s3fs is not None else read_local_file(uri)
+        return read_s3_file(s3, uri, size, retries) if s3 is not None else read_local_file(uri)
 
     pending: list = []
     pending_bytes = 0

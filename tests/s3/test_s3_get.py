@@ -1,0 +1,110 @@
+"""The workers' S3 reads against the real MinIO: one GET per object, odd keys, every failure named."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import urllib.request
+
+import pytest
+
+from fruits.config import S3Settings
+from fruits.s3_get import ObjectChanged, S3Getter
+from fruits.store import ReadFailure, StoreSpec, is_retryable, read_files, read_s3_file
+from s3kit import ACCESS_KEY, BUCKET, SECRET_KEY
+
+pytestmark = pytest.mark.s3
+
+ODD_KEYS = ["get/plain.jpg", "get/Apple Red 2/r_1 (2).jpg", "get/+%20&=;,$@!'~*.jpg", "get/#hash?query.jpg",
+            "get/Pomme é/ü 漢字.jpg", "get/a/b/c/deep.jpg"]
+
+
+@pytest.fixture
+def keys(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+
+
+def getter(endpoint: str) -> S3Getter:
+    return S3Getter(S3Settings(endpoint=endpoint, path_style=True), connections=8)
+
+
+def requests_by_api(endpoint: str) -> dict[str, float]:
+    """MinIO's request counters by S3 API (getobject, headobject, ...)."""
+    text = urllib.request.urlopen(f"{endpoint}/minio/v2/metrics/node", timeout=10).read().decode()
+    found = re.findall(r'^minio_s3_requests_total\{api="(\w+)"[^}]*\} (\S+)$', text, re.MULTILINE)
+    return {api: float(value) for api, value in found}
+
+
+def counted_gets(endpoint: str, before: dict[str, float], gets: int) -> dict[str, float]:
+    """The counters once `gets` more GETs show (MinIO refreshes them every few seconds), or after 60 s."""
+    deadline = time.monotonic() + 60
+    while True:
+        now = requests_by_api(endpoint)
+        if now.get("getobject", 0) >= before.get("getobject", 0) + gets or time.monotonic() > deadline:
+            return now
+        time.sleep(1)
+
+
+def test_odd_keys_are_read_whole_with_one_get_each(minio, keys):
+    payloads = {key: os.urandom(1000 + i) for i, key in enumerate(ODD_KEYS)}
+    for key, payload in payloads.items():
+        minio.client().put_object(Bucket=BUCKET, Key=key, Body=payload)
+    before = requests_by_api(minio.endpoint)
+    files = [(f"s3a://{BUCKET}/{key}", len(payload)) for key, payload in payloads.items()]
+    contents = list(read_files(StoreSpec(s3=S3Settings(endpoint=minio.endpoint, path_style=True)), files, threads=4))
+    after = counted_gets(minio.endpoint, before, len(ODD_KEYS))
+    assert contents == list(payloads.values())
+    assert after.get("headobject", 0) == before.get("headobject", 0), "no HEAD before a GET"
+    assert after.get("getobject", 0) - before.get("getobject", 0) == len(ODD_KEYS)
+
+
+def test_missing_object_is_final_and_reported_as_disappeared(minio, keys):
+    with pytest.raises(FileNotFoundError, match="NoSuchKey") as raised:
+        getter(minio.endpoint).get(f"s3a://{BUCKET}/get/never-written.jpg", 10)
+    assert not is_retryable(raised.value)
+    failure = read_s3_file(getter(minio.endpoint), f"s3a://{BUCKET}/get/never-written.jpg", 10)
+    assert failure == ReadFailure("file disappeared during the run")
+
+
+def test_wrong_secret_is_denied_without_the_request_in_the_message(minio, monkeypatch):
+    minio.client().put_object(Bucket=BUCKET, Key="get/secret.jpg", Body=b"kiwi")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    with pytest.raises(PermissionError, match="HTTP 403 SignatureDoesNotMatch") as raised:
+        getter(minio.endpoint).get(f"s3a://{BUCKET}/get/secret.jpg", 4)
+    assert "not-the-secret" not in str(raised.value) and "Signature=" not in str(raised.value)
+
+
+def test_no_credentials_is_a_clear_refusal(minio, monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                 "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(PermissionError, match="no AWS credentials"):
+        getter(minio.endpoint).get(f"s3a://{BUCKET}/get/plain.jpg", 4)
+
+
+def test_another_size_than_listed_is_a_changed_object_and_the_connection_stays_usable(minio, keys):
+    minio.client().put_object(Bucket=BUCKET, Key="get/grown.jpg", Body=os.urandom(5000))
+    minio.client().put_object(Bucket=BUCKET, Key="get/same.jpg", Body=b"pear")
+    reader = S3Getter(S3Settings(endpoint=minio.endpoint, path_style=True), connections=1)
+    with pytest.raises(ObjectChanged, match=r"5,000 bytes now, 100 listed"):
+        reader.get(f"s3a://{BUCKET}/get/grown.jpg", 100)
+    assert reader.get(f"s3a://{BUCKET}/get/same.jpg", 4) == b"pear"
+    failure = read_s3_file(reader, f"s3a://{BUCKET}/get/grown.jpg", 100)
+    assert failure == ReadFailure("object changed during the run (5,000 bytes now, 100 listed)")
+
+
+def test_reset_and_cut_connections_are_retryable_and_name_no_credentials(minio, minio_proxy, keys):
+    minio.client().put_object(Bucket=BUCKET, Key="get/long.bin", Body=os.urandom(1 << 20))
+    uri = f"s3a://{BUCKET}/get/long.bin"
+    for toxic in (lambda: minio_proxy.reset_peer(toxicity=1.0), lambda: minio_proxy.limit_data(toxicity=1.0, nbytes=4096)):
+        with toxic(), pytest.raises(OSError) as raised:
+            getter(minio_proxy.endpoint).get(uri, 1 << 20)
+        assert is_retryable(raised.value), raised.value
+        assert "X-Amz" not in str(raised.value) and ACCESS_KEY not in str(raised.value)
+    assert len(getter(minio_proxy.endpoint).get(uri, 1 << 20)) == 1 << 20
