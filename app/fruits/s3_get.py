@@ -84,8 +84,10 @@ class S3Getter:
         from botocore.httpsession import get_cert_path
 
         # The same addressing as pyarrow's filesystem (fruits.store.s3_filesystem): path style
-        # for a custom endpoint unless told otherwise, AWS's rules on AWS.
-        addressing = "virtual" if s3.path_style is False else "path" if s3.endpoint else "auto"
+        # for a custom endpoint unless told otherwise; on AWS the bucket's regional virtual host
+        # ("auto" would give the global one, which answers other regions with a redirect), and
+        # botocore itself falls back to path style for bucket names with dots.
+        addressing = "path" if s3.path_style or (s3.path_style is None and s3.endpoint) else "virtual"
         session = botocore.session.get_session()
         self._region = s3_region()
         self._credentials = session.get_credentials()
