@@ -170,10 +170,10 @@ def read_local_file(uri: str) -> Content:
     return data
 
 
-def read_s3_file(getter: S3Getter, uri: str, size: int, retries: Optional[RetryCount] = None) -> Content:
+def read_s3_file(s3: S3Getter, uri: str, size: int, retries: Optional[RetryCount] = None) -> Content:
     """The object's bytes (one GET), retried when S3 pushes back; another size than the listed one is a failure."""
     try:
-        return with_retries(lambda: getter.get(uri, size), retries)
+        return with_retries(lambda: s3.get(uri, size), retries)
     except ObjectChanged as exc:
         return ReadFailure(str(exc))
     except OSError as exc:
@@ -188,7 +188,7 @@ def getter(spec: StoreSpec) -> Optional[S3Getter]:
     if spec.s3 is None:
         return None
     if spec.s3 not in _GETTERS:
-        _GETTERS[spec.s3] = S3Getter(spec.s3, connections=READ_THREADS)
+        _GETTERS[spec.s3] = S3Getter(spec.s3)
     return _GETTERS[spec.s3]
 
 

@@ -27,7 +27,7 @@ def keys(monkeypatch):
 
 
 def getter(endpoint: str) -> S3Getter:
-    return S3Getter(S3Settings(endpoint=endpoint, path_style=True), connections=8)
+    return S3Getter(S3Settings(endpoint=endpoint, path_style=True))
 
 
 def requests_by_api(endpoint: str) -> dict[str, float]:
@@ -91,9 +91,13 @@ def test_no_credentials_is_a_clear_refusal(minio, monkeypatch, tmp_path):
 def test_another_size_than_listed_is_a_changed_object_and_the_connection_stays_usable(minio, keys):
     minio.client().put_object(Bucket=BUCKET, Key="get/grown.jpg", Body=os.urandom(5000))
     minio.client().put_object(Bucket=BUCKET, Key="get/same.jpg", Body=b"pear")
-    reader = S3Getter(S3Settings(endpoint=minio.endpoint, path_style=True), connections=1)
+    reader = S3Getter(S3Settings(endpoint=minio.endpoint, path_style=True))
     with pytest.raises(ObjectChanged, match=r"5,000 bytes now, 100 listed"):
         reader.get(f"s3a://{BUCKET}/get/grown.jpg", 100)
+    assert reader.get(f"s3a://{BUCKET}/get/same.jpg", 4) == b"pear"
+    minio.client().put_object(Bucket=BUCKET, Key="get/huge.jpg", Body=os.urandom(300_000))
+    with pytest.raises(ObjectChanged, match=r"over 65,536 bytes now, 100 listed"):  # not downloaded
+        reader.get(f"s3a://{BUCKET}/get/huge.jpg", 100)
     assert reader.get(f"s3a://{BUCKET}/get/same.jpg", 4) == b"pear"
     failure = read_s3_file(reader, f"s3a://{BUCKET}/get/grown.jpg", 100)
     assert failure == ReadFailure("object changed during the run (5,000 bytes now, 100 listed)")

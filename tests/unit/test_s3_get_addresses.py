@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from fruits.config import S3Settings
@@ -26,4 +29,17 @@ def keys(monkeypatch):
 ])
 def test_bucket_addresses_follow_the_region_and_addressing(monkeypatch, region, settings, bucket, expected):
     monkeypatch.setenv("AWS_REGION", region)
-    assert S3Getter(settings, connections=1)._bucket_url(bucket) == expected
+    assert S3Getter(settings)._bucket_url(bucket) == expected
+
+
+def test_tensorflow_imported_first_gives_a_clear_error_on_s3_reads_only():
+    """TensorFlow's own libcurl, loaded first, keeps pycurl from loading: say so, and only when S3 is read."""
+    code = ("import tensorflow, fruits\n"
+            "from fruits.config import S3Settings\nfrom fruits.s3_get import S3Getter\n"
+            "from fruits.store import StoreSpec, read_files\n"
+            "assert fruits.PYCURL_ERROR is not None\n"
+            "print(len(list(read_files(StoreSpec(), [])))) \n"
+            "S3Getter(S3Settings(endpoint='http://127.0.0.1:9'))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and result.stdout.strip() == "0", result.stderr[-2000:]
+    assert "RuntimeError: S3 reads need pycurl" in result.stderr and "import fruits before tensorflow" in result.stderr
