@@ -164,19 +164,20 @@ class S3Getter:
         url = self._bucket_url(bucket) + percent_encode(key, safe="/~")
         handle = self._handle()
         body = io.BytesIO()
+        limit = max(size, ERROR_BODY_BYTES)
         try:
             handle.setopt(pycurl.URL, url)
             handle.setopt(pycurl.HTTPHEADER, self._signed_headers(url))
             handle.setopt(pycurl.WRITEDATA, body)
             # A much longer object is not downloaded; an error's body (its code) always is.
-            handle.setopt(pycurl.MAXFILESIZE_LARGE, max(size, ERROR_BODY_BYTES))
+            handle.setopt(pycurl.MAXFILESIZE_LARGE, limit)
             try:
                 handle.perform()  # the GIL is released until the answer is in
             except pycurl.error as exc:
                 code, message = exc.args[0], str(exc.args[1]) if len(exc.args) > 1 else ""
                 status = handle.getinfo(pycurl.RESPONSE_CODE)
                 if code == _CURL_FILESIZE_EXCEEDED and status == 200:
-                    raise ObjectChanged(f"over {max(size, ERROR_BODY_BYTES):,}", size) from None
+                    raise ObjectChanged(f"over {limit:,}", size) from None
                 if code == _CURL_FILESIZE_EXCEEDED:
                     raise http_error(status, b"", uri) from None
                 kind = "connection failed" if code in _CURL_RETRYABLE else "request failed"

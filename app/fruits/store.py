@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 
 from fruits.config import S3Settings, is_s3
 from fruits.ingest import MAX_FILE_BYTES, local_path_bytes, too_large_reason
-from fruits.s3_get import ObjectChanged, S3Getter, endpoint_url, s3_region
+from fruits.s3_get import CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS, ObjectChanged, S3Getter, endpoint_url, s3_region
 
 READ_THREADS = 32
 READ_AHEAD_BYTES = 64 << 20
@@ -124,8 +124,8 @@ def s3_filesystem(s3: S3Settings):
     options: dict = {
         "region": s3_region(),
         "retry_strategy": fs.AwsStandardS3RetryStrategy(max_attempts=1),  # retried by `with_retries`
-        "connect_timeout": 5,
-        "request_timeout": 60,
+        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "request_timeout": READ_TIMEOUT_SECONDS,
     }
     if s3.endpoint:
         endpoint = urlparse(endpoint_url(s3.endpoint))
