@@ -42,7 +42,7 @@ system-deps: ## Java 17+ (required) and OpenBLAS (faster PCA): apt-get installs 
 
 .PHONY: sample
 sample: install ## Generate the demo data set into data/sample
-	$(FRUITS) sample --out $(SAMPLE_DIR) --seed 42
+	$(FRUITS) sample --output $(SAMPLE_DIR) --seed 42
 
 .PHONY: run
 run: install ## Demo: generate the sample, run the job locally, print where the outputs are
@@ -56,11 +56,13 @@ test: lint install jars minio toxiproxy ## make lint, then tiers 1-4: unit, spar
 SHELL_SCRIPTS = $(shell git ls-files '*.sh' .ci/run 2>/dev/null || find . -name '*.sh' -not -path './.*' -not -path './bin/*')
 
 .PHONY: lint
-lint: install ## shellcheck over every shell script, ruff over the Python code (pinned in the test extra), the examples in app/'s docstrings
+lint: install ## shellcheck over every shell script, ruff over the Python code, import-linter's layers (pyproject.toml), the examples in app/'s docstrings
 	@echo ">> shellcheck $(words $(SHELL_SCRIPTS)) scripts"
 	$(VENV)/bin/shellcheck $(SHELL_SCRIPTS)
 	@echo ">> ruff check"
 	$(VENV)/bin/ruff check app tests bench hack
+	@echo ">> import-linter: the package's layers"
+	$(VENV)/bin/lint-imports
 	@echo ">> doctests in app/"
 	$(VENV_PY) -m pytest --doctest-modules app -q
 
@@ -77,7 +79,7 @@ test-reference: install ## EfficientNet-Lite0 port vs the PyTorch reference (ins
 
 .PHONY: jars
 jars: install ## Download the S3A jars (hadoop-aws + AWS SDK bundle) matching pyspark's Hadoop
-	$(VENV_PY) -m fruits.jars --dest $(FRUITS_CACHE)/jars
+	$(VENV_PY) -m fruits.spark.jars --dest $(FRUITS_CACHE)/jars
 
 .PHONY: minio
 minio: $(BIN)/minio ## Build the pinned MinIO server into bin/ (go install)

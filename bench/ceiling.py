@@ -1,7 +1,7 @@
 """The ceiling: the model alone over pre-decoded batches, one process, all cores.
 
 fp32 is a plain Keras predict_on_batch loop; int8 is the same model quantized to TFLite as
-`--precision int8` quantizes it (`fruits.quantize`, calibrated on the first 100 images), run over
+`--precision int8` quantizes it (`fruits.models.quantize`, calibrated on the first 100 images), run over
 the same batches. Prints one JSON line: images, seconds, images_per_second, threads, peak_rss_mb
 (int8 adds quantize_seconds). Decoding is done before the clock starts: this is the speed of the
 model itself, its preprocessing included, as in the job. The functions are shared with
@@ -40,8 +40,9 @@ def decoded_pixels(folder: Path) -> np.ndarray:
 
 def fp32_model(model: str, threads: int) -> Any:
     """The job's fp32 featurizer for `model` (weights from `weights_for`), TensorFlow on `threads`."""
-    from fruits.featurize import ModelSpec, build_model
-    from fruits.weights import resolve_weights
+    from fruits.models.build import build_model
+    from fruits.models.spec import ModelSpec
+    from fruits.models.weights import resolve_weights
 
     return build_model(ModelSpec(weights=resolve_weights(weights_for(model), model), model=model, threads=threads))
 
@@ -49,7 +50,8 @@ def fp32_model(model: str, threads: int) -> Any:
 def int8_model(fp32: Any, calibration: np.ndarray, folder: Path, threads: int) -> Any:
     """`fp32` quantized by the job's own code, calibrated on `calibration` (preprocessed inputs),
     written under `folder` and loaded as the TFLite featurizer the workers use."""
-    from fruits.quantize import TFLiteFeaturizer, quantize_int8
+    from fruits.models.quantize import quantize_int8
+    from fruits.models.tflite import TFLiteFeaturizer
 
     path = folder / "int8.tflite"
     path.write_bytes(quantize_int8(fp32, calibration))
@@ -80,8 +82,8 @@ def main() -> None:
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32")
     args = parser.parse_args()
 
-    from fruits.featurize import preprocessor
-    from fruits.quantize import CALIBRATION_IMAGES
+    from fruits.models.build import preprocessor
+    from fruits.models.quantize import CALIBRATION_IMAGES
 
     pixels = decoded_pixels(args.images)
     preprocess = preprocessor(args.model)

@@ -3,7 +3,7 @@
 A lake of ROWS images (90,000 by default, about Fruits-360) is built by hand, with no model run:
 ROWS generated 24x24 JPEGs in 100 classes (as `make bench-scale` makes them), and a committed run
 whose rows match those files exactly (path, size, modification time, label, split) with random
-2048-d features, their PCA (`fruits.reduce.fit_reduce`, k=PCA_K), an empty rejected table, the
+2048-d features, their PCA (`fruits.pipeline.pca.fit_reduce`, k=PCA_K), an empty rejected table, the
 fitted model, metrics.json, the picture, the marker and `_CURRENT`: what `fruits run --weights
 random` would have left, features aside. NEW more images (900) are generated aside. Then, one run:
 
@@ -46,9 +46,9 @@ NEW_NAME = "new"
 
 def image_rows(folder: Path) -> Iterator[tuple[str, str, str, int, int]]:
     """(path, label, split, size, modified) of every file under `folder`, as the job's listing and
-    `with_labels` give them: the path as `fruits.ingest.local_uri` writes it, from the absolute
+    `with_labels` give them: the path as `fruits.inputs.entry_rules.local_uri` writes it, from the absolute
     path the job starts from (not resolved: links stay as given), modified in epoch milliseconds."""
-    from fruits.ingest import local_uri
+    from fruits.storage.local import local_uri
 
     top = os.path.abspath(os.fsencode(str(folder)))
     for split in sorted(os.listdir(top)):
@@ -84,15 +84,17 @@ def write_generated_features(rows: list[tuple], staging: Path) -> None:
 
 def build_lake(images: Path, lake: Path, staging: Path, pca_k: int) -> str:
     """Write and commit the hand-made run over `images` into `lake`; returns its run id."""
-    from fruits.config import JobConfig
-    from fruits.lake import Lake, RunLocation, new_run_id
-    from fruits.reduce import fit_reduce, project
-    from fruits.report import pca_title, plot_pca_2d, write_json
-    from fruits.schema import FEATURES, LISTING_COLUMNS, LISTING_SCHEMA, METRICS, MODEL, PICTURE, REJECTED, REJECTED_COLUMNS, TABLE_COLUMNS
-    from fruits.session import build_session
-    from fruits.stages import run_settings
-    from fruits.summary import picture_points
-    from fruits.weights import resolve_weights
+    from fruits.config.job_config import JobConfig
+    from fruits.config.layout import FEATURES, METRICS, MODEL, PICTURE, REJECTED, RunLocation, new_run_id
+    from fruits.config.schema import LISTING_COLUMNS, LISTING_SCHEMA, REJECTED_COLUMNS, TABLE_COLUMNS
+    from fruits.models.weights import resolve_weights
+    from fruits.pipeline.pca import fit_reduce, project
+    from fruits.pipeline.run import run_settings
+    from fruits.pipeline.summary import picture_points
+    from fruits.report.pictures import pca_title, plot_pca_2d
+    from fruits.report.text import metrics_json
+    from fruits.spark.session import build_session
+    from fruits.table.lake import Lake
 
     rows = list(image_rows(images))
     shutil.rmtree(staging, ignore_errors=True)
@@ -130,8 +132,8 @@ def build_lake(images: Path, lake: Path, staging: Path, pca_k: int) -> str:
         }
         with tempfile.TemporaryDirectory() as tmp:
             title = pca_title(weights.kind, pca.explained_variance)
-            store.upload(plot_pca_2d(points, labels, title, Path(tmp) / PICTURE), run[PICTURE])
-            store.upload(write_json(metrics, Path(tmp) / METRICS), run[METRICS])
+            store.files.upload(plot_pca_2d(points, labels, title, Path(tmp) / PICTURE), run[PICTURE])
+        store.files.write_text(run[METRICS], metrics_json(metrics))
         store.commit(run)
         return run.run_id
     finally:
@@ -141,8 +143,7 @@ def build_lake(images: Path, lake: Path, staging: Path, pca_k: int) -> str:
 
 def reset_lake(lake: Path, run_id: str) -> bool:
     """Make the hand-made run `run_id` the lake's only run again; False when it is gone or incomplete."""
-    from fruits.lake import POINTER, RUNS
-    from fruits.schema import REQUIRED_ARTIFACTS
+    from fruits.config.layout import POINTER, REQUIRED_ARTIFACTS, RUNS
 
     runs = lake / RUNS
     if not all((runs / run_id / artifact).exists() for artifact in REQUIRED_ARTIFACTS):

@@ -1,7 +1,7 @@
 """`make bench-int8`: the int8 featurizer against the fp32 ceiling, in one process, on the same images.
 
 (a) fp32: the ceiling of `make bench`, a Keras predict_on_batch loop over pre-decoded images using
-    every core; (b) int8: the same model quantized by `fruits.quantize` (calibrated on the first
+    every core; (b) int8: the same model quantized by `fruits.models.quantize` (calibrated on the first
     100 images, as a run calibrates on 100 of its own), a TFLite loop over the same batches and
     cores. Prints both rates, the speed-up b/a and the cosine similarity between the int8 and fp32
     features of every image not used for calibration; writes a JSON result. Reported, not asserted.
@@ -34,8 +34,8 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-    from fruits.featurize import preprocessor
-    from fruits.quantize import CALIBRATION_IMAGES, cosine_similarity
+    from fruits.models.build import preprocessor
+    from fruits.models.quantize import CALIBRATION_IMAGES, cosine_similarity
 
     folder = args.work / f"images-{args.images}"
     ensure_images(folder, args.images)

@@ -2,7 +2,7 @@
 
 The features are generated, not computed: a low-rank signal plus noise (so the spectrum decays
 like real CNN features do), written once as Parquet with pyarrow, then read by Spark and fed to
-`fruits.reduce.fit_reduce` exactly as the job does (variance target 0.90 by default, so k comes
+`fruits.pipeline.pca.fit_reduce` exactly as the job does (variance target 0.90 by default, so k comes
 from the spectrum). Prints the seconds per step and writes a JSON result. Reported, not asserted.
 """
 
@@ -52,9 +52,9 @@ def main() -> int:
         (data / "_DONE").write_text("")
         print(f"generated {args.rows} x {args.dim} features in {time.perf_counter() - started:.1f} s -> {data}", flush=True)
 
-    from fruits.config import JobConfig
-    from fruits.reduce import fit_reduce
-    from fruits.session import build_session
+    from fruits.config.job_config import JobConfig
+    from fruits.pipeline.pca import fit_reduce
+    from fruits.spark.session import build_session
 
     os.environ.setdefault("FRUITS_SPARK_PROGRESS", "false")
     spark = build_session(JobConfig(input_uri=str(data), output_uri=str(args.work / "unused"), master="local[*]"))

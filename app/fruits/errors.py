@@ -6,7 +6,7 @@ from __future__ import annotations
 class ConfigError(ValueError):
     """A setting is wrong; the message is one line that says what to do instead (exit code 2).
 
-    Defined here, below every other module, so that `fruits.settings` and `fruits.config` can both raise it.
+    Defined here, below every other module, so that `fruits.config.settings` and `fruits.config.job_config` can both raise it.
     """
 
 

@@ -16,15 +16,16 @@ from typing import Optional
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from fruits.ingest import empty_file_reason
-from fruits.settings import Settings
+from fruits.config.settings import Settings
 
 TARGET_SIZE = (224, 224)
 # Above a 50 MP phone photo, and what bounds a worker's decoding memory: checked from the header,
-# before any pixel is decoded, for every format (docs/decisions.md has the measured bound).
-MAX_PIXELS = Settings.from_env().max_pixels
+# before any pixel is decoded, for every format (docs/decisions.md has the measured bound). The
+# default; a run's own cap (FRUITS_MAX_PIXELS, read on the driver) is passed to `decode_image`.
+MAX_PIXELS = Settings.max_pixels
 # Pillow's own bomb check stays on, above ours, as a second line.
-Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, MAX_PIXELS)
+_PILLOW_DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 0
+EMPTY_FILE_REASON = "empty file (0 bytes)"
 
 
 @dataclass(frozen=True)
@@ -35,21 +36,23 @@ class Decoded:
     reason: Optional[str] = None
 
 
-def decode_image(data: Optional[bytes], size: tuple[int, int] = TARGET_SIZE) -> Decoded:
-    """Decode, convert to RGB and resize one image; never raises.
+def decode_image(data: Optional[bytes], size: tuple[int, int] = TARGET_SIZE, max_pixels: int = MAX_PIXELS) -> Decoded:
+    """Decode, convert to RGB and resize one image; never raises. Images of more than `max_pixels`
+    are refused from their header.
 
     >>> decode_image(b"").reason
     'empty file (0 bytes)'
     """
     if not data:
-        return Decoded(reason=empty_file_reason())
+        return Decoded(reason=EMPTY_FILE_REASON)
+    Image.MAX_IMAGE_PIXELS = max(_PILLOW_DEFAULT_MAX_PIXELS, max_pixels)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 width, height = image.size
-                if width * height > MAX_PIXELS:
-                    return Decoded(reason=f"image too large ({width}x{height} pixels, limit {MAX_PIXELS:,})")
+                if width * height > max_pixels:
+                    return Decoded(reason=f"image too large ({width}x{height} pixels, limit {max_pixels:,})")
                 # JPEG only: let libjpeg scale down by 1/2..1/8 while decoding (a 6000x6000 photo
                 # decodes at 750x750 instead of 36 MP), keeping at least the target size.
                 image.draft("RGB", size)

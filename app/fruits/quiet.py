@@ -7,7 +7,7 @@ Hidden by default and shown again by `--verbose`:
   (`native_info_lines_hidden`); anything else written meanwhile is passed on.
 - Spark's start-up hints and warnings: "Using Spark's default log4j profile", the setLogLevel hint,
   NativeCodeLoader, the loopback host name. The local driver JVM gets `QUIET_LOG4J` instead of
-  Spark's default log4j2 profile (`fruits.session`).
+  Spark's default log4j2 profile (`fruits.spark.session`).
 - The JVM's "WARNING: Using incubator modules: jdk.incubator.vector": Spark's launcher always adds
   that module and no JVM option silences the notice, so the local JVM is started with its stderr
   passed through a filter that drops that one line (`jvm_startup_notice_hidden`).
@@ -22,7 +22,9 @@ import tempfile
 import threading
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Iterator, Mapping, Optional
+from typing import Iterator, Optional
+
+from fruits.config.settings import set_process_env
 
 QUIET_LOG4J = Path(__file__).with_name("log4j2-quiet.properties")
 TF_LOG_LEVEL = "TF_CPP_MIN_LOG_LEVEL"
@@ -41,19 +43,9 @@ def set_tensorflow_log_level(verbose: bool) -> None:
     Verbose: 0, everything. Otherwise 2, unless the caller chose a level.
     """
     if verbose:
-        os.environ[TF_LOG_LEVEL] = VERBOSE_TF_LEVEL
+        set_process_env(TF_LOG_LEVEL, VERBOSE_TF_LEVEL)
     else:
-        os.environ.setdefault(TF_LOG_LEVEL, QUIET_TF_LEVEL)
-
-
-def native_info_hidden(environ: Optional[Mapping[str, str]] = None) -> bool:
-    """True unless TF_CPP_MIN_LOG_LEVEL asks for INFO lines (0); unset counts as the quiet default.
-
-    >>> native_info_hidden({}), native_info_hidden({"TF_CPP_MIN_LOG_LEVEL": "0"})
-    (True, False)
-    """
-    environ = os.environ if environ is None else environ
-    return environ.get(TF_LOG_LEVEL, QUIET_TF_LEVEL).strip() not in ("", VERBOSE_TF_LEVEL)
+        set_process_env(TF_LOG_LEVEL, QUIET_TF_LEVEL, overwrite=False)
 
 
 def drop_native_info_lines(text: bytes) -> bytes:
@@ -69,13 +61,14 @@ def drop_native_info_lines(text: bytes) -> bytes:
 
 
 @contextmanager
-def native_info_lines_hidden() -> Iterator[None]:
+def native_info_lines_hidden(hide: bool = True) -> Iterator[None]:
     """Run the block with file descriptor 2 captured, then pass on what it wrote, less absl's INFO lines.
 
     The capture is a file, not a pipe, so a block that writes a lot cannot block on a full pipe.
-    Does nothing when TF_CPP_MIN_LOG_LEVEL is 0 (`--verbose`) or when there is no fd 2 to capture.
+    Does nothing when `hide` is False (`--verbose`: the driver says so in the model's spec) or when
+    there is no fd 2 to capture.
     """
-    if not native_info_hidden():
+    if not hide:
         yield
         return
     try:

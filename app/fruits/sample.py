@@ -23,7 +23,7 @@ from typing import Callable, Optional
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from fruits.config import SampleConfig
+from fruits.config.job_config import SampleConfig
 
 SIZE = 100
 TEST_SHARE = 0.25

@@ -26,7 +26,7 @@ def test_every_job_value_is_a_job_setting():
 
 
 def test_chart_job_defaults_are_the_job_config_defaults():
-    from fruits.config import JobConfig
+    from fruits.config.job_config import JobConfig
 
     job = yaml.safe_load((CHART / "values.yaml").read_text())["job"]
     defaults = JobConfig(input_uri="in", output_uri="out")

@@ -8,8 +8,7 @@ import shutil
 import pytest
 
 from chartkit import CHART, NAMESPACE, OPERATOR_NAMESPACE, RELEASE, need, run
-from fruits.lake import POINTER
-from fruits.schema import REQUIRED_ARTIFACTS
+from fruits.config.layout import POINTER, REQUIRED_ARTIFACTS
 
 pytestmark = pytest.mark.chart
 yaml = need("yaml", "pyyaml")
@@ -52,7 +51,7 @@ def test_eks_notes_have_no_minio_and_point_at_metrics(notes):
 def test_notes_describe_the_output_as_current_plus_runs(notes, values_file):
     text = notes(values_file)
     assert POINTER in text
-    for artifact in REQUIRED_ARTIFACTS:  # the names the job writes (fruits.schema), folders with a slash
+    for artifact in REQUIRED_ARTIFACTS:  # the names the job writes (fruits.config.schema), folders with a slash
         assert f"runs/<id>/{artifact}/" in text or (f"runs/<id>/{artifact}" in text and "." in artifact), artifact
     # Nothing at the top of the output but _CURRENT and runs/: no OUTPUT/features/.
     assert not [line for line in text.splitlines() if line.strip().startswith(("features/", "rejected/", "model/"))]

@@ -158,7 +158,7 @@ def s3(cluster: Cluster, operator_and_minio):
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sample")
-    run(str(ROOT / ".venv" / "bin" / "fruits"), "sample", "--out", str(out), "--classes", str(SAMPLE_CLASSES),
+    run(str(ROOT / ".venv" / "bin" / "fruits"), "sample", "--output", str(out), "--classes", str(SAMPLE_CLASSES),
         "--per-class", str(SAMPLE_PER_CLASS), "--seed", "1", timeout=300)
     return out
 

@@ -9,9 +9,10 @@ import urllib.request
 
 import pytest
 
-from fruits.config import S3Settings
-from fruits.s3_get import ObjectChanged, S3Getter
-from fruits.store import ReadFailure, StoreSpec, is_retryable, read_files, read_s3_file
+from fruits.config.job_config import S3Settings
+from fruits.storage.reads import ReadFailure, StoreSpec, read_files, read_s3_file
+from fruits.storage.retry import is_retryable
+from fruits.storage.s3_get import ObjectChanged, S3Getter
 from s3kit import ACCESS_KEY, BUCKET, SECRET_KEY
 
 pytestmark = pytest.mark.s3

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from fruits.ingest import HIDDEN_KEY_REASON
+from fruits.inputs.entry_rules import HIDDEN_KEY_REASON
 from s3kit import ACCESS_KEY, BUCKET, SECRET_KEY, describe, run_fruits
 
 pytestmark = pytest.mark.s3

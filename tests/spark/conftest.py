@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from fruits.config import JobConfig
-from fruits.job import run_job
-from fruits.session import build_session
+from fruits.config.job_config import JobConfig
+from fruits.pipeline.job import run_job
+from fruits.spark.session import build_session
 from sparkkit import REFERENCE_SEED, job_config
 
 

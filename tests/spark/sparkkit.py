@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fruits.config import JobConfig
+from fruits.config.job_config import JobConfig
 
 # A seed no other test uses: its model cannot already sit in a reused Python worker.
 REFERENCE_SEED = 1234

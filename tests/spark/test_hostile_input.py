@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from fruits.ingest import local_path_bytes, local_uri
+from fruits.storage.local import local_path_bytes, local_uri
 from helpers import png_bomb
 
 pytestmark = pytest.mark.spark

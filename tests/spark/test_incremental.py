@@ -7,8 +7,9 @@ import shutil
 import numpy as np
 import pytest
 
-from fruits.config import ConfigError
-from fruits.job import run_job
+from fruits.config.settings import Settings
+from fruits.errors import ConfigError
+from fruits.pipeline.job import run_job
 from fruits.sample import CLASSES, render
 from sparkkit import job_config
 
@@ -113,11 +114,11 @@ def test_reuse_model_carries_whole_files_and_rewrites_only_those_that_lost_rows(
     """--incremental --reuse-model: a features file whose rows all stay is the same file in the new
     run (a hard link here), only files that lost a row are written again, and the old run can go."""
     output = tmp_path / "out"
-    monkeypatch.setattr("fruits.stages.WAVE_IMAGES_SETTING", 16)  # one table file per wave of 16 images
+    waves_of_16 = Settings(wave_images=16)  # one table file per wave of 16 images
     split = spark.conf.get("spark.sql.files.maxPartitionBytes")
     spark.conf.set("spark.sql.files.maxPartitionBytes", "1m")
     try:
-        first = run_job(job_config(growing_input, output, pca_k=4, pca_variance=None), spark)
+        first = run_job(job_config(growing_input, output, pca_k=4, pca_variance=None, settings=waves_of_16), spark)
         first_files = {f.name: f.stat().st_ino for f in (output / "runs" / first.run.run_id / "features").glob("part-*")}
         before = rows(spark, first.run)
         gone = sorted((growing_input / "Test" / "Banana").glob("*.jpg"))[:2]
@@ -128,7 +129,7 @@ def test_reuse_model_carries_whole_files_and_rewrites_only_those_that_lost_rows(
         for i in range(3):
             render(CLASSES[10], np.random.default_rng(i)).save(fresh / f"new_{i}.jpg", format="JPEG", quality=90)
         second = run_job(job_config(growing_input, output, pca_k=4, pca_variance=None, incremental=True, reuse_model=True,
-                                    keep_runs=1), spark)
+                                    keep_runs=1, settings=waves_of_16), spark)
     finally:
         spark.conf.set("spark.sql.files.maxPartitionBytes", split)
     inc = second.metrics["incremental"]

@@ -9,11 +9,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from fruits.config import S3Settings
-from fruits.ingest import HIDDEN_KEY_REASON
-from fruits.job import run_job
-from fruits.listing import list_files, with_skip_reason
-from fruits.manifest import MISSING_REASON, OUTSIDE_REASON
+from fruits.config.job_config import S3Settings
+from fruits.inputs.entry_rules import HIDDEN_KEY_REASON
+from fruits.inputs.input_list import MISSING_REASON, OUTSIDE_REASON
+from fruits.inputs.listing import list_files, with_skip_reason
+from fruits.pipeline.job import run_job
 from sparkkit import job_config
 
 pytestmark = pytest.mark.spark
@@ -62,7 +62,7 @@ def test_csv_and_parquet_lists_take_sizes_from_the_list(spark, small_sample, tmp
 def test_a_list_without_a_path_column_is_refused_by_name(spark, small_sample, tmp_path):
     bad = tmp_path / "files.csv"
     bad.write_text("name,size\nx.jpg,1\n")
-    from fruits.config import ConfigError
+    from fruits.errors import ConfigError
 
     with pytest.raises(ConfigError, match="no 'path'"):
         rows(spark, small_sample, bad)
@@ -82,7 +82,7 @@ def test_s3_inventory_manifest_lists_its_report_files(spark, tmp_path):
     manifest.write_text(json.dumps({"sourceBucket": "fruits", "destinationBucket": "arn:aws:s3:::inventory-bucket",
                                     "fileFormat": "CSV", "fileSchema": "Bucket, Key, Size, LastModifiedDate",
                                     "files": [{"key": "fruits/daily/data/part-0.csv.gz", "size": 1, "MD5checksum": "x"}]}))
-    from fruits.manifest import read_input_list
+    from fruits.inputs.input_list import read_input_list
 
     found = {r.path: r for r in read_input_list(spark, str(manifest), "s3a://fruits/in", S3Settings()).collect()}
     apple = found["s3a://fruits/in/Training/Apple Red/1.jpg"]

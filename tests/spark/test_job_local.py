@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fruits.job import run_job
-from fruits.lake import Lake
+from fruits.pipeline.job import run_job
 from fruits.sample import CLASSES
+from fruits.table.lake import Lake
 from helpers import bad_files
 from sparkkit import REFERENCE_SEED, job_config, read_metrics
 
@@ -95,7 +95,7 @@ def test_metrics_and_picture_say_the_weights_are_random(reference_run):
 def test_saved_model_projects_the_features_again(spark, reference_run):
     from pyspark.ml import PipelineModel
 
-    from fruits.reduce import project
+    from fruits.pipeline.pca import project
 
     table = spark.read.parquet(reference_run.run["features"])
     again = project(PipelineModel.load(reference_run.run["model"]), table.drop("pca")).orderBy("path").collect()
@@ -136,8 +136,9 @@ def test_limit_takes_the_first_files_in_path_order(spark, small_sample, tmp_path
 
 def test_weights_file_is_loaded_and_recorded(spark, small_sample, tmp_path, reference_run):
     """A .weights.h5 holding the seeded random weights gives the random run's features back."""
-    from fruits.featurize import ModelSpec, build_resnet50
-    from fruits.weights import resolve_weights
+    from fruits.models.build import build_resnet50
+    from fruits.models.spec import ModelSpec
+    from fruits.models.weights import resolve_weights
 
     weights_file = tmp_path / "resnet50_seeded.weights.h5"
     build_resnet50(ModelSpec(weights=resolve_weights("random"), seed=REFERENCE_SEED)).save_weights(weights_file)
@@ -160,7 +161,7 @@ def test_report_prints_metrics_and_redraws_the_picture(reference_run, tmp_path, 
 
 
 def test_foreign_output_folder_is_refused(spark, small_sample, tmp_path):
-    from fruits.config import ConfigError
+    from fruits.errors import ConfigError
 
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "thesis.docx").write_text("precious")
@@ -170,7 +171,7 @@ def test_foreign_output_folder_is_refused(spark, small_sample, tmp_path):
 
 
 def test_one_image_is_refused_before_anything_is_written(spark, small_sample, tmp_path):
-    from fruits.job import JobError
+    from fruits.pipeline.job import JobError
 
     one = next(small_sample.rglob("*.jpg"))
     folder = tmp_path / "one" / "Training" / one.parent.name
@@ -182,7 +183,7 @@ def test_one_image_is_refused_before_anything_is_written(spark, small_sample, tm
 
 
 def test_lake_commit_refuses_an_incomplete_run(spark, tmp_path):
-    from fruits.lake import RunLocation
+    from fruits.config.layout import RunLocation
 
     lake = Lake(spark, str(tmp_path / "o"))
     run = RunLocation(lake.output, "20260101T000000Z-aaaaaa")
@@ -242,7 +243,7 @@ def test_int8_features_stay_close_to_fp32_and_say_how_close(spark, small_sample,
     assert precision["calibration_images"] >= 1 and precision["check_images"] >= 1
     assert precision["cosine_to_fp32"]["min"] >= 0.95
 
-    from fruits.quantize import cosine_similarity
+    from fruits.models.quantize import cosine_similarity
 
     def features(run) -> dict:
         return {r.path: r.features for r in spark.read.parquet(run.run["features"]).select("path", "features").collect()}
@@ -257,7 +258,7 @@ def test_int8_features_stay_close_to_fp32_and_say_how_close(spark, small_sample,
 
 def test_local_driver_runs_the_quick_jit_only(spark):
     """Local mode starts the driver JVM with C1 only: its C2 compiles competed with TensorFlow for the cores."""
-    from fruits.settings import LOCAL_JIT_OPTIONS
+    from fruits.config.settings import LOCAL_JIT_OPTIONS
 
     runtime = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
     assert LOCAL_JIT_OPTIONS in list(runtime.getInputArguments())

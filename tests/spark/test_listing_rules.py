@@ -1,12 +1,12 @@
-"""The listing's Spark SQL rules (labels, splits, skip reasons) agree with fruits.ingest's Python ones."""
+"""The listing's Spark SQL rules (labels, splits, skip reasons) agree with fruits.inputs.entry_rules's Python ones."""
 
 from __future__ import annotations
 
 import pytest
 
-from fruits.ingest import MAX_FILE_BYTES, ListedFile, parse_image_path
-from fruits.listing import with_labels, with_skip_reason
-from fruits.schema import LISTING_SCHEMA
+from fruits.config.schema import LISTING_SCHEMA
+from fruits.inputs.entry_rules import MAX_FILE_BYTES, ListedFile, parse_image_path
+from fruits.inputs.listing import with_labels, with_skip_reason
 
 pytestmark = pytest.mark.spark
 

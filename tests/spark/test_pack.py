@@ -9,14 +9,14 @@ import shutil
 import numpy as np
 import pytest
 
-from fruits.config import ConfigError, PackConfig
-from fruits.errors import JobError
-from fruits.image_pack import PACK_MANIFEST
-from fruits.ingest import local_uri
-from fruits.job import run_job
-from fruits.pack_job import _Examples, _make_reader, run_pack
+from fruits.config.job_config import PackConfig
+from fruits.config.layout import PACK_MANIFEST
+from fruits.errors import ConfigError, JobError
+from fruits.pipeline.job import run_job
+from fruits.pipeline.pack import _Examples, _make_reader, run_pack
 from fruits.sample import CLASSES, render
-from fruits.store import StoreSpec
+from fruits.storage.local import local_uri
+from fruits.storage.reads import StoreSpec
 from sparkkit import REFERENCE_SEED, job_config
 
 pytestmark = pytest.mark.spark
@@ -149,7 +149,7 @@ def test_int8_calibrates_on_the_packs_bytes(spark, images, tmp_path):
 
 def test_a_generation_that_reads_back_short_is_not_committed(spark, images, tmp_path):
     """The generation is read back before the commit; a count other than the one written is an error."""
-    from fruits.pack_job import _check_written
+    from fruits.pipeline.pack import _check_written
 
     target = tmp_path / "pack"
     result = pack(spark, images, target)

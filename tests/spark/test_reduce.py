@@ -1,11 +1,11 @@
-"""Tier 2: fruits.reduce's scaler + PCA fit against Spark ML's own StandardScaler + PCA(k) fit."""
+"""Tier 2: fruits.pipeline.pca's scaler + PCA fit against Spark ML's own StandardScaler + PCA(k) fit."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from fruits.reduce import PCA_COL, fit_reduce, project
+from fruits.pipeline.pca import PCA_COL, fit_reduce, project
 
 pytestmark = pytest.mark.spark
 
@@ -94,7 +94,7 @@ def test_data_pca_cannot_use_is_refused_with_the_reason(spark, rows, message):
 
 
 def test_covariance_refuses_rows_of_the_wrong_length(spark):
-    from fruits.covariance import feature_moments
+    from fruits.pipeline.covariance import feature_moments
 
     frame = spark.createDataFrame([([1.0, 2.0, 3.0],), ([1.0, 2.0],), ([4.0, 0.0, 1.0],)], "features array<float>")
     with pytest.raises(Exception, match=r"must have 3 values, found lengths \[2, 3\]"):
@@ -103,7 +103,7 @@ def test_covariance_refuses_rows_of_the_wrong_length(spark):
 
 def test_moments_stay_exact_far_from_zero(spark):
     """Blocks are centred on their own mean and merged pairwise: a large offset loses nothing."""
-    from fruits.covariance import BLOCK_ROWS, feature_moments
+    from fruits.pipeline.covariance import BLOCK_ROWS, feature_moments
 
     rng = np.random.default_rng(5)
     rows = rng.normal(size=(BLOCK_ROWS + 300, 4)) * [1.0, 2.0, 0.5, 3.0] + 1e4

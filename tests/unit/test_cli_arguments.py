@@ -98,7 +98,7 @@ def test_bad_arguments_never_start_spark(images, tmp_path):
 
 
 def test_sample_refuses_a_non_empty_folder(images, capsys):
-    assert main(["sample", "--out", str(images)]) == 2
+    assert main(["sample", "--output", str(images)]) == 2
     assert "not empty" in capsys.readouterr().err
 
 
@@ -115,18 +115,19 @@ def test_a_state_dict_is_refused_for_resnet50(run, images, tmp_path):
 
 
 def test_sample_textures_set_defaults_to_all_eight_classes(tmp_path, capsys):
-    assert main(["sample", "--set", "textures", "--out", str(tmp_path / "t"), "--per-class", "2"]) == 0
+    assert main(["sample", "--set", "textures", "--output", str(tmp_path / "t"), "--per-class", "2"]) == 0
     assert "16 images (8 Training, 8 Test, 8 textures classes)" in capsys.readouterr().out
     assert len(list((tmp_path / "t" / "Training").iterdir())) == 8
 
 
 def test_sample_too_many_classes_is_a_usage_error(tmp_path, capsys):
-    assert main(["sample", "--set", "textures", "--classes", "9", "--out", str(tmp_path / "t")]) == 2
+    assert main(["sample", "--set", "textures", "--classes", "9", "--output", str(tmp_path / "t")]) == 2
     assert "between 1 and 8 for the textures set" in capsys.readouterr().err
 
 
 def test_unknown_precision_is_refused_by_the_config(images, tmp_path):
-    from fruits.config import ConfigError, JobConfig
+    from fruits.config.job_config import JobConfig
+    from fruits.errors import ConfigError
 
     with pytest.raises(ConfigError, match="--precision must be fp32 or int8, got 'bf16'"):
         JobConfig(input_uri=str(images), output_uri=str(tmp_path / "o"), precision="bf16").validate()

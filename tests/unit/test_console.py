@@ -9,9 +9,10 @@ import time
 import pytest
 
 from fruits.cli import main
-from fruits.progress import progress_line, report_progress
+from fruits.config.settings import Settings
+from fruits.models.weights import KERAS_NOTOP_FILE, banner, demo_choice, display_width
+from fruits.pipeline.progress import progress_line, report_progress
 from fruits.quiet import JVM_STARTUP_NOTICE, jvm_startup_notice_hidden, native_info_lines_hidden
-from fruits.weights import KERAS_NOTOP_FILE, banner, demo_choice, display_width
 
 ABSL_NOTICE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
 ONEDNN_INFO = "I0000 00:00:1796288742.391964   18985 port.cc:153] oneDNN custom operations are on.\n"
@@ -28,7 +29,7 @@ def test_progress_line_gives_the_rate_and_the_time_left():
 
 
 def test_progress_reporter_never_logs_nan(caplog):
-    caplog.set_level(logging.INFO, logger="fruits.progress")
+    caplog.set_level(logging.INFO, logger="fruits.pipeline.progress")
     with report_progress(lambda: 0, 40, every=0.02):
         time.sleep(0.1)
     lines = [r.getMessage() for r in caplog.records]
@@ -56,7 +57,7 @@ def test_demo_uses_resnet50_when_its_imagenet_weights_are_on_disk(tmp_path, monk
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / KERAS_NOTOP_FILE).write_bytes(b"weights")
-    choice = demo_choice()
+    choice = demo_choice(Settings.from_env())
     assert (choice.flags, choice.notice) == (["--model", "resnet50", "--weights", "imagenet"], ())
 
 
@@ -79,9 +80,8 @@ def test_tensorflow_info_lines_are_dropped_and_other_lines_kept(capfd, monkeypat
     assert capfd.readouterr().err == "E0000 a real error\n"
 
 
-def test_verbose_level_keeps_tensorflow_info_lines(capfd, monkeypatch):
-    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
-    with native_info_lines_hidden():
+def test_verbose_level_keeps_tensorflow_info_lines(capfd):
+    with native_info_lines_hidden(hide=False):
         os.write(2, ONEDNN_INFO.encode())
     assert capfd.readouterr().err == ONEDNN_INFO
 

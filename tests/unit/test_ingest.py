@@ -1,6 +1,6 @@
 import pytest
 
-from fruits.ingest import non_image_reason, parse_image_path
+from fruits.inputs.entry_rules import non_image_reason, parse_image_path
 
 
 @pytest.mark.parametrize(

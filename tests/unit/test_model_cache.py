@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from fruits.model_cache import DEFAULT_CAPACITY, ModelCache
+from fruits.models.cache import DEFAULT_CAPACITY, ModelCache
 
 
 class Builds:
@@ -70,12 +70,12 @@ def test_the_bound_is_small_and_positive():
 
 
 def test_the_featurizer_keeps_its_models_in_a_bounded_cache(monkeypatch):
-    from fruits import featurize
-    from fruits.weights import WeightsSpec
+    from fruits.models import cache as worker_cache
+    from fruits.models.spec import ModelSpec, WeightsSpec
 
     cache = ModelCache(2)
-    monkeypatch.setattr(featurize, "_MODELS", cache)
-    monkeypatch.setattr(featurize, "build_model", lambda spec: object())
-    specs = [featurize.ModelSpec(weights=WeightsSpec(kind="random"), seed=seed) for seed in range(3)]
-    models = [featurize.get_model(spec) for spec in specs]
-    assert len(cache) == 2 and featurize.get_model(specs[2]) is models[2]
+    monkeypatch.setattr(worker_cache, "_MODELS", cache)
+    monkeypatch.setattr(worker_cache, "build_model", lambda spec: object())
+    specs = [ModelSpec(weights=WeightsSpec(kind="random"), seed=seed) for seed in range(3)]
+    models = [worker_cache.get_model(spec) for spec in specs]
+    assert len(cache) == 2 and worker_cache.get_model(specs[2]) is models[2]

@@ -10,11 +10,13 @@ import time
 
 import pytest
 
-from fruits.lock import LOCK, LocalLockStore, LockRecord, OutputLock, OutputLockedError
+from fruits.config.layout import LOCK
+from fruits.storage.conditional import LocalConditionalFile
+from fruits.table.lock import LockRecord, OutputLock, OutputLockedError
 
 
 def lock_for(tmp_path, run_id: str, **kwargs) -> OutputLock:
-    return OutputLock(LocalLockStore(tmp_path / LOCK), str(tmp_path), run_id, **kwargs)
+    return OutputLock(LocalConditionalFile(tmp_path / LOCK), str(tmp_path), run_id, **kwargs)
 
 
 def test_second_writer_is_refused_with_the_holder_named(tmp_path):
@@ -68,7 +70,7 @@ def test_the_lease_is_renewed_while_the_run_lasts(tmp_path):
         time.sleep(1.0)
         later = json.loads((tmp_path / LOCK).read_text())
         assert later["expires"] > first and later["run_id"] == "20260101T000000Z-abcdef"
-        assert lock_for(tmp_path, "x").store.read()[0].owner == later["owner"]
+        assert LockRecord.from_bytes(lock_for(tmp_path, "x").store.read()[0], 0.0).owner == later["owner"]
 
 
 def test_release_never_deletes_a_lock_another_run_took_over(tmp_path):
@@ -82,12 +84,12 @@ def test_release_never_deletes_a_lock_another_run_took_over(tmp_path):
 
 
 def test_take_over_loses_cleanly_when_the_lock_changed_meanwhile(tmp_path):
-    store = LocalLockStore(tmp_path / LOCK)
+    store = LocalConditionalFile(tmp_path / LOCK)
     stale = LockRecord(owner="gone:1", run_id="r1", acquired=0.0, expires=1.0)
     fresh = LockRecord(owner="live:2", run_id="r2", acquired=time.time(), expires=time.time() + 600)
-    store.create(fresh)
-    assert not store.replace(stale.to_bytes(), LockRecord("me:3", "r3", 0.0, 9e9))
-    assert store.read()[0].run_id == "r2", "a lock that changed under the take-over must be put back"
+    store.create(fresh.to_bytes())
+    assert not store.replace(stale.to_bytes(), LockRecord("me:3", "r3", 0.0, 9e9).to_bytes())
+    assert LockRecord.from_bytes(store.read()[0], 0.0).run_id == "r2", "a lock that changed under the take-over must be put back"
 
 
 def test_lock_of_a_dead_process_on_this_host_is_taken_over_at_once(tmp_path):

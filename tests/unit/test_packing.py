@@ -1,6 +1,6 @@
 import pytest
 
-from fruits.packing import tasks_for, waves_for
+from fruits.pipeline.waves import tasks_for, waves_for
 
 
 @pytest.mark.parametrize("images, per_wave, waves", [(0, 10, 0), (1, 10, 1), (10, 10, 1), (11, 10, 2), (90_483, 16_384, 6)])

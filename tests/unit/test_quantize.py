@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fruits.featurize import ModelSpec
-from fruits.quantize import Fp32Prebuild
-from fruits.weights import WeightsSpec
+from fruits.models.quantize import Fp32Prebuild
+from fruits.models.spec import ModelSpec, WeightsSpec
 
 pytest.importorskip("tensorflow")
 

@@ -5,8 +5,9 @@ import pytest
 from PIL import Image
 
 from fruits.errors import explain
-from fruits.reduce import PcaSummary, components_for_variance
-from fruits.report import pca_title, plot_pca_2d, summarize, write_json
+from fruits.pipeline.pca import PcaSummary, components_for_variance
+from fruits.report.pictures import pca_title, plot_pca_2d
+from fruits.report.text import metrics_json, summarize
 
 
 @pytest.mark.parametrize("ratios, target, k", [([0.5, 0.3, 0.2], 0.8, 2), ([0.5, 0.3, 0.2], 0.81, 3),
@@ -53,7 +54,7 @@ def test_summary_names_counts_weights_and_variance(tmp_path):
     for fragment in ("random weights", "listed 10, accepted 9, rejected 1", "k=2", "1 x empty file",
                      "featurize stage 12.5 images/s, whole run 40.0 s"):
         assert fragment in text
-    assert json.loads(write_json(metrics, tmp_path / "m.json").read_text())["pca"]["k"] == 2
+    assert json.loads(metrics_json(metrics))["pca"]["k"] == 2
 
 
 def test_known_s3_failures_get_a_hint():
@@ -63,7 +64,7 @@ def test_known_s3_failures_get_a_hint():
 
 
 def test_confusion_picture_and_evaluation_table(tmp_path):
-    from fruits.evaluate import format_evaluation, plot_confusion, worst_classes
+    from fruits.report.evaluate import format_evaluation, plot_confusion, worst_classes
 
     pairs = {("Kiwi", "Kiwi"): 3, ("Kiwi", "Pear"): 1, ("Pear", "Pear"): 4}
     path = plot_confusion(pairs, worst_classes({"Kiwi": 0.75, "Pear": 1.0}), "t", tmp_path / "c.png")

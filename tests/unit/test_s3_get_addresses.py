@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
-from fruits.config import S3Settings
-from fruits.s3_get import S3Getter
+from fruits.config.job_config import S3Settings
+from fruits.storage.s3_get import S3Getter
 
 
 @pytest.fixture(autouse=True)
@@ -27,16 +28,15 @@ def keys(monkeypatch):
     ("us-east-1", S3Settings(endpoint="http://minio:9000"), "lake", "http://minio:9000/lake/"),
     ("us-east-1", S3Settings(endpoint="minio.lake:9000", path_style=False), "lake", "https://lake.minio.lake:9000/"),
 ])
-def test_bucket_addresses_follow_the_region_and_addressing(monkeypatch, region, settings, bucket, expected):
-    monkeypatch.setenv("AWS_REGION", region)
-    assert S3Getter(settings)._bucket_url(bucket) == expected
+def test_bucket_addresses_follow_the_region_and_addressing(region, settings, bucket, expected):
+    assert S3Getter(replace(settings, region=region))._bucket_url(bucket) == expected
 
 
 def test_tensorflow_imported_first_gives_a_clear_error_on_s3_reads_only():
     """TensorFlow's own libcurl, loaded first, keeps pycurl from loading: say so, and only when S3 is read."""
     code = ("import tensorflow, fruits\n"
-            "from fruits.config import S3Settings\nfrom fruits.s3_get import S3Getter\n"
-            "from fruits.store import StoreSpec, read_files\n"
+            "from fruits.config.job_config import S3Settings\nfrom fruits.storage.s3_get import S3Getter\n"
+            "from fruits.storage.reads import StoreSpec, read_files\n"
             "assert fruits.PYCURL_ERROR is not None\n"
             "print(len(list(read_files(StoreSpec(), [])))) \n"
             "S3Getter(S3Settings(endpoint='http://127.0.0.1:9'))\n")

@@ -5,9 +5,9 @@ import re
 import pytest
 
 from fruits.cli import main
-from fruits.config import ConfigError
-from fruits.settings import Settings, Variable
-from fruits.settings import __file__ as settings_file
+from fruits.config.settings import Settings, Variable
+from fruits.config.settings import __file__ as settings_file
+from fruits.errors import ConfigError
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "configuration.md"
@@ -29,7 +29,7 @@ def test_docs_table_lists_every_variable_with_its_default():
     expected = {v.name: expected_cell(v) for v in Settings.variables()}
     documented = documented_variables()
     rows = "\n".join(f"| `{v.name}` | {expected_cell(v)} | {v.doc} |" for v in Settings.variables())
-    assert documented == expected, f"{DOC} is out of date with fruits.settings; its table should hold:\n{rows}"
+    assert documented == expected, f"{DOC} is out of date with fruits.config.settings; its table should hold:\n{rows}"
 
 
 def test_no_module_reads_a_fruits_variable_itself():
@@ -38,7 +38,7 @@ def test_no_module_reads_a_fruits_variable_itself():
     offenders = [f"{path.relative_to(REPO)}:{number}: {line.strip()}"
                  for path in sorted(package.rglob("*.py")) if str(path) != settings_file
                  for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if reads.search(line)]
-    assert not offenders, "read FRUITS_* through fruits.settings.Settings:\n" + "\n".join(offenders)
+    assert not offenders, "read FRUITS_* through fruits.config.settings.Settings:\n" + "\n".join(offenders)
 
 
 def test_unset_and_empty_variables_take_the_defaults():

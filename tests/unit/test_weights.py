@@ -1,7 +1,8 @@
 import pytest
 
-from fruits.config import ConfigError
-from fruits.weights import KERAS_NOTOP_FILE, resolve_weights
+from fruits.config.settings import Settings
+from fruits.errors import ConfigError
+from fruits.models.weights import KERAS_NOTOP_FILE, resolve_weights
 
 
 def test_random_is_explicit_and_has_no_file():
@@ -15,7 +16,7 @@ def test_imagenet_found_in_the_keras_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / KERAS_NOTOP_FILE).write_bytes(b"weights")
-    spec = resolve_weights("imagenet")
+    spec = resolve_weights("imagenet", settings=Settings.from_env())
     assert spec.kind == "imagenet" and spec.uri.endswith(KERAS_NOTOP_FILE) and len(spec.sha256) == 64
 
 
@@ -23,13 +24,13 @@ def test_imagenet_named_by_environment_variable(tmp_path, monkeypatch):
     file = tmp_path / "mine.h5"
     file.write_bytes(b"weights")
     monkeypatch.setenv("FRUITS_RESNET50_WEIGHTS", str(file))
-    assert resolve_weights("imagenet").uri == str(file)
+    assert resolve_weights("imagenet", settings=Settings.from_env()).uri == str(file)
 
 
 def test_imagenet_missing_never_falls_back_to_random(tmp_path, monkeypatch):
     monkeypatch.setenv("FRUITS_RESNET50_WEIGHTS", str(tmp_path / "absent.h5"))
     with pytest.raises(ConfigError, match="ImageNet weights not found"):
-        resolve_weights("imagenet")
+        resolve_weights("imagenet", settings=Settings.from_env())
 
 
 def test_remote_weights_file_is_left_to_spark():

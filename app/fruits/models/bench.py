@@ -20,6 +20,8 @@ import time
 
 import numpy as np
 
+from fruits.models.build import configure_tensorflow
+
 
 def measure(model, inputs: np.ndarray, batches: int) -> float:
     """Images per second of `model.predict_on_batch(inputs)` over `batches` calls, after one warm-up."""
@@ -37,11 +39,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    configure_tensorflow(args.threads)
     import keras
 
     from fruits.models.efficientnet_lite0 import WeightsNotFound, build_efficientnet_lite0, locate_weights, preprocess

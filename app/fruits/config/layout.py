@@ -1,0 +1,110 @@
+"""Where everything the job writes lies, written once: the output's folders and files, the image
+pack's, run ids and this tool's temporary names. Every other module, the docs and the chart's
+NOTES.txt name these constants or point here.
+
+    OUTPUT/
+      _CURRENT                  one line: the id of the last complete run (the commit, fruits.table.lake)
+      _LOCK                     held by the one run writing here (fruits.table.lock)
+      runs/<run_id>/
+        features/               FEATURE_COLUMNS + pca (Parquet, or CSV with vectors flattened)
+        rejected/               REJECTED_COLUMNS
+        model/                  Spark ML PipelineModel (scaler + PCA)
+        metrics.json            what the run did
+        pca_2d.png              the first two components, one colour per label
+        confusion.png           with --evaluate
+        int8/                   an int8 run's quantized model (reused by later runs of the lake)
+        _FRUITS_RUN             marker: this tool wrote the folder, and the settings a resumed run must share
+        _raw/                   working: raw features, one folder per wave; removed after the commit
+
+    PACK/
+      _PACK                     JSON: the committed generations, oldest first (fruits.inputs.image_pack)
+      _LOCK                     held by the one `fruits pack` writing here
+      gen-<run_id>/             Parquet, PACK_COLUMNS
+
+A run id is sortable by time and unique enough for one output: 20261125T063000Z-3f2a1c.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Optional
+
+# The top of an output.
+POINTER = "_CURRENT"
+RUNS = "runs"
+LOCK = "_LOCK"
+
+# Artifacts of a run folder. A run is complete when every REQUIRED_ARTIFACTS entry exists.
+FEATURES = "features"
+REJECTED = "rejected"
+MODEL = "model"
+METRICS = "metrics.json"
+PICTURE = "pca_2d.png"
+CONFUSION = "confusion.png"
+REQUIRED_ARTIFACTS = (FEATURES, REJECTED, MODEL, METRICS, PICTURE)
+# Inside a run: raw features by wave (read back by the reduce passes, kept until the commit so that a
+# restarted run can reuse them, then removed), and the int8 model of an int8 run (kept: the next
+# incremental run featurizes with it, so that its features stay comparable).
+RAW = "_raw"
+INT8 = "int8"
+MARKER = "_FRUITS_RUN"
+
+# An image pack.
+PACK_MANIFEST = "_PACK"
+GENERATION_PREFIX = "gen-"
+
+_RUN_ID = r"\d{8}T\d{6}Z-[0-9a-f]{6}"
+RUN_ID_PATTERN = re.compile(rf"^{_RUN_ID}$")
+GENERATION_PATTERN = re.compile(rf"^{GENERATION_PREFIX}{_RUN_ID}$")
+# The generation folder in a file's URI (Spark's input_file_name()), as a Spark SQL regular expression.
+GENERATION_IN_PATH = rf"/({GENERATION_PREFIX}{_RUN_ID})/[^/]*$"
+
+
+def new_run_id(now: Optional[datetime] = None) -> str:
+    """Sortable, unique enough for one output: 20261125T063000Z-3f2a1c.
+
+    >>> bool(RUN_ID_PATTERN.match(new_run_id())), new_run_id(datetime(2026, 1, 2, 3, 4, 5))[:16]
+    (True, '20260102T030405Z')
+    """
+    now = now or datetime.now(timezone.utc)
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + os.urandom(3).hex()
+
+
+def temporary_name(final: str, tag: str) -> str:
+    """The name a file is written under before it replaces `final` (`os.replace`), beside it."""
+    return f".{final}.{tag}.tmp"
+
+
+def aside_name(tag: str) -> str:
+    """The name a lock file is renamed to while it is taken over (fruits.table.lock)."""
+    return f".{LOCK}.{tag}.aside"
+
+
+def is_own_temporary(name: str, final: str) -> bool:
+    """A temporary of this tool's at the top of an output (`final` = POINTER) or a pack (PACK_MANIFEST),
+    left by a killed process: never someone else's data.
+
+    >>> is_own_temporary(temporary_name(POINTER, "x"), POINTER), is_own_temporary(aside_name("y"), PACK_MANIFEST)
+    (True, True)
+    >>> is_own_temporary(".other.tmp", POINTER)
+    False
+    """
+    return (name.startswith(f".{final}.") and name.endswith(".tmp")) or (name.startswith(f".{LOCK}.") and name.endswith(".aside"))
+
+
+@dataclass(frozen=True)
+class RunLocation:
+    """One run folder of an output; `run[FEATURES]` is the URI of its features table."""
+
+    output: str
+    run_id: str
+
+    @property
+    def root(self) -> str:
+        return f"{self.output}/{RUNS}/{self.run_id}"
+
+    def __getitem__(self, artifact: str) -> str:
+        return f"{self.root}/{artifact}"

@@ -1,0 +1,27 @@
+"""The data contract, written once: column names and the tables' Spark schemas.
+
+Job, table, CLI and tests import these names; where the tables lie is `fruits.config.layout`.
+"""
+
+from __future__ import annotations
+
+# Columns of the listing: one row per entry seen under the input; `reason` is set when the listing
+# already knows the job will not read it (fruits.inputs.entry_rules).
+LISTING_COLUMNS = ("path", "size", "modified", "reason")
+LISTING_SCHEMA = "path string, size bigint, modified bigint, reason string"
+
+# What the Python workers give back for each image they read: features, or the reason there are none.
+RAW_COLUMNS = ("path", "size", "modified", "features", "error")
+RAW_SCHEMA = "path string, size bigint, modified bigint, features array<float>, error string"
+
+# An image pack (`fruits pack`): the listing's columns and the image's bytes (null when `reason` is set).
+PACK_COLUMNS = (*LISTING_COLUMNS, "content")
+PACK_SCHEMA = LISTING_SCHEMA + ", content binary"
+
+# The tables of a run.
+FEATURE_COLUMNS = ("path", "label", "split", "size", "modified", "features")
+PCA_COLUMN = "pca"
+TABLE_COLUMNS = (*FEATURE_COLUMNS, PCA_COLUMN)
+REJECTED_COLUMNS = ("path", "size", "modified", "reason")
+# A file is the same file as in an earlier run when these three match (incremental runs, resume).
+FILE_KEY = ["path", "size", "modified"]

@@ -1,0 +1,51 @@
+"""Locations as the job names them: local paths, `file:` and `s3a://` URIs, compared in one normal form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+
+def is_s3(uri: str) -> bool:
+    return urlparse(uri).scheme in ("s3a", "s3", "s3n")
+
+
+def is_remote(uri: str) -> bool:
+    """True for URIs on a Hadoop filesystem other than the local one (s3a://, hdfs://, ...)."""
+    scheme = urlparse(uri).scheme
+    return scheme not in ("", "file") and len(scheme) > 1  # one letter: a Windows drive
+
+
+def local_path(uri: str) -> Path:
+    """The local path of a plain path or file:// URI."""
+    parsed = urlparse(uri)
+    return Path(parsed.path if parsed.scheme == "file" else uri).expanduser()
+
+
+def normalize_uri(uri: str) -> str:
+    """Absolute, scheme-qualified form used to compare and print locations."""
+    if is_remote(uri):
+        scheme, rest = uri.split("://", 1)
+        if scheme in ("s3", "s3n"):
+            scheme = "s3a"
+        return f"{scheme}://{rest.rstrip('/')}"
+    return "file://" + str(local_path(uri).resolve())
+
+
+def within(inner: str, outer: str) -> bool:
+    """Whether `inner` is the location `outer` or lies inside it.
+
+    >>> within("s3a://lake/pack/", "s3a://lake/pack"), within("/data/in/pack", "/data/in"), within("/data/in", "/data/in/pack")
+    (True, True, False)
+    """
+    inner, outer = normalize_uri(inner), normalize_uri(outer)
+    return inner == outer or inner.startswith(outer + "/")
+
+
+def overlap(a: str, b: str) -> bool:
+    """Whether two locations are the same, or one lies inside the other.
+
+    >>> overlap("s3a://lake/pack", "s3a://lake/pack/"), overlap("/data/in", "/data/in/pack"), overlap("/data/in", "/data/out")
+    (True, True, False)
+    """
+    return within(a, b) or within(b, a)

@@ -1,0 +1,90 @@
+"""The featurize stage: every image of the run's plan through the CNN, in waves whose raw features
+are committed as Spark finishes them, so a restarted run (`--resume`) featurizes only the images
+no finished wave holds. The workers run `fruits.pipeline.featurizer`'s function.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from typing import TYPE_CHECKING
+
+from fruits.config.layout import RAW
+from fruits.config.schema import FILE_KEY, RAW_SCHEMA
+from fruits.errors import JobError
+from fruits.inputs.image_pack import packed_contents
+from fruits.models.spec import ModelSpec
+from fruits.pipeline.featurizer import Counters, make_featurize_function
+from fruits.pipeline.progress import report_progress
+from fruits.pipeline.quantize import int8_model
+from fruits.pipeline.run import Featurized, Listed, Run
+from fruits.pipeline.waves import RAW_ROW_GROUP_BYTES, raw_files_for, tasks_for, waves_for
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+log = logging.getLogger(__name__)
+
+
+def featurize_stage(r: Run, listed: Listed) -> Featurized:
+    """Featurize every image of `listed.todo` that no finished wave of this run holds yet."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    spark, config = r.spark, r.config
+    sc = spark.sparkContext
+
+    done = r.lake.finished_waves(r.run)
+    earlier = list(done)
+    # Every wave filters this frame: keep its small rows rather than recompute the plan per wave.
+    images = listed.todo.filter(F.col("reason").isNull()).select(*FILE_KEY)
+    if earlier:
+        images = images.join(spark.read.schema(RAW_SCHEMA).parquet(*earlier).select(*FILE_KEY), FILE_KEY, "left_anti")
+    images = images.persist(StorageLevel.MEMORY_AND_DISK)
+    resumed_images = listed.images - images.count() if earlier else 0
+    if earlier:
+        log.info("resume: %d finished waves hold %d of the images; featurizing the other %d", len(earlier),
+                 resumed_images, listed.images - resumed_images)
+    counters = Counters.create(sc)
+    precision: dict = {"mode": config.precision}
+    todo = listed.images - resumed_images
+    waves = waves_for(todo, config.settings.wave_images)
+    # From a pack, the rows carry their bytes; from a folder, the workers read each batch's files.
+    source = packed_contents(spark, listed.pack, images) if listed.pack is not None else images
+    if waves or config.precision == "int8":  # int8: the model is carried into every run, even one with nothing new
+        spec, precision = _model_spec(r, source)
+    if waves:
+        featurize = make_featurize_function(spec, r.store, config.batch_size, counters, config.settings.max_pixels)
+        first = len(done)
+        log.info("featurizing %d images in %d wave(s) (batch %d, %d TF threads per task)", todo, waves,
+                 config.batch_size, spec.threads)
+        with r.timer("featurize"), report_progress(lambda: counters.images_done.value, todo, every=config.settings.progress_seconds):
+            for wave in range(waves):
+                part = source.filter(F.pmod(F.xxhash64("path"), F.lit(waves)) == wave)
+                per_wave = math.ceil(todo / waves)
+                tasks = tasks_for(per_wave, config.files_per_partition, sc.defaultParallelism)
+                files = raw_files_for(per_wave, config.feature_dim)
+                uri = f"{r.run[RAW]}/wave-{first + wave:05d}"
+                # The featurize tasks stay small (progress, balance); a shuffle gathers their rows into few files.
+                (part.repartition(tasks).mapInArrow(featurize, RAW_SCHEMA).repartition(files)
+                 .write.option("parquet.block.size", RAW_ROW_GROUP_BYTES).parquet(uri))
+                done.append(uri)
+    images.unpersist()
+    raw = (spark.read.schema(RAW_SCHEMA).parquet(*done) if done else
+           spark.createDataFrame([], RAW_SCHEMA))
+    if earlier:  # a lost attempt may have featurized files that have changed or gone since
+        raw = raw.join(listed.todo.select(*FILE_KEY), FILE_KEY, "left_semi")
+    read = raw.count()
+    if read != listed.images:
+        raise JobError(f"listed {listed.images} images but featurized {read}: the input changed during the run")
+    return Featurized(raw=raw, worker=counters.to_dict(), precision=precision, waves=len(done), resumed_images=resumed_images)
+
+
+def _model_spec(r: Run, images: DataFrame) -> tuple[ModelSpec, dict]:
+    """The spec every worker builds its model from (int8: `int8_model`)."""
+    spec = r.model_spec
+    if r.config.precision != "int8":
+        return spec, {"mode": "fp32"}
+    name, report = int8_model(r, spec, images)
+    return dataclasses.replace(spec, precision="int8", quantized_file=name), report

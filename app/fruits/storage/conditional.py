@@ -1,0 +1,148 @@
+"""One small file that several processes race for: created only if absent, replaced only if unchanged.
+
+The output's lock (fruits.table.lock) is built on these two operations:
+
+- local disk (or a POSIX shared filesystem): create is `open(O_CREAT | O_EXCL)`; replace renames
+  that exact file out of the way (of two contenders, one rename succeeds), checks its bytes are
+  the version read, then creates again;
+- S3 (s3a://): conditional PUTs through S3A, `If-None-Match: *` to create and `If-Match: <etag>` to
+  replace (`fs.option.create.conditional.overwrite[.etag]`, Hadoop 3.4.2+; AWS S3 and MinIO honour them);
+- other Hadoop filesystems (hdfs://): `create(overwrite=false)`, atomic there; a replace there is a
+  delete and a create, best effort.
+
+`read()` gives the bytes, a version to pass back to `replace`, and when the file was written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Optional, Union
+
+from fruits.config.layout import aside_name
+from fruits.config.uris import is_remote, is_s3, local_path
+
+log = logging.getLogger(__name__)
+
+Version = Union[bytes, str]
+
+
+class LocalConditionalFile:
+    """The file on a local disk or a POSIX shared filesystem."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def create(self, data: bytes) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        return True
+
+    def read(self) -> Optional[tuple[bytes, Version, float]]:
+        """The content, its version (the exact bytes, compared on replace) and its modification time, or None."""
+        try:
+            data = self.path.read_bytes()
+            written_at = self.path.stat().st_mtime
+        except FileNotFoundError:
+            return None
+        return data, data, written_at
+
+    def replace(self, version: Version, data: bytes) -> bool:
+        """Swap the file for `data` only if it still holds exactly `version`."""
+        aside = self.path.with_name(aside_name(os.urandom(6).hex()))
+        try:
+            os.rename(self.path, aside)  # atomic: of two contenders, one gets the file
+        except FileNotFoundError:
+            return False
+        try:
+            if aside.read_bytes() != version:
+                # Someone renewed or took it between our read and our rename: put it back untouched.
+                try:
+                    os.link(aside, self.path)
+                except FileExistsError:
+                    log.warning("%s changed under us and was replaced meanwhile", self.path)
+                return False
+            return self.create(data)
+        finally:
+            aside.unlink(missing_ok=True)
+
+    def delete(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+class HadoopConditionalFile:
+    """The object on s3a:// (conditional PUTs) or a file on another Hadoop filesystem, through the JVM."""
+
+    def __init__(self, spark, uri: str):
+        jvm = spark.sparkContext._jvm
+        self._jvm = jvm
+        self._path = jvm.org.apache.hadoop.fs.Path(uri)
+        self._fs = self._path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+        self._s3 = is_s3(uri)
+
+    def _write(self, data: bytes, etag: Optional[str]) -> bool:
+        """Create (etag None) or overwrite the version `etag`; False when the condition fails."""
+        builder = self._fs.createFile(self._path)
+        if self._s3:
+            builder.overwrite(etag is not None)
+            if etag is None:
+                builder.must("fs.option.create.conditional.overwrite", True)
+            else:
+                builder.must("fs.option.create.conditional.overwrite.etag", etag)
+        else:
+            builder.overwrite(False)
+            if etag is not None:
+                self._fs.delete(self._path, False)  # no compare-and-swap there: best effort
+        try:
+            out = builder.build()
+            out.write(bytearray(data))
+            out.close()
+        except Exception as exc:  # py4j wraps the Java exception
+            if _is_precondition_failure(exc):
+                return False
+            raise
+        return True
+
+    def create(self, data: bytes) -> bool:
+        return self._write(data, etag=None)
+
+    def read(self) -> Optional[tuple[bytes, Version, float]]:
+        try:
+            status = self._fs.getFileStatus(self._path)
+        except Exception as exc:
+            if "FileNotFoundException" in str(exc):
+                return None
+            raise
+        # Opened with its status, S3A reads exactly that version (change detection by etag).
+        stream = self._fs.openFile(self._path).withFileStatus(status).build().get()
+        try:
+            data = bytes(self._jvm.org.apache.commons.io.IOUtils.toByteArray(stream))
+        finally:
+            stream.close()
+        etag = status.getEtag() if self._s3 else str(status.getModificationTime())
+        return data, etag, status.getModificationTime() / 1000
+
+    def replace(self, version: Version, data: bytes) -> bool:
+        return self._write(data, etag=str(version))
+
+    def delete(self) -> None:
+        self._fs.delete(self._path, False)
+
+
+def _is_precondition_failure(exc: Exception) -> bool:
+    text = str(exc)
+    return any(marker in text for marker in ("FileAlreadyExistsException", "RemoteFileChangedException", "Status Code: 412",
+                                             "PreconditionFailed", "ConditionalRequestConflict"))
+
+
+def conditional_file(spark, uri: str):
+    """The conditional file at `uri`: local paths directly, anything else through Spark's Hadoop filesystem."""
+    return HadoopConditionalFile(spark, uri) if is_remote(uri) else LocalConditionalFile(local_path(uri))

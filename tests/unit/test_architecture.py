@@ -1,0 +1,43 @@
+"""The package's shape, checked on its source: settings read in one module, storage in one package."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[2] / "app" / "fruits"
+SETTINGS = PACKAGE / "config" / "settings.py"
+
+
+def lines_matching(pattern: str, allowed: tuple[Path, ...]) -> list[str]:
+    """`path:line: text` of every line of the package matching `pattern`, outside the `allowed` files and folders."""
+    regex = re.compile(pattern)
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if any(path == a or a in path.parents for a in allowed):
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if regex.search(code):
+                found.append(f"{path.relative_to(PACKAGE.parent)}:{number}: {line.strip()}")
+    return found
+
+
+def test_no_module_but_the_settings_reads_or_writes_the_environment():
+    offenders = lines_matching(r"\bos\.(environ|getenv|putenv|unsetenv)\b|\bgetenv\(|from os import .*environ", (SETTINGS,))
+    assert not offenders, ("read the environment through fruits.config.settings.Settings (once, on the driver) "
+                           "and write it with set_process_env:\n" + "\n".join(offenders))
+
+
+def test_only_the_storage_package_talks_to_s3_or_to_files_through_the_jvm():
+    clients = r"\bimport (pycurl|botocore|boto3|obstore)\b|from (pycurl|botocore|boto3|obstore|pyarrow\.fs|pyarrow import fs)\b" \
+              r"|\bpyarrow\.fs\b|hadoop\.fs\.(Path|FileSystem|FileUtil)\b|\bos\.scandir\(|\bos\.walk\("
+    # The package's __init__ only loads libcurl before TensorFlow can load its own (it says why).
+    offenders = lines_matching(clients, (PACKAGE / "storage", PACKAGE / "__init__.py"))
+    assert not offenders, "S3 clients, Hadoop filesystem calls and directory walks belong in fruits.storage:\n" + "\n".join(offenders)
+
+
+def test_the_checks_see_what_they_look_for():
+    """The patterns above match the code they must refuse (a check that cannot fail checks nothing)."""
+    assert lines_matching(r"\bos\.environ\b", ())  # the settings module itself does read it
+    assert lines_matching(r"hadoop\.fs\.(Path|FileSystem|FileUtil)\b", ())  # fruits.storage does talk to Hadoop
