@@ -115,10 +115,10 @@ this Spark, so the image lacks it (the job commits each run atomically itself).
 {{- end }}
 
 {{/*
-One pod role (driver or executor): its own service account, the S3 environment, the restricted
-security contexts, the emptyDir mounts of writableDirs (the root filesystem is read-only), and
-placement: the role's nodeSelector merged over the shared one, the shared tolerations plus the
-role's, the role's affinity. Called with (dict "root" $ "role" "driver"|"executor").
+One pod role (driver or executor): its own service account, its environment (the chart's, then
+the role's `env`), the restricted security contexts, the emptyDir mounts of writableDirs (the root
+filesystem is read-only), and placement: the role's nodeSelector merged over the shared one, the
+shared tolerations plus the role's, the role's affinity. Called with (dict "root" $ "role" "driver"|"executor").
 */}}
 {{- define "fruits-pipeline.spark.pod" -}}
 {{- $root := .root }}
@@ -129,17 +129,7 @@ serviceAccount: {{ include "fruits-pipeline.serviceAccountName" $root }}
 serviceAccount: {{ include "fruits-pipeline.executorServiceAccountName" $root }}
 {{- end }}
 env:
-  {{- with include "fruits-pipeline.s3.env" $root }}
-  {{- . | trim | nindent 2 }}
-  {{- end }}
-  # The image's HOME is on the read-only root filesystem; caches (Matplotlib, Keras) go to /tmp.
-  - name: HOME
-    value: {{ $root.Values.writableDirs.tmp | default "/tmp" | quote }}
-  {{- if and (eq .role "executor") $root.Values.decommission.enabled }}
-  # How long /opt/decom.sh waits for the executor to migrate its blocks: the grace period less 30 s.
-  - name: DECOM_TIMEOUT_S
-    value: {{ max 1 (sub (int $values.terminationGracePeriodSeconds) 30) | quote }}
-  {{- end }}
+  {{- include "fruits-pipeline.spark.env" . | nindent 2 }}
 {{- with $root.Values.podSecurityContext }}
 podSecurityContext:
   {{- toYaml . | nindent 2 }}
@@ -169,6 +159,51 @@ affinity:
 {{- end }}
 {{- with $root.Values.priorityClassName }}
 priorityClassName: {{ . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The environment of one pod role: the chart's own variables, then the role's `env` value
+(driver.env / executor.env) in name order. A name the chart sets itself is refused rather than
+overridden or listed twice: each of the chart's comes from another value (the S3 Secret and region,
+writableDirs.tmp, the executors' grace period), which is where to change it.
+Called with (dict "root" $ "role" "driver"|"executor").
+*/}}
+{{- define "fruits-pipeline.spark.env" -}}
+{{- $root := .root }}
+{{- $values := index $root.Values .role }}
+{{- $own := include "fruits-pipeline.spark.chartEnv" . | trim }}
+{{- $own }}
+{{- $taken := list }}
+{{- range fromYamlArray $own }}
+{{- $taken = append $taken .name }}
+{{- end }}
+{{- $extra := list }}
+{{- range $name, $value := $values.env }}
+{{- if has $name $taken }}
+{{- fail (printf "%s.env.%s: the chart sets %s on the %s itself (%s), from its other values (s3.*, writableDirs.tmp, executor.terminationGracePeriodSeconds): change those instead of overriding it" $.role $name $name (ternary "driver" "executors" (eq $.role "driver")) (join ", " $taken)) }}
+{{- end }}
+{{- $extra = append $extra (dict "name" $name "value" (toString $value)) }}
+{{- end }}
+{{- with $extra }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* The chart's own variables of one pod role. Called with (dict "root" $ "role" "driver"|"executor"). */}}
+{{- define "fruits-pipeline.spark.chartEnv" -}}
+{{- $root := .root }}
+{{- $values := index $root.Values .role }}
+{{- with include "fruits-pipeline.s3.env" $root }}
+{{ . | trim }}
+{{- end }}
+# The image's HOME is on the read-only root filesystem; caches (Matplotlib, Keras) go to /tmp.
+- name: HOME
+  value: {{ $root.Values.writableDirs.tmp | default "/tmp" | quote }}
+{{- if and (eq .role "executor") $root.Values.decommission.enabled }}
+# How long /opt/decom.sh waits for the executor to migrate its blocks: the grace period less 30 s.
+- name: DECOM_TIMEOUT_S
+  value: {{ max 1 (sub (int $values.terminationGracePeriodSeconds) 30) | quote }}
 {{- end }}
 {{- end }}
 
