@@ -16,6 +16,9 @@ BIN         := $(CURDIR)/bin
 SAMPLE_DIR  ?= data/sample
 OUTPUT_DIR  ?= out/demo
 PYTEST_ARGS ?=
+# make test runs test modules on this many processes at once (pytest-xdist), each with its own Spark
+# and MinIO: much of a test's time is a JVM, TensorFlow or a server starting, not the cores' work.
+TEST_WORKERS ?= 2
 
 export FRUITS_CACHE
 export PATH := $(BIN):$(PATH)
@@ -50,7 +53,7 @@ run: install ## Demo: generate the sample, run the job locally, print where the 
 
 .PHONY: test
 test: lint install jars minio toxiproxy ## make lint, then tiers 1-4: unit, spark, s3 (MinIO), chart; plus the model port (tests/models)
-	$(VENV_PY) -m pytest $(PYTEST_ARGS)
+	$(VENV_PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Every shell script of the project: tracked *.sh files and the CI entry point.
 SHELL_SCRIPTS = $(shell git ls-files '*.sh' .ci/run 2>/dev/null || find . -name '*.sh' -not -path './.*' -not -path './bin/*')

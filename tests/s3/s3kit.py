@@ -78,7 +78,7 @@ def minio_server(data: Path, log: Path, port: int, console: int) -> Iterator[Min
         raise RuntimeError(f"{MINIO} is missing: run 'make minio' (make test does it)")
     env = {**os.environ, "MINIO_ROOT_USER": ACCESS_KEY, "MINIO_ROOT_PASSWORD": SECRET_KEY,
            "MINIO_BROWSER": "off", "MINIO_UPDATE": "off",
-           # Request counts by API (tests/s3/test_s3_get.py: reads make no HEAD), readable without a token.
+           # Request counts by API (tests/s3/test_object_store.py: reads make no HEAD), readable without a token.
            "MINIO_PROMETHEUS_AUTH_TYPE": "public"}
     endpoint = f"http://127.0.0.1:{port}"
     process = start_server([str(MINIO), "server", "--quiet", "--address", f"127.0.0.1:{port}",

@@ -28,9 +28,10 @@ from fruits.config.uris import is_s3, local_path
 from fruits.errors import ConfigError
 from fruits.inputs.entry_rules import HIDDEN_KEY_REASON, local_reason
 from fruits.storage import local
-from fruits.storage.reads import READ_THREADS, StoreSpec, filesystem
+from fruits.storage.object_store import head
+from fruits.storage.reads import READ_THREADS, StoreSpec
 from fruits.storage.retry import with_retries
-from fruits.storage.s3 import look_up_s3, s3_key
+from fruits.storage.s3 import s3_key
 
 MISSING_REASON = "named in the input list, but not found"
 OUTSIDE_REASON = "named in the input list, but not under --input"
@@ -178,7 +179,7 @@ def _look_up(spec: StoreSpec, row) -> tuple:
             return (row.path, 0, entry.modified_ms, "a folder, not a file")
         return (row.path, entry.size, entry.modified_ms, local_reason(entry))
     try:
-        found = with_retries(lambda: look_up_s3(filesystem(spec), s3_key(row.path)))
+        found = with_retries(lambda: head(spec.s3, row.path))
     except OSError as exc:
         return (row.path, 0, 0, f"cannot read object: {str(exc).splitlines()[0]}")
     if found is None:

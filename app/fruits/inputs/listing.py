@@ -5,7 +5,7 @@ Fruits-360 layout: a few hundred folders, whatever the number of images): each p
 task that lists its own entries, recursively below the second level. A local folder is walked
 on bytes (fruits.storage.local; fruits.inputs.entry_rules has the rules: links not followed, hidden
 folders one row, reasons for what will not be read); an S3 prefix is listed by LIST pages
-(fruits.storage.s3: size and time come with the page, so no request per object). Labels, splits and the reasons that follow
+(fruits.storage.object_store: size and time come with the page, so no request per object). Labels, splits and the reasons that follow
 from a name or a size are Spark SQL expressions over the path (`with_labels`, `with_skip_reason`).
 
 An independent count of the same tree (os.walk locally, Hadoop's content summary on S3) must
@@ -27,9 +27,10 @@ from fruits.inputs.image_pack import PackSource, pack_listing, read_manifest
 from fruits.inputs.input_list import read_input_list
 from fruits.storage import local
 from fruits.storage.hadoop import HadoopFiles
-from fruits.storage.reads import MAX_FILE_BYTES, TOO_LARGE_PREFIX, StoreSpec, filesystem, too_large_tail
+from fruits.storage.object_store import list_entries
+from fruits.storage.reads import MAX_FILE_BYTES, TOO_LARGE_PREFIX, StoreSpec, too_large_tail
 from fruits.storage.retry import RetryCount, with_retries
-from fruits.storage.s3 import list_s3, s3_key
+from fruits.storage.s3 import UNADDRESSABLE_KEY_REASON, has_unaddressable_segment, s3_key
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -89,32 +90,34 @@ def scan_local(task: FolderTask) -> Iterator[tuple]:
         yield (local.local_uri(entry.path), entry.size, entry.modified_ms, local_reason(entry))
 
 
-def plan_s3(s3fs, root: str) -> list[FolderTask]:
+def plan_s3(s3: S3Settings, root: str) -> list[FolderTask]:
     """Tasks covering the S3 prefix `root` (s3a://bucket/prefix), by LIST with a delimiter."""
 
     def subfolders(key: str) -> list[str]:
-        entries = with_retries(lambda: list_s3(s3fs, key, recursive=False), attempts=PLAN_ATTEMPTS)
+        entries = with_retries(lambda: list_entries(s3, key, recursive=False), attempts=PLAN_ATTEMPTS)
         return [e.key for e in entries if e.is_folder and not is_hidden(e.name)]
 
     return plan_levels(root, s3_key(root).rstrip("/"), subfolders)
 
 
-def scan_s3(s3fs, task: FolderTask, retries: Optional[RetryCount] = None) -> Iterator[tuple]:
+def scan_s3(s3: S3Settings, task: FolderTask, retries: Optional[RetryCount] = None) -> Iterator[tuple]:
     """Rows (path, size, modified, reason) of the objects under `task.folder`, from LIST pages only.
 
     A key with a hidden part below the root (`_x`, `.x`, or under such a folder) is a row with its
     reason: Spark's readers would skip it silently. Hidden folders at the planned levels are listed
-    here whole for the same reason.
+    here whole for the same reason. A key with an empty, `.` or `..` segment is a row S3 clients
+    cannot read (fruits.storage.s3.UNADDRESSABLE_KEY_REASON).
     """
     prefix = s3_key(task.root).rstrip("/") + "/"
-    for entry in with_retries(lambda: list_s3(s3fs, task.folder, task.recursive), retries):
+    for entry in with_retries(lambda: list_entries(s3, task.folder, task.recursive), retries):
         if entry.is_folder:
             if not task.recursive and is_hidden(entry.name):
-                yield from scan_s3(s3fs, FolderTask(task.root, entry.key, True), retries)
+                yield from scan_s3(s3, FolderTask(task.root, entry.key, True), retries)
             continue
         relative = entry.key[len(prefix):] if entry.key.startswith(prefix) else entry.key
-        hidden = any(is_hidden(part) for part in relative.split("/"))
-        yield ("s3a://" + entry.key, entry.size, entry.modified_ms, HIDDEN_KEY_REASON if hidden else None)
+        reason = (UNADDRESSABLE_KEY_REASON if has_unaddressable_segment(relative)
+                  else HIDDEN_KEY_REASON if any(is_hidden(part) for part in relative.split("/")) else None)
+        yield ("s3a://" + entry.key, entry.size, entry.modified_ms, reason)
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,7 @@ def _walk(spark, input_uri: str, s3: S3Settings, retries) -> tuple:
     if is_s3(input_uri):
         spec = StoreSpec(s3=s3)
         root = "s3a://" + s3_key(input_uri).rstrip("/")
-        tasks = plan_s3(filesystem(spec), root)
+        tasks = plan_s3(s3, root)
         expected = _remote_count(spark, input_uri)
     else:
         spec = StoreSpec()
@@ -194,7 +197,7 @@ def _walk(spark, input_uri: str, s3: S3Settings, retries) -> tuple:
         if spec.s3 is None:
             return scan_local(task)
         count = RetryCount()
-        rows = list(scan_s3(filesystem(spec), task, count))
+        rows = list(scan_s3(s3, task, count))
         retries.add(count.take())
         return rows
 

@@ -17,7 +17,7 @@ from fruits.pipeline.pack import PackResult, run_pack
 from fruits.pipeline.reduce import reduce_stage
 from fruits.pipeline.run import start
 from fruits.pipeline.write import write_stage
-from fruits.spark.session import build_session
+from fruits.spark.session import build_session, effective_s3
 from fruits.table.lake import Lake
 from fruits.table.lock import OutputLock, lock_store
 
@@ -47,7 +47,8 @@ def run_job(config: JobConfig, spark: Optional[SparkSession] = None) -> RunResul
     lake.check_writable_output()
     # One writer per output: everything that reads or writes the output happens under the lock.
     run_id = new_run_id()
-    lock = OutputLock(lock_store(spark, lake.output), lake.output, run_id, wait_seconds=config.lock_wait,
+    store = lock_store(spark, lake.output, effective_s3(spark, config.s3))
+    lock = OutputLock(store, lake.output, run_id, wait_seconds=config.lock_wait,
                       lease_seconds=config.settings.lock_lease_seconds)
     with lock:
         lake.remove_stale_temporaries()

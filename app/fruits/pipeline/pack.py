@@ -62,7 +62,8 @@ def run_pack(config: PackConfig, spark: Optional[SparkSession] = None) -> PackRe
                           f"`fruits run --input {config.input_uri}` reads it as it is")
     check_pack_folder(pack)
     name = GENERATION_PREFIX + new_run_id()
-    lock = OutputLock(lock_store(spark, pack.uri), pack.uri, name, wait_seconds=config.lock_wait,
+    store = lock_store(spark, pack.uri, effective_s3(spark, config.s3))
+    lock = OutputLock(store, pack.uri, name, wait_seconds=config.lock_wait,
                       lease_seconds=config.settings.lock_lease_seconds)
     with lock:
         manifest = read_manifest(pack.files, pack.uri) or PackManifest()

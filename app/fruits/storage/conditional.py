@@ -5,10 +5,10 @@ The output's lock (fruits.table.lock) is built on these two operations:
 - local disk (or a POSIX shared filesystem): create is `open(O_CREAT | O_EXCL)`; replace renames
   that exact file out of the way (of two contenders, one rename succeeds), checks its bytes are
   the version read, then creates again;
-- S3 (s3a://): conditional PUTs through S3A, `If-None-Match: *` to create and `If-Match: <etag>` to
-  replace (`fs.option.create.conditional.overwrite[.etag]`, Hadoop 3.4.2+; AWS S3 and MinIO honour them);
-- other Hadoop filesystems (hdfs://): `create(overwrite=false)`, atomic there; a replace there is a
-  delete and a create, best effort.
+- S3 (s3a://): conditional PUTs (fruits.storage.object_store), `If-None-Match: *` to create and
+  `If-Match: <etag>` to replace; AWS S3 and MinIO honour them;
+- other Hadoop filesystems (hdfs://), through the JVM: `create(overwrite=false)`, atomic there; a
+  replace there is a delete and a create, best effort.
 
 `read()` gives the bytes, a version to pass back to `replace`, and when the file was written.
 """
@@ -20,8 +20,11 @@ import os
 from pathlib import Path
 from typing import Optional, Union
 
+from fruits.config.job_config import S3Settings
 from fruits.config.layout import aside_name
 from fruits.config.uris import is_remote, is_s3, local_path
+from fruits.storage import object_store
+from fruits.storage.object_store import ConditionFailed
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +81,40 @@ class LocalConditionalFile:
         self.path.unlink(missing_ok=True)
 
 
+class S3ConditionalFile:
+    """The object on S3, by conditional PUTs."""
+
+    def __init__(self, s3: S3Settings, uri: str):
+        self._s3 = s3
+        self._uri = uri
+
+    def create(self, data: bytes) -> bool:
+        try:
+            object_store.put(self._s3, self._uri, data, if_absent=True)
+        except ConditionFailed:
+            return False
+        return True
+
+    def read(self) -> Optional[tuple[bytes, Version, float]]:
+        try:
+            data, etag, written_at = object_store.read(self._s3, self._uri)
+        except FileNotFoundError:
+            return None
+        return data, etag, written_at
+
+    def replace(self, version: Version, data: bytes) -> bool:
+        try:
+            object_store.put(self._s3, self._uri, data, if_etag=str(version))
+        except (ConditionFailed, FileNotFoundError):
+            return False
+        return True
+
+    def delete(self) -> None:
+        object_store.delete(self._s3, self._uri)
+
+
 class HadoopConditionalFile:
-    """The object on s3a:// (conditional PUTs) or a file on another Hadoop filesystem, through the JVM."""
+    """The file on a Hadoop filesystem other than S3 and the local disk (hdfs://), through the JVM."""
 
     def __init__(self, spark, uri: str):
         jvm = spark.sparkContext._jvm
@@ -143,6 +178,9 @@ def _is_precondition_failure(exc: Exception) -> bool:
                                              "PreconditionFailed", "ConditionalRequestConflict"))
 
 
-def conditional_file(spark, uri: str):
-    """The conditional file at `uri`: local paths directly, anything else through Spark's Hadoop filesystem."""
+def conditional_file(spark, uri: str, s3: Optional[S3Settings] = None):
+    """The conditional file at `uri`: local paths directly, S3 objects by conditional PUTs (with the
+    run's `s3` settings), anything else through Spark's Hadoop filesystem."""
+    if is_s3(uri):
+        return S3ConditionalFile(s3 or S3Settings(), uri)
     return HadoopConditionalFile(spark, uri) if is_remote(uri) else LocalConditionalFile(local_path(uri))

@@ -6,7 +6,7 @@ incremental run cost as much as the whole lake; carrying it costs almost nothing
 
 - a local output gets a hard link (the same bytes under a second name; deleting the old run
   later removes only its own name), or a copy where the filesystem refuses links;
-- an S3 output gets a server-side copy (CopyObject, through pyarrow's S3 filesystem, several in
+- an S3 output gets a server-side copy (CopyObject, through fruits.storage.object_store, several in
   flight): no byte travels through the job;
 - any other Hadoop filesystem gets a copy through the driver.
 
@@ -27,9 +27,9 @@ from urllib.parse import unquote, urlparse
 
 from fruits.config.job_config import S3Settings
 from fruits.config.uris import is_remote, is_s3, local_path
+from fruits.storage import object_store
 from fruits.storage.hadoop import HadoopFiles
 from fruits.storage.retry import with_retries
-from fruits.storage.s3 import s3_filesystem, s3_key
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +84,8 @@ def _hard_links(files: Sequence[str], folder: Path) -> str:
 
 
 def _server_side_copies(files: Sequence[str], folder: str, s3: S3Settings) -> str:
-    filesystem = s3_filesystem(s3)
-
     def copy(uri: str) -> None:
-        with_retries(lambda: filesystem.copy_file(s3_key(uri), s3_key(f"{folder}/{file_name(uri)}")))
+        with_retries(lambda: object_store.copy(s3, uri, f"{folder}/{file_name(uri)}"))
 
     with ThreadPoolExecutor(max_workers=COPY_THREADS, thread_name_prefix="fruits-carry") as pool:
         list(pool.map(copy, files))

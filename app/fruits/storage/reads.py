@@ -3,7 +3,7 @@
 The driver never lists nor reads image by image: it plans folders, and the workers list them
 (`fruits.inputs.listing`) and read the files (`read_files`), many at a time, straight from the disk or
 from S3 (the AWS default credential chain: keys in the environment, IRSA web identity, EKS Pod
-Identity). S3 listings know each object's size, so a read is one GET (`fruits.storage.s3_get`),
+Identity). S3 listings know each object's size, so a read is one GET (`fruits.storage.object_store`),
 nothing else per object. Reads overlap: `READ_THREADS` requests in flight per task, never more
 than `READ_AHEAD_BYTES` of file contents held, so the network's round trips hide behind decoding
 and the model instead of adding to them.
@@ -22,10 +22,10 @@ from typing import Iterable, Iterator, Optional, Union
 from fruits.config.job_config import S3Settings
 from fruits.config.settings import Settings
 from fruits.config.uris import is_s3
+from fruits.storage import object_store
 from fruits.storage.local import local_path_bytes
+from fruits.storage.object_store import ObjectChanged
 from fruits.storage.retry import RetryCount, with_retries
-from fruits.storage.s3 import s3_filesystem
-from fruits.storage.s3_get import ObjectChanged, S3Getter
 
 READ_THREADS = 32
 READ_AHEAD_BYTES = 64 << 20
@@ -71,18 +71,6 @@ def too_large_tail(limit: int) -> str:
     return f" bytes, limit {limit:,}; {Settings.env_name('max_file_bytes')})"
 
 
-_FILESYSTEMS: dict = {}
-
-
-def filesystem(spec: StoreSpec):
-    """The worker's pyarrow S3 filesystem for `spec`, made once per process (None for local files)."""
-    if spec.s3 is None:
-        return None
-    if spec.s3 not in _FILESYSTEMS:
-        _FILESYSTEMS[spec.s3] = s3_filesystem(spec.s3)
-    return _FILESYSTEMS[spec.s3]
-
-
 def read_failure(exc: OSError, what: str) -> ReadFailure:
     """The rejected table's reason for a read that failed (for good: retries are done by then)."""
     if isinstance(exc, PermissionError):
@@ -105,26 +93,14 @@ def read_local_file(uri: str, limit: int = MAX_FILE_BYTES) -> Content:
     return data
 
 
-def read_s3_file(s3: S3Getter, uri: str, size: int, retries: Optional[RetryCount] = None) -> Content:
+def read_s3_file(s3: S3Settings, uri: str, size: int, retries: Optional[RetryCount] = None) -> Content:
     """The object's bytes (one GET), retried when S3 pushes back; another size than the listed one is a failure."""
     try:
-        return with_retries(lambda: s3.get(uri, size), retries)
+        return with_retries(lambda: object_store.get(s3, uri, size), retries)
     except ObjectChanged as exc:
         return ReadFailure(str(exc))
     except OSError as exc:
         return read_failure(exc, "object")
-
-
-_GETTERS: dict = {}
-
-
-def getter(spec: StoreSpec) -> Optional[S3Getter]:
-    """The worker's S3 reader for `spec`, made once per process (None for local files)."""
-    if spec.s3 is None:
-        return None
-    if spec.s3 not in _GETTERS:
-        _GETTERS[spec.s3] = S3Getter(spec.s3)
-    return _GETTERS[spec.s3]
 
 
 def read_files(spec: StoreSpec, files: Iterable[tuple[str, int]], threads: int = READ_THREADS,
@@ -134,11 +110,9 @@ def read_files(spec: StoreSpec, files: Iterable[tuple[str, int]], threads: int =
     At most `ahead_bytes` of listed sizes are requested beyond the file being yielded (at least
     one file), so a batch of large files cannot fill the worker's memory.
     """
-    s3 = getter(spec)
-
     def read(item: tuple[str, int]) -> Content:
         uri, size = item
-        return read_s3_file(s3, uri, size, retries) if s3 is not None else read_local_file(uri, spec.max_file_bytes)
+        return read_s3_file(spec.s3, uri, size, retries) if spec.s3 is not None else read_local_file(uri, spec.max_file_bytes)
 
     pending: list = []
     pending_bytes = 0

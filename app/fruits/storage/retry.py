@@ -37,6 +37,10 @@ class RetryCount:
             return value
 
 
+class FinalError(OSError):
+    """A request refused for a reason another attempt cannot change (a bad request, a key S3 clients cannot address)."""
+
+
 def is_retryable(exc: BaseException) -> bool:
     """Throttling, a server error or a network failure: worth another attempt. Not a missing object,
     a denied one, or a bad request.
@@ -45,7 +49,7 @@ def is_retryable(exc: BaseException) -> bool:
     ...  is_retryable(OSError("AWS Error ACCESS_DENIED during GetObject operation")))
     (True, False)
     """
-    if isinstance(exc, (FileNotFoundError, PermissionError)):
+    if isinstance(exc, (FileNotFoundError, PermissionError, FinalError)):
         return False
     return isinstance(exc, OSError) and bool(_RETRYABLE.search(str(exc)))
 

@@ -1,11 +1,10 @@
-"""S3 as the job addresses it: keys of `s3a://` URIs, endpoints, timeouts, and pyarrow's S3
-filesystem for listings and server-side copies (`fruits.storage.s3_get` sends the reads).
+"""S3 as the job addresses it: keys of `s3a://` URIs, endpoints, timeouts, and the one place
+pyarrow's S3 filesystem is still used: listing a prefix that holds keys obstore cannot name
+(`fruits.storage.object_store` does everything else).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
 from urllib.parse import urlparse
 
 from fruits.config.job_config import S3Settings
@@ -33,8 +32,22 @@ def s3_key(uri: str) -> str:
     return uri.partition("://")[2]
 
 
-def s3_filesystem(s3: S3Settings):
-    """pyarrow's S3 filesystem for the job's settings (endpoint, path style, retries)."""
+UNADDRESSABLE_KEY_REASON = "S3 key with an empty, '.' or '..' path segment: S3 clients cannot address it, not read"
+
+
+def has_unaddressable_segment(key: str) -> bool:
+    """Whether a key has a segment obstore (and URL normalisation) cannot name: empty, `.` or `..`.
+
+    >>> has_unaddressable_segment("in/a//b.jpg"), has_unaddressable_segment("in/../b.jpg"), has_unaddressable_segment("in/a.b/c.jpg")
+    (True, True, False)
+    """
+    return any(part in ("", ".", "..") for part in key.rstrip("/").split("/"))
+
+
+def list_with_pyarrow(s3: S3Settings, key: str, recursive: bool) -> list[tuple[str, bool, int, int]]:
+    """(bucket/key, is_folder, size, modified_ms) of the entries under `key`, through pyarrow's S3
+    filesystem: the fallback for a prefix holding keys obstore refuses to name, so that each of them
+    is still a row (with UNADDRESSABLE_KEY_REASON) instead of a failed listing."""
     from pyarrow import fs
 
     options: dict = {
@@ -49,43 +62,10 @@ def s3_filesystem(s3: S3Settings):
         options["scheme"] = endpoint.scheme
     if s3.path_style is False:
         options["force_virtual_addressing"] = True
-    return fs.S3FileSystem(**options)
-
-
-@dataclass(frozen=True)
-class S3Entry:
-    """One entry of a LIST page: an object (with its size and time) or a common prefix (a folder)."""
-
-    key: str  # bucket/key, as s3_key gives it
-    is_folder: bool
-    size: int = 0
-    modified_ms: int = 0
-
-    @property
-    def name(self) -> str:
-        return self.key.rstrip("/").rsplit("/", 1)[-1]
-
-
-def list_s3(s3fs, key: str, recursive: bool) -> list[S3Entry]:
-    """The entries under `key` (bucket/prefix) from LIST pages only: no request per object. Not retried here."""
-    from pyarrow import fs
-
     selector = fs.FileSelector(key, recursive=recursive, allow_not_found=True)
-    entries = []
-    for info in s3fs.get_file_info(selector):
-        if info.type == fs.FileType.Directory:
-            entries.append(S3Entry(info.path, True))
-        elif info.type == fs.FileType.File:
+    found = []
+    for info in fs.S3FileSystem(**options).get_file_info(selector):
+        if info.type in (fs.FileType.Directory, fs.FileType.File):
             modified = int(info.mtime_ns // 1_000_000) if info.mtime_ns is not None else 0
-            entries.append(S3Entry(info.path, False, int(info.size), modified))
-    return entries
-
-
-def look_up_s3(s3fs, key: str) -> Optional[S3Entry]:
-    """The object at `key` (one HEAD: for lists that name objects without their size), or None when there is none."""
-    from pyarrow import fs
-
-    info = s3fs.get_file_info(key)
-    if info.type != fs.FileType.File:
-        return None
-    return S3Entry(info.path, False, int(info.size), int(info.mtime_ns // 1_000_000) if info.mtime_ns else 0)
+            found.append((info.path, info.type == fs.FileType.Directory, int(info.size or 0), modified))
+    return found

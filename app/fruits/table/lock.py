@@ -26,6 +26,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Callable, Optional
 
+from fruits.config.job_config import S3Settings
 from fruits.config.layout import LOCK
 from fruits.config.settings import Settings
 from fruits.errors import ConfigError
@@ -181,6 +182,6 @@ class OutputLock:
         self.release()
 
 
-def lock_store(spark, output: str):
+def lock_store(spark, output: str, s3: Optional[S3Settings] = None):
     """The conditional file that holds `output`'s lock (fruits.storage.conditional)."""
-    return conditional_file(spark, f"{output}/{LOCK}")
+    return conditional_file(spark, f"{output}/{LOCK}", s3)

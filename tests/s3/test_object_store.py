@@ -10,9 +10,10 @@ import urllib.request
 import pytest
 
 from fruits.config.job_config import S3Settings
+from fruits.storage import object_store
+from fruits.storage.object_store import ConditionFailed, ObjectChanged
 from fruits.storage.reads import ReadFailure, StoreSpec, read_files, read_s3_file
 from fruits.storage.retry import is_retryable
-from fruits.storage.s3_get import ObjectChanged, S3Getter
 from s3kit import ACCESS_KEY, BUCKET, SECRET_KEY
 
 pytestmark = pytest.mark.s3
@@ -27,8 +28,26 @@ def keys(monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
 
 
-def getter(endpoint: str) -> S3Getter:
-    return S3Getter(S3Settings(endpoint=endpoint, path_style=True))
+@pytest.fixture(autouse=True)
+def fresh_clients():
+    """Each test reads the credentials its environment holds (clients are kept per process)."""
+    object_store.clear_clients()
+    yield
+    object_store.clear_clients()
+
+
+class Reader:
+    """The job's S3 GET against one endpoint."""
+
+    def __init__(self, endpoint: str):
+        self.s3 = S3Settings(endpoint=endpoint, path_style=True)
+
+    def get(self, uri: str, size: int) -> bytes:
+        return object_store.get(self.s3, uri, size)
+
+
+def getter(endpoint: str) -> Reader:
+    return Reader(endpoint)
 
 
 def requests_by_api(endpoint: str) -> dict[str, float]:
@@ -65,7 +84,7 @@ def test_missing_object_is_final_and_reported_as_disappeared(minio, keys):
     with pytest.raises(FileNotFoundError, match="NoSuchKey") as raised:
         getter(minio.endpoint).get(f"s3a://{BUCKET}/get/never-written.jpg", 10)
     assert not is_retryable(raised.value)
-    failure = read_s3_file(getter(minio.endpoint), f"s3a://{BUCKET}/get/never-written.jpg", 10)
+    failure = read_s3_file(getter(minio.endpoint).s3, f"s3a://{BUCKET}/get/never-written.jpg", 10)
     assert failure == ReadFailure("file disappeared during the run")
 
 
@@ -92,15 +111,15 @@ def test_no_credentials_is_a_clear_refusal(minio, monkeypatch, tmp_path):
 def test_another_size_than_listed_is_a_changed_object_and_the_connection_stays_usable(minio, keys):
     minio.client().put_object(Bucket=BUCKET, Key="get/grown.jpg", Body=os.urandom(5000))
     minio.client().put_object(Bucket=BUCKET, Key="get/same.jpg", Body=b"pear")
-    reader = S3Getter(S3Settings(endpoint=minio.endpoint, path_style=True))
+    reader = getter(minio.endpoint)
     with pytest.raises(ObjectChanged, match=r"5,000 bytes now, 100 listed"):
         reader.get(f"s3a://{BUCKET}/get/grown.jpg", 100)
     assert reader.get(f"s3a://{BUCKET}/get/same.jpg", 4) == b"pear"
     minio.client().put_object(Bucket=BUCKET, Key="get/huge.jpg", Body=os.urandom(300_000))
-    with pytest.raises(ObjectChanged, match=r"over 65,536 bytes now, 100 listed"):  # not downloaded
+    with pytest.raises(ObjectChanged, match=r"300,000 bytes now, 100 listed"):  # told by the answer's length, body not read
         reader.get(f"s3a://{BUCKET}/get/huge.jpg", 100)
     assert reader.get(f"s3a://{BUCKET}/get/same.jpg", 4) == b"pear"
-    failure = read_s3_file(reader, f"s3a://{BUCKET}/get/grown.jpg", 100)
+    failure = read_s3_file(reader.s3, f"s3a://{BUCKET}/get/grown.jpg", 100)
     assert failure == ReadFailure("object changed during the run (5,000 bytes now, 100 listed)")
 
 
@@ -113,3 +132,34 @@ def test_reset_and_cut_connections_are_retryable_and_name_no_credentials(minio, 
         assert is_retryable(raised.value), raised.value
         assert "X-Amz" not in str(raised.value) and ACCESS_KEY not in str(raised.value)
     assert len(getter(minio_proxy.endpoint).get(uri, 1 << 20)) == 1 << 20
+
+
+def test_conditional_puts_let_one_writer_win_and_refuse_a_stale_version(minio, keys):
+    s3 = S3Settings(endpoint=minio.endpoint, path_style=True)
+    uri = f"s3a://{BUCKET}/cond/_LOCK"
+    first = object_store.put(s3, uri, b"first", if_absent=True)
+    with pytest.raises(ConditionFailed):
+        object_store.put(s3, uri, b"second", if_absent=True)
+    data, etag, _ = object_store.read(s3, uri)
+    assert (data, etag) == (b"first", first)
+    object_store.put(s3, uri, b"renewed", if_etag=etag)
+    with pytest.raises(ConditionFailed):
+        object_store.put(s3, uri, b"late", if_etag=etag)  # the version it read is gone
+    assert object_store.read(s3, uri)[0] == b"renewed"
+    object_store.delete(s3, uri)
+    with pytest.raises(FileNotFoundError):
+        object_store.read(s3, uri)
+
+
+def test_listing_names_every_key_with_its_size_and_copies_stay_on_the_server(minio, keys):
+    s3 = S3Settings(endpoint=minio.endpoint, path_style=True)
+    payloads = {f"list/Training/{label}/{i}.jpg": os.urandom(100 + i) for label in ("Kiwi", "Pêche #2") for i in range(3)}
+    for key, payload in payloads.items():
+        minio.client().put_object(Bucket=BUCKET, Key=key, Body=payload)
+    top = object_store.list_entries(s3, f"{BUCKET}/list/Training", recursive=False)
+    assert sorted((e.name, e.is_folder) for e in top) == [("Kiwi", True), ("Pêche #2", True)]
+    every = object_store.list_entries(s3, f"{BUCKET}/list", recursive=True)
+    assert {e.key: e.size for e in every} == {f"{BUCKET}/{k}": len(v) for k, v in payloads.items()}
+    assert all(e.modified_ms > 0 for e in every)
+    object_store.copy(s3, f"s3a://{BUCKET}/list/Training/Kiwi/0.jpg", f"s3a://{BUCKET}/copied/0.jpg")
+    assert object_store.get(s3, f"s3a://{BUCKET}/copied/0.jpg", 100) == payloads["list/Training/Kiwi/0.jpg"]
