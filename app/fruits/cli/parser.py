@@ -10,12 +10,6 @@ from fruits import __version__
 from fruits.config.job_config import MODEL_DIMS, PRECISIONS, WEIGHT_NAMES, JobConfig, OutputFormat, PackConfig, SampleConfig
 
 
-def add_verbose(parser: argparse.ArgumentParser) -> None:
-    """--verbose for the commands that start Spark: their quiet console is the default."""
-    parser.add_argument("--verbose", action="store_true",
-                        help="also show Spark's and TensorFlow's start-up lines, and the traceback of a failure")
-
-
 def spark_setting(text: str) -> tuple[str, str]:
     """One `--conf key=value`, as spark-submit takes it.
 
@@ -28,8 +22,14 @@ def spark_setting(text: str) -> tuple[str, str]:
     return key.strip(), value
 
 
-def add_conf(parser: argparse.ArgumentParser) -> None:
-    """--conf for the commands that start Spark: passed to the session as they are, over the job's own defaults."""
+def add_spark_options(parser: argparse.ArgumentParser) -> None:
+    """The options of every command that starts Spark: the S3 endpoint and addressing, Spark settings
+    passed as they are (over the job's own defaults), and --verbose (the quiet console is the default)."""
+    parser.add_argument("--s3-endpoint", help="S3 endpoint URL (MinIO, VPC endpoint); env FRUITS_S3_ENDPOINT")
+    parser.add_argument("--s3-path-style", action=argparse.BooleanOptionalAction, default=None,
+                        help="path-style S3 URLs (MinIO needs them); env FRUITS_S3_PATH_STYLE")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show Spark's and TensorFlow's start-up lines, and the traceback of a failure")
     parser.add_argument("--conf", action="append", type=spark_setting, default=[], metavar="KEY=VALUE",
                         help="a Spark setting, as spark-submit's --conf (repeat it for several); it wins over the job's defaults")
 
@@ -84,11 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="project with the current run's scaler + PCA instead of fitting them again")
     run.add_argument("--evaluate", action="store_true",
                      help="also fit a logistic regression on Training, score it on Test (see `fruits evaluate`)")
-    run.add_argument("--s3-endpoint", help="S3 endpoint URL (MinIO, VPC endpoint); env FRUITS_S3_ENDPOINT")
-    run.add_argument("--s3-path-style", action=argparse.BooleanOptionalAction, default=None,
-                     help="path-style S3 URLs (MinIO needs them); env FRUITS_S3_PATH_STYLE")
-    add_conf(run)
-    add_verbose(run)
+    add_spark_options(run)
 
     pack = sub.add_parser("pack", help="add a folder's images to an image pack: Parquet files of their bytes, "
                                        "which `fruits run --input PACK` reads instead of one file per image")
@@ -101,11 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="images read per Spark task (default %(default)s)")
     pack.add_argument("--lock-wait", type=float, default=PackConfig.lock_wait, metavar="SECONDS",
                       help="if another pack is writing the same pack, wait up to this long for it (default: refuse at once)")
-    pack.add_argument("--s3-endpoint", help="S3 endpoint URL (MinIO, VPC endpoint); env FRUITS_S3_ENDPOINT")
-    pack.add_argument("--s3-path-style", action=argparse.BooleanOptionalAction, default=None,
-                      help="path-style S3 URLs (MinIO needs them); env FRUITS_S3_PATH_STYLE")
-    add_conf(pack)
-    add_verbose(pack)
+    add_spark_options(pack)
 
     sample = sub.add_parser("sample", help="generate a synthetic Fruits-360-like data set")
     target = sample.add_mutually_exclusive_group(required=True)
@@ -123,17 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="print a run's metrics and redraw its PCA picture")
     report.add_argument("output", help="the --output of an earlier run")
     report.add_argument("--png", type=Path, help="write the picture here instead of into the run")
-    report.add_argument("--s3-endpoint", help="S3 endpoint URL; env FRUITS_S3_ENDPOINT")
-    report.add_argument("--s3-path-style", action=argparse.BooleanOptionalAction, default=None)
-    add_conf(report)
-    add_verbose(report)
+    add_spark_options(report)
 
     evaluate = sub.add_parser("evaluate", help="logistic regression on a run's features: accuracy and per-class recall")
     evaluate.add_argument("output", help="the --output of an earlier run")
-    evaluate.add_argument("--s3-endpoint", help="S3 endpoint URL; env FRUITS_S3_ENDPOINT")
-    evaluate.add_argument("--s3-path-style", action=argparse.BooleanOptionalAction, default=None)
-    add_conf(evaluate)
-    add_verbose(evaluate)
+    add_spark_options(evaluate)
 
     weights = sub.add_parser("weights", help="where the ImageNet weights are looked for; download them")
     weights.add_argument("action", choices=("where", "download", "demo"),
