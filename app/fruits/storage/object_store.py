@@ -38,6 +38,10 @@ class ObjectChanged(OSError):
         super().__init__(f"object changed during the run ({found:,} bytes now, {listed:,} listed)")
 
 
+class UnaddressableKey(FinalError):
+    """A key obstore cannot name: an empty, `.` or `..` path segment (S3 allows them)."""
+
+
 class ConditionFailed(Exception):
     """A conditional PUT lost: the object exists (create) or changed since it was read (replace)."""
 
@@ -148,7 +152,7 @@ def os_error(exc: BaseException, uri: str) -> OSError:
     if isinstance(exc, (obs.PermissionDeniedError, obs.UnauthenticatedError)) or (status and status.group(1) in ("401", "403")):
         return PermissionError(f"{answer or 'access denied'} for {uri}")
     if isinstance(exc, (obs.InvalidPathError, ValueError)):
-        return FinalError(f"S3 key of {uri} cannot be addressed (an empty, '.' or '..' path segment)")
+        return UnaddressableKey(f"S3 key of {uri} cannot be addressed (an empty, '.' or '..' path segment)")
     if status and status.group(1).startswith("4") and status.group(1) not in ("408", "429"):
         return FinalError(f"{answer} for {uri}")
     if status:
@@ -198,7 +202,7 @@ def list_entries(s3: S3Settings, prefix: str, recursive: bool) -> list[S3Entry]:
         found = obstore.list_with_delimiter(client, folder or None)
     except Exception as exc:  # noqa: BLE001
         mapped = os_error(exc, f"s3a://{prefix}")
-        if isinstance(mapped, FinalError) and "cannot be addressed" in str(mapped):
+        if isinstance(mapped, UnaddressableKey):
             return [S3Entry(path, is_folder, size, modified) for path, is_folder, size, modified
                     in list_with_pyarrow(s3, prefix.rstrip("/"), recursive)]
         raise mapped from None
