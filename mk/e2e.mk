@@ -40,6 +40,9 @@ else
 	  nice -n 19 hack/airgap/build-node-image.sh '$(KIND_NODE_IMAGE)' '$(KIND_CACHE)'
 endif
 
+.PHONY: e2e-images
+e2e-images: kind-node-image image operator-image $(BIN)/kind $(BIN)/kubectl ## Build the e2e tier's images and cluster tools (not MinIO's image: it needs bin/minio, which make test builds)
+
 .PHONY: kind-up
 kind-up: kind-node-image $(BIN)/kubectl ## Create the kind cluster $(KIND_CLUSTER) (kubeconfig in $(KIND_KUBECONFIG)) and wait for Ready
 	eval "$$(images/docker-up.sh)" && $(KIND_ENV) FRUITS_EDIT_DAEMON_JSON='$(KIND_EDIT_DAEMON_JSON)' \

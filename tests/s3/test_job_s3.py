@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from helpers import free_port
-from s3kit import BUCKET, describe, run_fruits
+from s3kit import BUCKET, QUICK_MODEL, describe, run_fruits
 
 pytestmark = pytest.mark.s3
 
@@ -26,7 +26,7 @@ def read_parquet(client, prefix: str):
 @pytest.fixture(scope="module")
 def s3_run(minio, s3_sample):
     result = run_fruits("run", "--input", s3_sample, "--output", f"s3a://{BUCKET}/features-out", "--weights", "random",
-                        "--pca-k", "4", "--batch-size", "16", "--files-per-partition", "16", endpoint=minio.endpoint)
+                        "--pca-k", "4", "--batch-size", "16", "--files-per-partition", "16", *QUICK_MODEL, endpoint=minio.endpoint)
     assert result.returncode == 0, describe(result)
     client = minio.client()
     run_id = client.get_object(Bucket=BUCKET, Key="features-out/_CURRENT")["Body"].read().decode().strip()
@@ -49,7 +49,7 @@ def test_rows_on_s3_match_the_input(s3_run, small_sample):
     rejected = read_parquet(client, f"features-out/runs/{run_id}/rejected/")
     listed = sum(1 for p in small_sample.rglob("*") if p.is_file())
     assert metrics["counts"]["listed"] == listed == len(features) + len(rejected)
-    assert {len(r["features"]) for r in features} == {2048}
+    assert {len(r["features"]) for r in features} == {metrics["feature_dim"]} == {1280}
     assert {len(r["pca"]) for r in features} == {4}
     assert all(r["path"].startswith(f"s3a://{BUCKET}/fruits/") for r in features)
     assert {"Pêche", "Apple Red 2"} <= {r["label"] for r in features}
@@ -88,7 +88,7 @@ def test_incremental_run_on_s3_reuses_every_unchanged_row(minio, s3_run):
     """With --reuse-model nothing changes in the kept rows: the table's files are copied inside S3."""
     client, run_id, _ = s3_run
     result = run_fruits("run", "--input", f"s3a://{BUCKET}/fruits", "--output", f"s3a://{BUCKET}/features-out",
-                        "--weights", "random", "--pca-k", "4", "--incremental", "--reuse-model", endpoint=minio.endpoint)
+                        "--weights", "random", "--pca-k", "4", "--incremental", "--reuse-model", *QUICK_MODEL, endpoint=minio.endpoint)
     assert result.returncode == 0, describe(result)
     new_id = client.get_object(Bucket=BUCKET, Key="features-out/_CURRENT")["Body"].read().decode().strip()
     assert new_id != run_id

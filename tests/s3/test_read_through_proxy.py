@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from s3kit import ACCESS_KEY, BUCKET, SECRET_KEY
+from s3kit import ACCESS_KEY, BUCKET, QUICK_MODEL, SECRET_KEY
 
 pytestmark = pytest.mark.s3
 
@@ -72,7 +72,7 @@ def test_pack_and_run_over_the_pack_on_s3_at_cloud_latency(minio, minio_proxy, s
     assert f"the pack holds {len(objects):,} files" in log, log[-3000:]
     output = tmp_path / "out"
     run = start_fruits("run", "--input", pack_uri, "--output", str(output), "--weights", "random", "--pca-k", "3",
-                       "--files-per-partition", "8", endpoint=minio_proxy.endpoint)
+                       "--files-per-partition", "8", *QUICK_MODEL, endpoint=minio_proxy.endpoint)
     log = run.communicate(timeout=900)[0]
     assert run.returncode == 0, log[-5000:]
     run_id = (output / "_CURRENT").read_text().strip()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from fruits.inputs.entry_rules import HIDDEN_KEY_REASON
-from s3kit import ACCESS_KEY, BUCKET, SECRET_KEY, describe, run_fruits
+from s3kit import ACCESS_KEY, BUCKET, QUICK_MODEL, SECRET_KEY, describe, run_fruits
 
 pytestmark = pytest.mark.s3
 
@@ -35,7 +35,7 @@ def keys(client, prefix: str) -> set[str]:
 def test_live_lock_refuses_the_run_naming_the_holder_and_writes_nothing(minio, s3_sample):
     client, output = minio.client(), "shared-live"
     put_lock(client, output, expires_in=3600)
-    result = run_fruits("run", "--input", s3_sample, "--output", f"s3a://{BUCKET}/{output}", *RUN_ARGS, endpoint=minio.endpoint)
+    result = run_fruits("run", "--input", s3_sample, "--output", f"s3a://{BUCKET}/{output}", *RUN_ARGS, *QUICK_MODEL, endpoint=minio.endpoint)
     assert result.returncode == 2, describe(result)
     assert "locked by another run (other-host:4242, run 20260101T000000Z-0ther0" in result.stderr, describe(result)
     assert keys(client, f"{output}/") == {f"{output}/_LOCK"}, "a refused run wrote into the output"
@@ -50,7 +50,7 @@ def test_expired_lock_is_taken_over_and_cleanup_keeps_what_is_not_ours(minio, s3
     client.put_object(Bucket=BUCKET, Key=lookalike, Body=b"not the job's either")
     runs = []
     for _ in range(2):
-        result = run_fruits("run", "--input", s3_sample, "--output", f"s3a://{BUCKET}/{output}", "--keep-runs", "1", *RUN_ARGS,
+        result = run_fruits("run", "--input", s3_sample, "--output", f"s3a://{BUCKET}/{output}", "--keep-runs", "1", *RUN_ARGS, *QUICK_MODEL,
                             endpoint=minio.endpoint)
         assert result.returncode == 0, describe(result)
         assert "taking over the expired lock" in result.stderr or runs, describe(result)
@@ -69,6 +69,7 @@ def test_two_runs_started_8_s_apart_on_s3_one_refused_and_current_never_moves_ba
            "FRUITS_S3_ENDPOINT": minio.endpoint, "FRUITS_S3_PATH_STYLE": "true"}
     fruits = str(Path(sys.executable).parent / "fruits")
 
+    # ResNet50, the default: the first run must still hold the lock when the second one asks for it.
     def start(*extra: str) -> subprocess.Popen:
         return subprocess.Popen([fruits, "run", "--input", s3_sample, "--output", f"s3a://{BUCKET}/{output}", "--keep-runs", "1",
                                  *RUN_ARGS, *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
@@ -109,7 +110,7 @@ def test_hidden_keys_on_s3_are_rejected_rows_not_dropped(minio, small_sample):
         client.put_object(Bucket=BUCKET, Key=key, Body=body)
     output = "hidden-out"
     result = run_fruits("run", "--input", f"s3a://{BUCKET}/{prefix}", "--output", f"s3a://{BUCKET}/{output}", "--weights", "random",
-                        "--pca-k", "2", "--batch-size", "16", endpoint=minio.endpoint)
+                        "--pca-k", "2", "--batch-size", "16", *QUICK_MODEL, endpoint=minio.endpoint)
     assert result.returncode == 0, describe(result)
     run_id = client.get_object(Bucket=BUCKET, Key=f"{output}/_CURRENT")["Body"].read().decode().strip()
     metrics = json.loads(client.get_object(Bucket=BUCKET, Key=f"{output}/runs/{run_id}/metrics.json")["Body"].read())

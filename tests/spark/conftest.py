@@ -7,7 +7,7 @@ import pytest
 from fruits.config.job_config import JobConfig
 from fruits.pipeline.job import run_job
 from fruits.spark.session import build_session
-from sparkkit import REFERENCE_SEED, job_config
+from sparkkit import REFERENCE_MODEL, REFERENCE_SEED, job_config
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +19,6 @@ def spark():
 
 @pytest.fixture(scope="session")
 def reference_run(spark, small_sample, tmp_path_factory):
-    """The job on the small sample with random weights, keeping a 90% variance target."""
+    """ResNet50 (the default) on the small sample with random weights, keeping a 90% variance target."""
     output = tmp_path_factory.mktemp("lake") / "out"
-    return run_job(job_config(small_sample, output, seed=REFERENCE_SEED), spark)
+    return run_job(job_config(small_sample, output, model=REFERENCE_MODEL, seed=REFERENCE_SEED), spark)

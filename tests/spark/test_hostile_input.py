@@ -1,6 +1,6 @@
 """A hostile input folder, run as a user would run it: `fruits run` under LC_ALL=POSIX, as a non-root
-user (nobody, when the tests run as root), each Python worker under an address-space limit; plain,
-with --limit, and --incremental twice. Every entry that is not a folder appears exactly once, in
+user (nobody, when the tests run as root), each Python worker under an address-space limit; with
+--limit, and --incremental twice (the first is a whole run). Every entry that is not a folder appears exactly once, in
 features or in rejected with a reason, and the run exits 0 (in local mode a killed worker fails
 the job)."""
 
@@ -157,12 +157,6 @@ def check_every_entry_once(result: subprocess.CompletedProcess, output: Path, ex
     return metrics
 
 
-def test_hostile_folder_every_entry_once_under_posix_as_non_root(hostile):
-    root, home, expected = hostile
-    output = home / "out-pêche"  # a non-ASCII output path too: the JVM writes there under POSIX
-    check_every_entry_once(fruits(root, output, home), output, expected)
-
-
 def test_hostile_folder_with_limit_reads_no_path_as_a_glob(hostile):
     root, home, expected = hostile
     output = home / "out-limit"
@@ -170,9 +164,10 @@ def test_hostile_folder_with_limit_reads_no_path_as_a_glob(hostile):
     check_every_entry_once(fruits(root, output, home, "--limit", "14"), output, expected, subset=set(first))
 
 
-def test_hostile_folder_incremental_reuses_every_row(hostile):
+def test_hostile_folder_every_entry_once_under_posix_as_non_root_then_every_row_reused(hostile):
     root, home, expected = hostile
-    output = home / "out-incremental"
+    output = home / "out-pêche"  # a non-ASCII output path too: the JVM writes there under POSIX
+    # On an empty output an incremental run is a whole run; the second one reuses every row.
     check_every_entry_once(fruits(root, output, home, "--incremental"), output, expected)
     metrics = check_every_entry_once(fruits(root, output, home, "--incremental"), output, expected)
     assert metrics["incremental"]["new"] == 0 and metrics["model_calls"] == 0, metrics["incremental"]

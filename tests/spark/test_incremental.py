@@ -11,7 +11,7 @@ from fruits.config.settings import Settings
 from fruits.errors import ConfigError
 from fruits.pipeline.job import run_job
 from fruits.sample import CLASSES, render
-from sparkkit import job_config
+from sparkkit import QUICK_INT8, job_config
 
 pytestmark = pytest.mark.spark
 
@@ -85,7 +85,7 @@ def test_incremental_refuses_features_made_with_other_weights(spark, growing_inp
 def test_int8_incremental_runs_reuse_the_first_calibration(spark, growing_input, tmp_path):
     """int8 is calibrated once: later incremental runs featurize new images with the same int8 model."""
     output = tmp_path / "out"
-    settings = dict(pca_k=3, pca_variance=None, precision="int8")
+    settings = dict(pca_k=3, pca_variance=None, **QUICK_INT8)
     first = run_job(job_config(growing_input, output, **settings), spark)
     assert "quantize" in first.metrics["stage_seconds"] and "reused_from" not in first.metrics["precision"]
     idle = run_job(job_config(growing_input, output, incremental=True, **settings), spark)

@@ -17,8 +17,8 @@ FRUITS = str(Path(sys.executable).parent / "fruits")
 
 
 def fruits_run(sample: Path, output: Path, *extra: str):
-    args = [FRUITS, "run", "--input", str(sample), "--output", str(output), "--weights", "random",
-            "--pca-k", "3", "--limit", "30", "--files-per-partition", "8", "--master", "local[2]", *extra]
+    args = [FRUITS, "run", "--input", str(sample), "--output", str(output), "--model", "efficientnet-lite0",
+            "--weights", "random", "--pca-k", "3", "--limit", "30", "--files-per-partition", "8", "--master", "local[2]", *extra]
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 

@@ -17,7 +17,7 @@ from fruits.pipeline.pack import _Examples, _make_reader, run_pack
 from fruits.sample import CLASSES, render
 from fruits.storage.local import local_uri
 from fruits.storage.reads import StoreSpec
-from sparkkit import REFERENCE_SEED, job_config
+from sparkkit import QUICK_INT8, REFERENCE_MODEL, REFERENCE_SEED, job_config
 
 pytestmark = pytest.mark.spark
 
@@ -47,7 +47,7 @@ def test_a_run_over_the_pack_writes_the_table_a_run_over_the_folder_writes(spark
     listed = reference_run.metrics["counts"]["listed"]
     assert packed.generation.rows == listed and packed.unread == 0
     assert packed.generation.images == reference_run.metrics["counts"]["images"]
-    over_pack = run_job(job_config(tmp_path / "pack", tmp_path / "out", seed=REFERENCE_SEED), spark)
+    over_pack = run_job(job_config(tmp_path / "pack", tmp_path / "out", model=REFERENCE_MODEL, seed=REFERENCE_SEED), spark)
     assert over_pack.metrics["counts"] == reference_run.metrics["counts"]
     assert over_pack.metrics["input_pack"] == {"generations": [packed.generation.name], "rows": listed}
     assert reference_run.metrics["input_pack"] is None
@@ -141,7 +141,7 @@ def test_a_file_that_cannot_be_read_is_left_out_with_its_reason(spark, images):
 
 def test_int8_calibrates_on_the_packs_bytes(spark, images, tmp_path):
     pack(spark, images, tmp_path / "pack")
-    run = run_job(job_config(tmp_path / "pack", tmp_path / "out", pca_k=3, pca_variance=None, precision="int8"), spark)
+    run = run_job(job_config(tmp_path / "pack", tmp_path / "out", pca_k=3, pca_variance=None, **QUICK_INT8), spark)
     precision = run.metrics["precision"]
     assert precision["mode"] == "int8" and run.metrics["counts"]["consistent"]
     assert precision["calibration_images"] > 0

@@ -21,8 +21,8 @@ WAVE_IMAGES = 8
 
 
 def fruits_run(sample: Path, output: Path, *extra: str) -> subprocess.Popen:
-    args = [FRUITS, "run", "--input", str(sample), "--output", str(output), "--weights", "random", "--pca-k", "3",
-            "--files-per-partition", "2", "--master", "local[2]", *extra]
+    args = [FRUITS, "run", "--input", str(sample), "--output", str(output), "--model", "efficientnet-lite0", "--weights", "random",
+            "--pca-k", "3", "--files-per-partition", "2", "--master", "local[2]", *extra]
     env = {**os.environ, "FRUITS_WAVE_IMAGES": str(WAVE_IMAGES)}
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, env=env)
 
