@@ -97,9 +97,9 @@ def test_history_server_reads_the_event_logs_as_a_restricted_pod(rendered, value
 def test_driver_stays_on_demand_and_executors_go_to_spot(rendered):
     spec = app_spec(rendered["values-eks.yaml"])
     driver, executor = spec["driver"], spec["executor"]
-    assert driver["nodeSelector"] == {"kubernetes.io/os": "linux", "karpenter.sh/capacity-type": "on-demand"}
+    assert driver["nodeSelector"] == {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "karpenter.sh/capacity-type": "on-demand"}
     assert driver["annotations"]["karpenter.sh/do-not-disrupt"] == "true"
-    assert executor["nodeSelector"] == {"kubernetes.io/os": "linux", "karpenter.sh/capacity-type": "spot"}
+    assert executor["nodeSelector"] == {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "karpenter.sh/capacity-type": "spot"}
     assert "karpenter.sh/do-not-disrupt" not in executor.get("annotations", {})
 
 

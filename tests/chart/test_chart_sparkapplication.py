@@ -159,7 +159,7 @@ def test_metrics_placement_and_existing_secret_from_ci_values(rendered):
     assert "PrometheusServlet" in spec["sparkConf"]["spark.metrics.conf.*.sink.prometheusServlet.class"]
     assert spec["driver"]["annotations"]["prometheus.io/scrape"] == "true"
     for role in ("driver", "executor"):
-        assert spec[role]["nodeSelector"] == {"workload": "spark"}
+        assert spec[role]["nodeSelector"] == {"workload": "spark", "kubernetes.io/arch": "amd64"}
         assert spec[role]["tolerations"][0]["key"] == "dedicated"
         refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in spec[role]["env"] if "valueFrom" in e}
         assert refs == {"lake-keys"}

@@ -84,6 +84,7 @@ this Spark, so the image lacks it (the job commits each run atomically itself).
 {{- $_ := set $conf "spark.dynamicAllocation.shuffleTracking.enabled" "true" }}
 {{- $_ := set $conf "spark.dynamicAllocation.shuffleTracking.timeout" (printf "%ds" (int $da.shuffleTrackingTimeoutSeconds)) }}
 {{- $_ := set $conf "spark.dynamicAllocation.executorIdleTimeout" (printf "%ds" (int $da.executorIdleTimeoutSeconds)) }}
+{{- $_ := set $conf "spark.dynamicAllocation.cachedExecutorIdleTimeout" (printf "%ds" (int $da.cachedExecutorIdleTimeoutSeconds)) }}
 {{- end }}
 {{- with .Values.decommission }}
 {{- if .enabled }}
