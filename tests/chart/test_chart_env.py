@@ -32,8 +32,21 @@ def plain(template) -> dict:
 
 
 def test_default_env_is_only_the_charts_own(plain):
-    assert [n for n, _ in env(plain["driver"])] == ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "HOME"]
+    assert [n for n, _ in env(plain["driver"])] == ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "HOME", "FRUITS_POD_UID"]
     assert [n for n, _ in env(plain["executor"])][-1] == "DECOM_TIMEOUT_S"
+
+
+@pytest.mark.parametrize("values_file", ["values-kind.yaml", "values-eks.yaml", SCHEDULED])
+def test_the_driver_names_its_lock_by_its_pod_uid(rendered, values_file):
+    """The output lock's holder is the pod (its UID), not its host name: two pods of one name in two
+    namespaces are two holders (fruits.table.lock)."""
+    objects = rendered[values_file].of_kind("SparkApplication") + [
+        {"spec": o["spec"]["template"]} for o in rendered[values_file].of_kind("ScheduledSparkApplication")]
+    assert objects
+    for spec in (o["spec"] for o in objects):
+        driver = {e["name"]: e for e in spec["driver"]["env"]}
+        assert driver["FRUITS_POD_UID"] == {"name": "FRUITS_POD_UID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}}
+        assert "FRUITS_POD_UID" not in {e["name"] for e in spec["executor"]["env"]}
 
 
 def test_driver_env_is_rendered_on_the_driver_only_after_the_charts_own(template, plain):
@@ -89,6 +102,7 @@ def test_env_value_that_is_not_a_string_is_refused(template):
 
 @pytest.mark.parametrize("values_file, role, name", [
     ("values-kind.yaml", "driver", "HOME"),
+    ("values-kind.yaml", "driver", "FRUITS_POD_UID"),
     ("values-kind.yaml", "driver", "AWS_SECRET_ACCESS_KEY"),
     ("values-kind.yaml", "executor", "AWS_REGION"),
     ("values-kind.yaml", "executor", "DECOM_TIMEOUT_S"),

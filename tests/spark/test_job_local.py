@@ -183,6 +183,25 @@ def test_one_image_is_refused_before_anything_is_written(spark, small_sample, tm
     assert not (tmp_path / "out" / "_CURRENT").exists()
 
 
+def test_a_run_whose_lock_was_taken_over_commits_nothing(spark, small_sample, tmp_path, monkeypatch):
+    """Its lease ran out while it stalled and another run took the lock: the commit's fence stops it."""
+    from fruits.config.layout import LOCK, POINTER
+    from fruits.table.lock import LockLost, LockRecord, OutputLock
+
+    output, confirm = tmp_path / "out", OutputLock.confirm
+    theirs = LockRecord(owner="elsewhere:7", run_id="20260101T000009Z-7a4e00", acquired=0.0, expires=9e9, instance="pod/theirs")
+
+    def taken_over_then_confirm(lock):
+        (output / LOCK).write_bytes(theirs.to_bytes())
+        return confirm(lock)
+
+    monkeypatch.setattr(OutputLock, "confirm", taken_over_then_confirm)
+    with pytest.raises(LockLost, match="nothing was committed"):
+        run_job(job_config(small_sample, output, pca_k=2, pca_variance=None, limit=10), spark)
+    assert not (output / POINTER).exists()
+    assert json.loads((output / LOCK).read_text())["run_id"] == theirs.run_id, "the other run's lock was released"
+
+
 def test_lake_commit_refuses_an_incomplete_run(spark, tmp_path):
     from fruits.config.layout import RunLocation
 

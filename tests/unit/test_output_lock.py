@@ -12,7 +12,7 @@ import pytest
 
 from fruits.config.layout import LOCK
 from fruits.storage.conditional import LocalConditionalFile
-from fruits.table.lock import LockRecord, OutputLock, OutputLockedError
+from fruits.table.lock import LockLost, LockRecord, OutputLock, OutputLockedError, process_instance
 
 
 def lock_for(tmp_path, run_id: str, **kwargs) -> OutputLock:
@@ -92,14 +92,52 @@ def test_take_over_loses_cleanly_when_the_lock_changed_meanwhile(tmp_path):
     assert LockRecord.from_bytes(store.read()[0], 0.0).run_id == "r2", "a lock that changed under the take-over must be put back"
 
 
-def test_lock_of_a_dead_process_on_this_host_is_taken_over_at_once(tmp_path):
-    import socket
+def dead_pid() -> str:
     import subprocess
     import sys
 
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
-    dead = LockRecord(owner=f"{socket.gethostname()}:{gone.stdout.strip()}", run_id="20260101T000000Z-dead01",
-                      acquired=time.time(), expires=time.time() + 3600)
+    return subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_lock_of_a_dead_process_of_this_instance_is_taken_over_at_once(tmp_path):
+    import socket
+
+    dead = LockRecord(owner=f"{socket.gethostname()}:{dead_pid()}", run_id="20260101T000000Z-dead01",
+                      acquired=time.time(), expires=time.time() + 3600, instance=process_instance())
     (tmp_path / LOCK).write_bytes(dead.to_bytes())
     with lock_for(tmp_path, "20260101T000001Z-a11ve0"):
         assert json.loads((tmp_path / LOCK).read_text())["run_id"] == "20260101T000001Z-a11ve0"
+
+
+@pytest.mark.parametrize("instance", ["pod/another-pod-of-the-same-name", ""])
+def test_same_host_name_and_a_pid_not_seen_here_is_not_taken_for_dead_elsewhere(tmp_path, instance):
+    """Two pods of one name in two namespaces (or a lock file without an instance): the pid says
+    nothing here, so the lock is held until its lease ends."""
+    import socket
+
+    other = LockRecord(owner=f"{socket.gethostname()}:{dead_pid()}", run_id="20260101T000000Z-0ther1",
+                       acquired=time.time(), expires=time.time() + 3600, instance=instance)
+    (tmp_path / LOCK).write_bytes(other.to_bytes())
+    with pytest.raises(OutputLockedError, match="20260101T000000Z-0ther1"):
+        lock_for(tmp_path, "20260101T000001Z-b11ve0", pod_uid="this-pod").acquire()
+
+
+def test_the_instance_is_the_pod_when_there_is_one():
+    assert process_instance("3f2a-uid") == "pod/3f2a-uid"
+    assert process_instance() == process_instance() != process_instance("3f2a-uid")
+    assert json.loads(LockRecord("h:1", "r", 0.0, 1.0, process_instance("u")).to_bytes())["instance"] == "pod/u"
+
+
+def test_a_holder_whose_lock_was_taken_over_cannot_confirm_it_before_committing(tmp_path):
+    mine = lock_for(tmp_path, "20260101T000000Z-333333", lease_seconds=3600)
+    mine.acquire()
+    try:
+        mine.confirm()  # still ours: renewed
+        theirs = LockRecord(owner="other:2", run_id="20260101T000009Z-444444", acquired=time.time(), expires=time.time() + 3600)
+        (tmp_path / LOCK).write_bytes(theirs.to_bytes())  # our lease ran out while we stalled; they took over
+        with pytest.raises(LockLost, match="taken over by another run .*20260101T000000Z-333333.*nothing was committed"):
+            mine.confirm()
+        assert json.loads((tmp_path / LOCK).read_text())["run_id"] == "20260101T000009Z-444444"
+    finally:
+        mine.release()
+    assert json.loads((tmp_path / LOCK).read_text())["run_id"] == "20260101T000009Z-444444", "release took their lock"

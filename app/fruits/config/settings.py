@@ -133,6 +133,9 @@ class Settings:
         "FRUITS_WAVE_IMAGES", 16_384, _positive_int, "images per wave; a restarted run resumes after the last committed wave")
     lock_lease_seconds: float = _env(
         "FRUITS_LOCK_LEASE_SECONDS", 300.0, _positive_float, "lease of the output's lock; a crashed run's lock expires after it")
+    pod_uid: Optional[str] = _env(
+        "FRUITS_POD_UID", None, _text,
+        "set by the chart from the driver pod's UID: names the lock's holder uniquely, whatever the pod's host name")
     max_file_bytes: int = _env(
         "FRUITS_MAX_FILE_BYTES", 64 << 20, _positive_int, "larger files are rejected unread (64 MiB)")
     max_pixels: int = _env(

@@ -49,7 +49,7 @@ def run_job(config: JobConfig, spark: Optional[SparkSession] = None) -> RunResul
     run_id = new_run_id()
     store = lock_store(spark, lake.output, effective_s3(spark, config.s3))
     lock = OutputLock(store, lake.output, run_id, wait_seconds=config.lock_wait,
-                      lease_seconds=config.settings.lock_lease_seconds)
+                      lease_seconds=config.settings.lock_lease_seconds, pod_uid=config.settings.pod_uid)
     with lock:
         lake.remove_stale_temporaries()
         run = start(config, spark, lake, weights, run_id)
@@ -58,6 +58,6 @@ def run_job(config: JobConfig, spark: Optional[SparkSession] = None) -> RunResul
         reduced = reduce_stage(run, listed, featurized)
         written = write_stage(run, reduced)
         metrics = build_metrics(run, listed, featurized, reduced, written)
-        commit_stage(run, metrics)
+        commit_stage(run, metrics, fence=lock.confirm)
         listed.cached.unpersist()
     return RunResult(run=run.run, metrics=metrics, pack=packed)

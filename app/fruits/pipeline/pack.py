@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator, Optional
+from typing import TYPE_CHECKING, Callable, Iterator, Optional
 
 from fruits.config.job_config import PackConfig
 from fruits.config.layout import GENERATION_PATTERN, GENERATION_PREFIX, LOCK, PACK_MANIFEST, is_own_temporary, new_run_id
@@ -64,11 +64,11 @@ def run_pack(config: PackConfig, spark: Optional[SparkSession] = None) -> PackRe
     name = GENERATION_PREFIX + new_run_id()
     store = lock_store(spark, pack.uri, effective_s3(spark, config.s3))
     lock = OutputLock(store, pack.uri, name, wait_seconds=config.lock_wait,
-                      lease_seconds=config.settings.lock_lease_seconds)
+                      lease_seconds=config.settings.lock_lease_seconds, pod_uid=config.settings.pod_uid)
     with lock:
         manifest = read_manifest(pack.files, pack.uri) or PackManifest()
         remove_leftovers(pack, manifest)
-        return _add_generation(spark, pack, config, manifest, name)
+        return _add_generation(spark, pack, config, manifest, name, fence=lock.confirm)
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,8 @@ def remove_leftovers(pack: PackFolder, manifest: PackManifest) -> None:
             pack.files.delete(f"{pack.uri}/{entry}")
 
 
-def _add_generation(spark: SparkSession, pack: PackFolder, config: PackConfig, manifest: PackManifest, name: str) -> PackResult:
+def _add_generation(spark: SparkSession, pack: PackFolder, config: PackConfig, manifest: PackManifest, name: str,
+                    fence: Callable[[], None]) -> PackResult:
     from pyspark.sql import functions as F
 
     source = PackSource(pack.uri, manifest)
@@ -127,7 +128,9 @@ def _add_generation(spark: SparkSession, pack: PackFolder, config: PackConfig, m
     finally:
         listing.files.unpersist()
     committed = manifest.with_generation(generation)
-    # The commit: readers see the manifest before or after, never a mix (the same replace as a run's _CURRENT).
+    # The commit: readers see the manifest before or after, never a mix (the same replace as a run's _CURRENT),
+    # and only while the lock is still ours.
+    fence()
     pack.files.replace(f"{pack.uri}/{PACK_MANIFEST}", committed.to_json().encode("utf-8"), tag=name)
     log.info("committed %s: %d files (%d images, %.1f MB) added; the pack holds %d files in %d generation(s)",
              name, generation.rows, generation.images, generation.bytes / 1e6, committed.rows, len(committed.generations))

@@ -201,6 +201,13 @@ Called with (dict "root" $ "role" "driver"|"executor").
 # The image's HOME is on the read-only root filesystem; caches (Matplotlib, Keras) go to /tmp.
 - name: HOME
   value: {{ $root.Values.writableDirs.tmp | default "/tmp" | quote }}
+{{- if eq .role "driver" }}
+# Names the holder of the output's lock uniquely, whatever the pod's host name (fruits.table.lock).
+- name: FRUITS_POD_UID
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.uid
+{{- end }}
 {{- if and (eq .role "executor") $root.Values.decommission.enabled }}
 # How long /opt/decom.sh waits for the executor to migrate its blocks: the grace period less 30 s.
 - name: DECOM_TIMEOUT_S
