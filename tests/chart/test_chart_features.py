@@ -83,13 +83,38 @@ def test_history_server_reads_the_event_logs_as_a_restricted_pod(rendered, value
     assert f"-Dspark.history.fs.logDirectory={spec['sparkConf']['spark.eventLog.dir']}" in opts
     provider = spec["hadoopConf"]["fs.s3a.aws.credentials.provider"]
     assert f"-Dspark.hadoop.fs.s3a.aws.credentials.provider={provider}" in opts
-    # The executors' account: S3 through IRSA or Pod Identity, no API rights, no token.
-    assert pod["serviceAccountName"] == spec["executor"]["serviceAccount"] and pod["automountServiceAccountToken"] is False
+    # Its own account: S3 through IRSA or Pod Identity, no API rights, no token.
+    assert pod["serviceAccountName"] == "fruits-pipeline-history" and pod["automountServiceAccountToken"] is False
+    account = result.one("ServiceAccount", "fruits-pipeline-history")
+    assert account["automountServiceAccountToken"] is False
+    assert not [b for b in result.of_kind("RoleBinding") + result.of_kind("ClusterRoleBinding")
+                if any(s.get("name") == "fruits-pipeline-history" for s in b.get("subjects", []))]
     assert_restricted(pod["securityContext"], container["securityContext"], "history server")
     assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp"}
     service = result.one("Service", "fruits-pipeline-history")
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
     assert service["spec"]["ports"][0]["port"] == container["ports"][0]["containerPort"] == 18080
+
+
+def test_each_account_has_its_own_iam_role_on_eks(rendered):
+    roles = {a["metadata"]["name"]: a["metadata"].get("annotations", {}).get("eks.amazonaws.com/role-arn")
+             for a in rendered["values-eks.yaml"].of_kind("ServiceAccount") if a["metadata"]["namespace"] == NAMESPACE}
+    assert roles == {"fruits-pipeline-driver": "arn:aws:iam::111122223333:role/fruits-pipeline-driver",
+                     "fruits-pipeline-executor": "arn:aws:iam::111122223333:role/fruits-pipeline-executor",
+                     "fruits-pipeline-history": "arn:aws:iam::111122223333:role/fruits-pipeline-history"}
+
+
+def test_an_account_without_its_own_role_falls_back_to_the_drivers(template):
+    proc = template("values-eks.yaml", "--set", "serviceAccount.executorRoleArn=", "--set", "serviceAccount.historyRoleArn=",
+                    "--show-only", "templates/rbac/serviceaccount.yaml")
+    assert proc.returncode == 0, describe(proc)
+    roles = {a["metadata"]["name"]: a["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] for a in yaml.safe_load_all(proc.stdout) if a}
+    assert set(roles.values()) == {"arn:aws:iam::111122223333:role/fruits-pipeline-driver"} and len(roles) == 3
+
+
+def test_a_role_that_is_not_an_arn_is_refused(template):
+    proc = template("values-eks.yaml", "--set", "serviceAccount.executorRoleArn=fruits-executor")
+    assert proc.returncode != 0 and "executorRoleArn" in proc.stderr, describe(proc)
 
 
 # -- spot-safe executors --------------------------------------------------------------------------

@@ -58,11 +58,20 @@ operator the release namespace is the operator's, and the job must live elsewher
 {{- end }}
 {{- end }}
 
-{{/* Name of the executors' ServiceAccount (no RoleBinding, no API token), also the History Server's. */}}
+{{/* Name of the executors' ServiceAccount (no RoleBinding, no API token). */}}
 {{- define "fruits-pipeline.executorServiceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (printf "%s-executor" (include "fruits-pipeline.fullname" .)) .Values.serviceAccount.executorName }}
 {{- else }}
 {{- default "default" .Values.serviceAccount.executorName }}
+{{- end }}
+{{- end }}
+
+{{/* Name of the History Server's ServiceAccount (no RoleBinding, no API token, its own read-only IAM role). */}}
+{{- define "fruits-pipeline.historyServiceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (printf "%s-history" (include "fruits-pipeline.fullname" .)) .Values.serviceAccount.historyName }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.historyName }}
 {{- end }}
 {{- end }}
