@@ -119,6 +119,25 @@ def test_a_role_that_is_not_an_arn_is_refused(template):
 
 # -- spot-safe executors --------------------------------------------------------------------------
 
+def test_a_drain_waits_for_the_running_driver_on_eks(rendered):
+    result = rendered["values-eks.yaml"]
+    (pdb,) = [p for p in result.of_kind("PodDisruptionBudget") if p["metadata"]["name"] == "fruits-pipeline-driver"]
+    assert pdb["metadata"]["namespace"] == NAMESPACE and pdb["spec"]["maxUnavailable"] == 0
+    selector = pdb["spec"]["selector"]["matchLabels"]
+    for spec in [app_spec(result)] + [o["spec"]["template"] for o in result.of_kind("ScheduledSparkApplication")]:
+        assert selector.items() <= spec["driver"]["labels"].items(), "the budget misses the driver"
+        assert not selector.items() <= spec["executor"]["labels"].items(), "the budget holds executors too"
+    assert not [p for p in rendered["values-kind.yaml"].of_kind("PodDisruptionBudget") if p["metadata"]["name"] == "fruits-pipeline-driver"]
+
+
+def test_the_driver_can_have_a_priority_class_of_its_own(template):
+    proc = template("values-eks.yaml", "--set", "priorityClassName=batch-low", "--set", "driver.priorityClassName=run-critical",
+                    "--show-only", "templates/spark/sparkapplication.yaml")
+    assert proc.returncode == 0, describe(proc)
+    spec = yaml.safe_load(proc.stdout)["spec"]
+    assert (spec["driver"]["priorityClassName"], spec["executor"]["priorityClassName"]) == ("run-critical", "batch-low")
+
+
 def test_driver_stays_on_demand_and_executors_go_to_spot(rendered):
     spec = app_spec(rendered["values-eks.yaml"])
     driver, executor = spec["driver"], spec["executor"]

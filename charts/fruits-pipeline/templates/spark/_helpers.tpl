@@ -158,7 +158,7 @@ tolerations:
 affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with $root.Values.priorityClassName }}
+{{- with default $root.Values.priorityClassName $values.priorityClassName }}
 priorityClassName: {{ . }}
 {{- end }}
 {{- end }}
