@@ -52,3 +52,30 @@ def test_idle_executors_holding_cached_blocks_are_released(rendered, values_file
     conf = rendered[values_file].one("SparkApplication")["spec"]["sparkConf"]
     assert conf["spark.dynamicAllocation.cachedExecutorIdleTimeout"].endswith("s")
     assert int(conf["spark.dynamicAllocation.cachedExecutorIdleTimeout"][:-1]) >= int(conf["spark.dynamicAllocation.executorIdleTimeout"][:-1])
+
+
+def operator_pods(rendered) -> dict[str, dict]:
+    return {o["metadata"]["name"]: o["spec"]["template"]["spec"] for o in rendered.of_kind("Deployment")
+            if o["metadata"]["name"].startswith("fruits-pipeline-spark-operator")}
+
+
+@pytest.mark.parametrize("values_file", VALUES_FILES)
+def test_the_operators_pods_are_not_best_effort(rendered, values_file):
+    """The webhook admits every Spark pod (failurePolicy Fail): under node pressure it must not be
+    the first pod evicted."""
+    pods = operator_pods(rendered[values_file])
+    if not pods:
+        pytest.skip(f"{values_file} brings no operator")
+    assert {name.rsplit("-", 1)[-1] for name in pods} == {"controller", "webhook"}
+    for name, pod in pods.items():
+        for container in pod["containers"]:
+            requests = container.get("resources", {}).get("requests", {})
+            assert requests.get("cpu") and requests.get("memory"), f"{values_file}: {name} requests nothing"
+            assert container["resources"].get("limits", {}).get("memory"), f"{values_file}: {name} has no memory limit"
+
+
+def test_the_eks_webhook_replicas_spread_over_nodes(rendered):
+    (webhook,) = [p for n, p in operator_pods(rendered["values-eks.yaml"]).items() if n.endswith("webhook")]
+    spread = {c["topologyKey"]: c for c in webhook["topologySpreadConstraints"]}
+    assert spread["kubernetes.io/hostname"]["whenUnsatisfiable"] == "DoNotSchedule"
+    assert spread["kubernetes.io/hostname"]["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == "webhook"
