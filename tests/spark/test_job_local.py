@@ -92,6 +92,19 @@ def test_metrics_and_picture_say_the_weights_are_random(reference_run):
         assert picture.format == "PNG"
 
 
+def test_the_run_draws_the_variance_curve_and_an_interactive_scatter_of_its_own_rows(spark, reference_run):
+    pca = reference_run.metrics["pca"]
+    assert len(pca["spectrum"]) > pca["k"] and pca["spectrum"][:pca["k"]] == pca["explained_variance"]
+    with Image.open(local(reference_run.run["variance.png"])) as picture:
+        assert picture.format == "PNG"
+    html = Path(local(reference_run.run["pca_2d.html"])).read_text(encoding="utf-8")
+    table = spark.read.parquet(reference_run.run["features"]).select("path").collect()
+    start = html.index("[", html.rindex("Plotly.newPlot("))
+    traces, _ = json.JSONDecoder().raw_decode(html[start:])
+    hovered = {point[1] for trace in traces for point in trace["customdata"]}
+    assert hovered == {r.path for r in table}, "the page's points are the table's rows (the sample takes all of a small run)"
+
+
 def test_saved_model_projects_the_features_again(spark, reference_run):
     from pyspark.ml import PipelineModel
 

@@ -7,7 +7,7 @@ import sys
 
 from fruits.cli.outputs import ExistingOutput, evaluate_output, report_output
 from fruits.config.job_config import JobConfig, PackConfig, S3Settings
-from fruits.config.layout import CONFUSION, REQUIRED_ARTIFACTS
+from fruits.config.layout import CONFUSION, RUN_ARTIFACTS
 from fruits.config.settings import Settings
 from fruits.errors import ConfigError
 from fruits.pipeline.job import run_job
@@ -39,7 +39,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if "evaluation" in result.metrics:
         print(format_evaluation(result.metrics["evaluation"]))
     print(f"\nOutputs of run {result.run.run_id} (current run of {result.run.output}):")
-    for artifact in (*REQUIRED_ARTIFACTS, *([CONFUSION] if args.evaluate else [])):
+    for artifact in (*RUN_ARTIFACTS, *([CONFUSION] if args.evaluate else [])):
         print(f"  {artifact:13s} {result.run[artifact]}")
     return 0
 

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Optional
 
 from fruits.config.job_config import MODEL_DIMS, JobConfig, S3Settings
-from fruits.config.layout import CONFUSION, FEATURES, METRICS, PICTURE
+from fruits.config.layout import CONFUSION, FEATURES, METRICS
 from fruits.config.settings import Settings
 from fruits.errors import ConfigError
 from fruits.pipeline.summary import picture_points
 from fruits.report.evaluate import evaluate_run, format_evaluation
-from fruits.report.pictures import pca_title, plot_pca_2d
+from fruits.report.pictures import draw_run_pictures, pca_title, plot_pca_2d
 from fruits.report.text import metrics_json, summarize
 from fruits.spark.session import build_session
 from fruits.table.lake import Lake
@@ -63,13 +63,17 @@ def report_output(output: ExistingOutput, png: Optional[Path]) -> None:
         table = table.select("label", F.array(*first).alias("pca"))
     else:
         table = spark.read.parquet(run[FEATURES])
-    points, labels = picture_points(table, metrics["settings"]["seed"])
-    title = pca_title(metrics["weights"]["kind"], metrics["pca"]["explained_variance"], metrics.get("model", "resnet50"))
+    points, labels, paths = picture_points(table, metrics["settings"]["seed"])
+    pca = metrics["pca"]
+    title = pca_title(metrics["weights"]["kind"], pca["explained_variance"], metrics.get("model", "resnet50"))
+    sizes = metrics.get("counts", {}).get("by_label")
     if png is not None:
-        plot_pca_2d(points, labels, title, png)
+        plot_pca_2d(points, labels, title, png, sizes=sizes)
         print(f"picture: {png}")
         return
     with tempfile.TemporaryDirectory() as tmp:
-        drawn = plot_pca_2d(points, labels, title, Path(tmp) / PICTURE)
-        lake.files.upload(drawn, run[PICTURE])
-    print(f"picture: {run[PICTURE]}")
+        drawn = draw_run_pictures(Path(tmp), points, labels, paths, title, pca.get("spectrum") or pca["explained_variance"],
+                                  pca["k"], pca.get("target_variance"), sizes=sizes)
+        for name, local in drawn.items():
+            lake.files.upload(local, run[name])
+            print(f"picture: {run[name]}")

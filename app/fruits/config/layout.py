@@ -10,7 +10,9 @@ NOTES.txt name these constants or point here.
         rejected/               REJECTED_COLUMNS
         model/                  Spark ML PipelineModel (scaler + PCA)
         metrics.json            what the run did
-        pca_2d.png              the first two components, one colour per label
+        pca_2d.png              the first two components, the 15 largest classes in colour
+        pca_2d.html             the same, interactive (zoom, hover: label and path), self-contained
+        variance.png            explained variance per component and cumulative, k and the target marked
         confusion.png           with --evaluate
         int8/                   an int8 run's quantized model (reused by later runs of the lake)
         _FRUITS_RUN             marker: this tool wrote the folder, and the settings a resumed run must share
@@ -44,7 +46,12 @@ MODEL = "model"
 METRICS = "metrics.json"
 PICTURE = "pca_2d.png"
 CONFUSION = "confusion.png"
+INTERACTIVE = "pca_2d.html"
+VARIANCE = "variance.png"
 REQUIRED_ARTIFACTS = (FEATURES, REJECTED, MODEL, METRICS, PICTURE)
+# What a run writes: the required artifacts, then pictures that runs of older versions lack (so a
+# run without them is still complete).
+RUN_ARTIFACTS = (*REQUIRED_ARTIFACTS, INTERACTIVE, VARIANCE)
 # Inside a run: raw features by wave (read back by the reduce passes, kept until the commit so that a
 # restarted run can reuse them, then removed), and the int8 model of an int8 run (kept: the next
 # incremental run featurizes with it, so that its features stay comparable).

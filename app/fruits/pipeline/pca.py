@@ -18,7 +18,7 @@ explained variance reaches it.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import numpy as np
@@ -26,6 +26,8 @@ import numpy as np
 VECTOR_COL = "features_vec"
 SCALED_COL = "scaled"
 PCA_COL = "pca_vec"
+# Explained variance ratios kept beyond k (metrics.json, the variance picture): where the curve bends.
+SPECTRUM_COMPONENTS = 256
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class PcaSummary:
     k: int
     explained_variance: list[float]
     target_variance: Optional[float] = None
+    spectrum: list[float] = field(default_factory=list)  # the first SPECTRUM_COMPONENTS ratios, k or not
 
     @property
     def cumulative(self) -> list[float]:
@@ -45,6 +48,7 @@ class PcaSummary:
             "explained_variance": self.explained_variance,
             "cumulative_explained_variance": self.cumulative,
             "total_explained_variance": self.cumulative[-1] if self.explained_variance else 0.0,
+            "spectrum": self.spectrum,
         }
 
 
@@ -102,7 +106,8 @@ def fit_reduce(features_df, dim: int, k: Optional[int], variance: Optional[float
     scaler = scaler_model(moments.mean, moments.std, VECTOR_COL, SCALED_COL)
     pca = pca_model(spectrum.components[:, :k], spectrum.ratios[:k], SCALED_COL, PCA_COL)
     ratios = [float(x) for x in spectrum.ratios[:k]]
-    return PipelineModel(stages=[scaler, pca]), PcaSummary(k=k, explained_variance=ratios, target_variance=variance)
+    kept = [float(x) for x in spectrum.ratios[:SPECTRUM_COMPONENTS]]
+    return PipelineModel(stages=[scaler, pca]), PcaSummary(k=k, explained_variance=ratios, target_variance=variance, spectrum=kept)
 
 
 def scaler_model(mean: np.ndarray, std: np.ndarray, input_col: str, output_col: str):

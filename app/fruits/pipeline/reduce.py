@@ -38,7 +38,7 @@ def reduce_stage(r: Run, listed: Listed, featurized: Featurized) -> Reduced:
             model = PipelineModel.load(r.previous.run[MODEL])
             stored = r.previous.metrics["pca"]
             pca = PcaSummary(k=stored["k"], explained_variance=stored["explained_variance"],
-                             target_variance=stored.get("target_variance"))
+                             target_variance=stored.get("target_variance"), spectrum=stored.get("spectrum", []))
             log.info("projecting with the model of run %s (k=%d)", r.previous.run.run_id, pca.k)
         else:
             if n_accepted < 2:

@@ -12,16 +12,16 @@ from fruits.report.pictures import MAX_POINTS
 PER_CLASS = 200
 
 
-def picture_points(frame, seed: int, first: str = "pca") -> tuple[list[list[float]], list[str]]:
-    """(points, labels) for the 2-D picture from a frame with `label` and an array column `first`."""
+def picture_points(frame, seed: int, first: str = "pca") -> tuple[list[list[float]], list[str], list[str]]:
+    """(points, labels, paths) for the 2-D pictures from a frame with `label`, `path` and an array column `first`."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     order = Window.partitionBy("label").orderBy(F.rand(seed))
-    rows = (frame.select("label", F.slice(first, 1, 2).alias("xy"))
+    rows = (frame.select("label", "path", F.slice(first, 1, 2).alias("xy"))
             .withColumn("_rank", F.row_number().over(order)).filter(F.col("_rank") <= PER_CLASS)
             .orderBy("_rank", "label").limit(MAX_POINTS).collect())
-    return [list(r.xy) for r in rows], [r.label for r in rows]
+    return [list(r.xy) for r in rows], [r.label for r in rows], [r.path for r in rows]
 
 
 def counts_by(frame, column: str) -> dict[str, int]:

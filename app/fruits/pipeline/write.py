@@ -7,11 +7,11 @@ import math
 import tempfile
 from pathlib import Path
 
-from fruits.config.layout import FEATURES, MODEL, PICTURE, REJECTED
+from fruits.config.layout import FEATURES, MODEL, REJECTED
 from fruits.pipeline.run import Reduced, Run, Written
 from fruits.pipeline.summary import counts_by, picture_points
 from fruits.report.evaluate import evaluate_run
-from fruits.report.pictures import pca_title, plot_pca_2d
+from fruits.report.pictures import draw_run_pictures, pca_title
 from fruits.storage.copies import carry_files
 
 log = logging.getLogger(__name__)
@@ -20,7 +20,7 @@ REJECTED_ROWS_PER_FILE = 1_000_000
 
 
 def write_stage(r: Run, reduced: Reduced) -> Written:
-    """Write the features and rejected tables, the model and the picture into the run folder."""
+    """Write the features and rejected tables, the model and the pictures into the run folder."""
     from pyspark.sql import functions as F
 
     config, run = r.config, r.run
@@ -34,16 +34,20 @@ def write_stage(r: Run, reduced: Reduced) -> Written:
         write_table(reduced.rejected.coalesce(rejected_files), run[REJECTED], config.output_format, config.feature_dim)
         reduced.model.write().overwrite().save(run[MODEL])
         written = r.spark.read.parquet(run[FEATURES]) if config.output_format == "parquet" else reduced.table
-        points, labels = picture_points(written, config.seed)
+        by_label = counts_by(written.select("label"), "label")
+        points, labels, paths = picture_points(written, config.seed)
+        pca = reduced.pca
         with tempfile.TemporaryDirectory() as tmp:
-            title = pca_title(r.weights.kind, reduced.pca.explained_variance, config.model)
-            r.lake.files.upload(plot_pca_2d(points, labels, title, Path(tmp) / PICTURE), run[PICTURE])
+            title = pca_title(r.weights.kind, pca.explained_variance, config.model)
+            drawn = draw_run_pictures(Path(tmp), points, labels, paths, title, pca.spectrum or pca.explained_variance,
+                                      pca.k, pca.target_variance, sizes=by_label)
+            for name, local in drawn.items():
+                r.lake.files.upload(local, run[name])
     evaluation = None
     if config.evaluate:
         with r.timer("evaluate"):
             evaluation = evaluate_run(r.spark, r.lake.files, run, written, config.feature_dim, config.seed)
     by_reason = counts_by(reduced.rejected.select(F.substring_index("reason", ":", 1).alias("reason")), "reason")
-    by_label = counts_by(written.select("label"), "label")
     return Written(table=written, by_label=dict(sorted(by_label.items())), by_reason=by_reason, evaluation=evaluation)
 
 

@@ -19,7 +19,7 @@ import os
 import socket
 from typing import Optional
 
-from fruits.config.layout import LOCK, MARKER, METRICS, POINTER, RAW, REQUIRED_ARTIFACTS, RUN_ID_PATTERN, RUNS, RunLocation, is_own_temporary
+from fruits.config.layout import LOCK, MARKER, METRICS, POINTER, RAW, REQUIRED_ARTIFACTS, RUN_ARTIFACTS, RUN_ID_PATTERN, RUNS, RunLocation, is_own_temporary
 from fruits.config.uris import normalize_uri
 from fruits.errors import ConfigError
 from fruits.storage.hadoop import HadoopFiles
@@ -106,7 +106,7 @@ class Lake:
 
     def clear_outputs(self, run: RunLocation) -> None:
         """Delete what a lost attempt of `run` wrote after featurizing (the tables are rewritten whole)."""
-        for artifact in REQUIRED_ARTIFACTS:
+        for artifact in RUN_ARTIFACTS:
             if self.files.exists(run[artifact]):
                 log.info("removing %s, left by the attempt that did not finish", run[artifact])
                 self.files.delete(run[artifact])
