@@ -100,7 +100,17 @@ def test_kind_hadoop_conf_points_at_the_in_cluster_minio(kind):
     assert conf["fs.s3a.path.style.access"] == "true"
     assert conf["fs.s3a.connection.ssl.enabled"] == "false"
     assert conf["fs.s3a.aws.credentials.provider"].endswith("EnvironmentVariableCredentialsProvider")
-    assert conf["fs.s3a.committer.name"] == "magic"
+
+
+@pytest.mark.parametrize("values_file", ["values-kind.yaml", "values-eks.yaml"])
+def test_s3a_retries_like_production_and_sets_no_committer_it_cannot_use(rendered, values_file):
+    """The job alone gives up after 2 attempts (a wrong endpoint fails in seconds); the cluster's
+    runs retry as long as Hadoop's defaults. An S3A committer does nothing for Spark's Parquet
+    without spark-hadoop-cloud, so none is named."""
+    conf = rendered[values_file].one("SparkApplication")["spec"]["hadoopConf"]
+    assert int(conf["fs.s3a.attempts.maximum"]) >= 5 and int(conf["fs.s3a.retry.limit"]) >= 5
+    assert int(conf["fs.s3a.retry.throttle.limit"]) >= 20
+    assert not [key for key in conf if key.startswith("fs.s3a.committer")]
 
 
 def test_eks_uses_irsa_and_no_keys(eks):

@@ -34,7 +34,10 @@ ContainerCredentialsProvider reads since 2.21).
 
 {{/*
 hadoopConf of the SparkApplication (the operator passes each as spark.hadoop.KEY): S3A endpoint,
-addressing, credentials and the magic committer; spark.hadoopConf from values wins.
+addressing, credentials and retries; spark.hadoopConf from values wins. No S3A committer: Spark's
+Parquet writes use one only through spark-hadoop-cloud, which is not published for this Spark, so
+tables are committed by FileOutputCommitter (v1; renames are server-side copies) and the job's run
+commit keeps readers from ever seeing half a run (docs/decisions.md).
 */}}
 {{- define "fruits-pipeline.s3.hadoopConf" -}}
 {{- $conf := dict
@@ -42,11 +45,10 @@ addressing, credentials and the magic committer; spark.hadoopConf from values wi
   "fs.s3a.endpoint.region" .Values.s3.region
   "fs.s3a.path.style.access" (toString .Values.s3.pathStyleAccess)
   "fs.s3a.aws.credentials.provider" (include "fruits-pipeline.s3.credentialsProvider" .)
-  "fs.s3a.committer.name" .Values.s3.committer
+  "fs.s3a.attempts.maximum" (toString (int .Values.s3.attempts))
+  "fs.s3a.retry.limit" (toString (int .Values.s3.attempts))
+  "fs.s3a.retry.throttle.limit" (toString (int .Values.s3.throttleAttempts))
 -}}
-{{- if eq .Values.s3.committer "magic" }}
-{{- $_ := set $conf "fs.s3a.committer.magic.enabled" "true" }}
-{{- end }}
 {{- with include "fruits-pipeline.s3.endpoint" . }}
 {{- $_ := set $conf "fs.s3a.endpoint" . }}
 {{- $_ := set $conf "fs.s3a.connection.ssl.enabled" (toString (hasPrefix "https://" .)) }}
