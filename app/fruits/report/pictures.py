@@ -54,6 +54,19 @@ def _sampled(points, labels, seed: int, *extra):
     return points[:, 0], ys, points.shape[1], columns
 
 
+def class_groups(labels_arr: np.ndarray, sizes: Optional[Mapping[str, int]] = None) -> list[tuple[str, np.ndarray, str]]:
+    """(legend name, mask, colour) per group of points, drawn in this order: the other classes in
+    grey first (underneath), then each coloured class; the same colours in the PNG and the HTML."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    named = coloured_classes(labels_arr.tolist(), sizes)
+    others = len(set(labels_arr.tolist()) - set(named))
+    cmap = colormaps["tab20" if len(named) > 10 else "tab10"]
+    groups = [(f"{others} other classes", ~np.isin(labels_arr, named), OTHER_COLOUR)] if others else []
+    return groups + [(name, labels_arr == name, to_hex(cmap(i % cmap.N))) for i, name in enumerate(named)]
+
+
 def plot_pca_2d(points: np.ndarray, labels: Sequence[str], title: str, path: Path, seed: int = 0,
                 sizes: Optional[Mapping[str, int]] = None) -> Path:
     """Scatter of the first two components ((n, 2) or (n, 1)) as PNG: the largest classes in colour
@@ -64,16 +77,10 @@ def plot_pca_2d(points: np.ndarray, labels: Sequence[str], title: str, path: Pat
     import matplotlib.pyplot as plt
 
     xs, ys, dims, (labels_arr,) = _sampled(points, labels, seed)
-    named = coloured_classes(labels_arr.tolist(), sizes)
-    others = sorted(set(labels_arr.tolist()) - set(named))
-    cmap = plt.get_cmap("tab20" if len(named) > 10 else "tab10")
     fig, ax = plt.subplots(figsize=(9, 7), dpi=110)
-    if others:
-        mask = ~np.isin(labels_arr, named)
-        ax.scatter(xs[mask], ys[mask], s=6, color=OTHER_COLOUR, label=f"{len(others)} other classes")
-    for i, name in enumerate(named):
-        mask = labels_arr == name
-        ax.scatter(xs[mask], ys[mask], s=12, alpha=0.8, color=cmap(i % cmap.N), label=name)
+    for name, mask, colour in class_groups(labels_arr, sizes):
+        grey = colour == OTHER_COLOUR
+        ax.scatter(xs[mask], ys[mask], s=6 if grey else 12, alpha=1.0 if grey else 0.8, color=colour, label=name)
     ax.set_xlabel("PC1")
     ax.set_ylabel("PC2" if dims > 1 else "(one component)")
     ax.set_title(title, fontsize=10)
@@ -92,15 +99,8 @@ def write_pca_html(points: np.ndarray, labels: Sequence[str], paths: Sequence[st
     import plotly.graph_objects as go
 
     xs, ys, _, (labels_arr, paths_arr) = _sampled(points, labels, seed, paths)
-    named = coloured_classes(labels_arr.tolist(), sizes)
-    groups = [(f"{len(set(labels_arr.tolist()) - set(named))} other classes", ~np.isin(labels_arr, named), OTHER_COLOUR)]
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-               "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5"]
-    groups += [(name, labels_arr == name, palette[i % len(palette)]) for i, name in enumerate(named)]
     figure = go.Figure()
-    for name, mask, colour in groups:
-        if not mask.any():
-            continue
+    for name, mask, colour in class_groups(labels_arr, sizes):
         figure.add_trace(go.Scattergl(
             x=xs[mask], y=ys[mask], mode="markers", name=name, marker={"size": 5, "color": colour},
             customdata=np.stack([labels_arr[mask], paths_arr[mask]], axis=1),

@@ -25,9 +25,8 @@ if TYPE_CHECKING:
     from pyiceberg.table import Table
     from pyiceberg.table.snapshots import Snapshot
 
-# Snapshot summary keys: the run that made the snapshot, and what it was made with.
+# The snapshot summary key naming the run that made the snapshot (commit_run's `properties` add the rest).
 RUN_ID = "fruits.run-id"
-SNAPSHOT_KEYS = ("fruits.model", "fruits.weights", "fruits.precision", "fruits.pca-k", "fruits.explained-variance")
 # Names the current metadata file, for readers that open the table's folder without a catalog (DuckDB).
 VERSION_HINT = "metadata/version-hint.text"
 # The embedded catalog of a local output: an SQLite file beside the tables.
@@ -105,15 +104,15 @@ def table_for(catalog: "Catalog", identifier: str, schema: "pa.Schema", location
             table = catalog.create_table(identifier, schema=optional_schema(schema), location=location)
         except TableAlreadyExistsError:  # another writer created it a moment ago
             table = catalog.load_table(identifier)
+    if table.location().rstrip("/") != location.rstrip("/"):
+        raise ConfigError(f"table {identifier} is registered at {table.location()}, not {location}: "
+                          "choose another table name for this output")
     if table.metadata.name_mapping() is None:
         # Spark's files carry no Iceberg field ids: columns are matched by name.
         from pyiceberg.table import TableProperties
 
         with table.transaction() as transaction:
             transaction.set_properties(**{TableProperties.DEFAULT_NAME_MAPPING: table.schema().name_mapping.model_dump_json()})
-    if table.location().rstrip("/") != location.rstrip("/"):
-        raise ConfigError(f"table {identifier} is registered at {table.location()}, not {location}: "
-                          "choose another table name for this output")
     return table
 
 
