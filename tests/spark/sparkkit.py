@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+import tablekit
 from fruits.config.job_config import JobConfig
+from fruits.config.uris import local_path
 
 # A seed no other test uses: its model cannot already sit in a reused Python worker.
 REFERENCE_SEED = 1234
@@ -26,5 +27,10 @@ def job_config(input_uri, output_uri, **overrides) -> JobConfig:
 
 
 def read_metrics(output: Path) -> dict:
-    run_id = (output / "_CURRENT").read_text().strip()
-    return json.loads((output / "runs" / run_id / "metrics.json").read_text())
+    return tablekit.metrics(output)
+
+
+def table_of(spark, result, name: str = "features"):
+    """Table `name` of a run (a RunResult) as Spark reads it: the files of the run's snapshot."""
+    output = local_path(result.run.output)
+    return spark.read.parquet(*tablekit.files(output, name, result.run.run_id))

@@ -11,11 +11,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fruits.config.catalog import CatalogSettings
+from fruits.config.settings import Settings
 from fruits.pipeline.job import run_job
 from fruits.sample import CLASSES
 from fruits.table.lake import Lake
 from helpers import bad_files
-from sparkkit import REFERENCE_MODEL, REFERENCE_SEED, job_config, read_metrics
+import tablekit
+from sparkkit import REFERENCE_MODEL, REFERENCE_SEED, job_config, read_metrics, table_of
 
 pytestmark = pytest.mark.spark
 
@@ -26,7 +29,7 @@ def local(uri: str) -> str:
 
 
 def test_features_table_follows_the_contract(spark, reference_run):
-    table = spark.read.parquet(reference_run.run["features"])
+    table = table_of(spark, reference_run)
     types = dict(table.dtypes)
     assert types == {"path": "string", "label": "string", "split": "string", "size": "bigint", "modified": "bigint",
                      "features": "array<float>", "pca": "array<double>"}
@@ -41,13 +44,13 @@ def test_accepted_plus_rejected_is_every_listed_file(spark, reference_run, small
     assert counts["listed"] == on_disk
     assert counts["accepted"] + counts["rejected"] == on_disk
     assert counts["consistent"] is True
-    assert spark.read.parquet(reference_run.run["features"]).count() == counts["accepted"]
-    assert spark.read.parquet(reference_run.run["rejected"]).count() == counts["rejected"]
+    assert table_of(spark, reference_run).count() == counts["accepted"]
+    assert table_of(spark, reference_run, "rejected").count() == counts["rejected"]
 
 
 def test_each_bad_file_is_rejected_with_its_reason_or_converted(spark, reference_run):
-    rejected = {Path(r.path).name: r.reason for r in spark.read.parquet(reference_run.run["rejected"]).collect()}
-    accepted = {Path(r.path).name for r in spark.read.parquet(reference_run.run["features"]).select("path").collect()}
+    rejected = {Path(r.path).name: r.reason for r in table_of(spark, reference_run, "rejected").collect()}
+    accepted = {Path(r.path).name for r in table_of(spark, reference_run).select("path").collect()}
     for name, (_, reason) in bad_files().items():
         if reason is None:
             assert name in accepted, f"{name} should have been converted and accepted"
@@ -56,11 +59,11 @@ def test_each_bad_file_is_rejected_with_its_reason_or_converted(spark, reference
 
 
 def test_labels_and_splits_are_kept_exactly(spark, reference_run):
-    rows = spark.read.parquet(reference_run.run["features"]).select("label", "split").distinct().collect()
+    rows = table_of(spark, reference_run).select("label", "split").distinct().collect()
     assert {r.label for r in rows} == {c.name for c in CLASSES[:8]}
     assert {"Apple Red 2", "Pitahaya Red", "Pêche"} <= {r.label for r in rows}
     assert {r.split for r in rows} == {"Training", "Test"}
-    paths = [r.path for r in spark.read.parquet(reference_run.run["features"]).select("path").collect()]
+    paths = [r.path for r in table_of(spark, reference_run).select("path").collect()]
     assert all(p.startswith("file:/") for p in paths)
 
 
@@ -98,7 +101,7 @@ def test_the_run_draws_the_variance_curve_and_an_interactive_scatter_of_its_own_
     with Image.open(local(reference_run.run["variance.png"])) as picture:
         assert picture.format == "PNG"
     html = Path(local(reference_run.run["pca_2d.html"])).read_text(encoding="utf-8")
-    table = spark.read.parquet(reference_run.run["features"]).select("path").collect()
+    table = table_of(spark, reference_run).select("path").collect()
     start = html.index("[", html.rindex("Plotly.newPlot("))
     traces, _ = json.JSONDecoder().raw_decode(html[start:])
     hovered = {point[1] for trace in traces for point in trace["customdata"]}
@@ -110,7 +113,7 @@ def test_saved_model_projects_the_features_again(spark, reference_run):
 
     from fruits.pipeline.pca import project
 
-    table = spark.read.parquet(reference_run.run["features"])
+    table = table_of(spark, reference_run)
     again = project(PipelineModel.load(reference_run.run["model"]), table.drop("pca")).orderBy("path").collect()
     stored = table.orderBy("path").collect()
     assert np.allclose([r.pca for r in again], [r.pca for r in stored], atol=1e-6)
@@ -118,21 +121,30 @@ def test_saved_model_projects_the_features_again(spark, reference_run):
 
 def test_rerun_gives_the_same_rows_and_keeps_the_previous_run(spark, small_sample, tmp_path):
     output = tmp_path / "out"
-    first = run_job(job_config(small_sample, output, pca_k=5, pca_variance=None), spark)
-    second = run_job(job_config(small_sample, output, pca_k=5, pca_variance=None), spark)
-    assert (output / "_CURRENT").read_text().strip() == second.run.run_id
-    a = spark.read.parquet(first.run["features"]).orderBy("path").collect()
-    b = spark.read.parquet(second.run["features"]).orderBy("path").collect()
+    sweep_now = Settings(sweep_min_age_hours=0)
+    first = run_job(job_config(small_sample, output, pca_k=5, pca_variance=None, settings=sweep_now), spark)
+    second = run_job(job_config(small_sample, output, pca_k=5, pca_variance=None, settings=sweep_now), spark)
+    assert tablekit.current_run_id(output) == second.run.run_id
+    a = table_of(spark, first).orderBy("path").collect()  # the first run, by its run id: time travel
+    b = table_of(spark, second).orderBy("path").collect()
     assert [(r.path, r.label, r.split) for r in a] == [(r.path, r.label, r.split) for r in b]
     assert np.allclose([r.features for r in a], [r.features for r in b], atol=1e-4)
     assert sorted(p.name for p in (output / "runs").iterdir()) == sorted([first.run.run_id, second.run.run_id])
-    third = run_job(job_config(small_sample, output, pca_k=5, pca_variance=None), spark)
+    first_files = tablekit.local_files(output, "features", first.run.run_id)
+    third = run_job(job_config(small_sample, output, pca_k=5, pca_variance=None, settings=sweep_now), spark)
     assert sorted(p.name for p in (output / "runs").iterdir()) == [second.run.run_id, third.run.run_id]
+    # The first run's snapshots expired (--keep-runs 2) and the sweep deleted its files; the others' stay.
+    runs = [s.summary.get(tablekit.RUN_ID) for s in tablekit.table(output).snapshots()]
+    assert runs == [second.run.run_id, third.run.run_id]
+    assert first_files and not any(f.exists() for f in first_files)
+    assert sorted(p.name for p in (output / "features" / "data").iterdir()) == [second.run.run_id, third.run.run_id]
+    assert all(f.exists() for f in tablekit.local_files(output, "features", second.run.run_id))
 
 
 def test_csv_output_flattens_vectors_into_columns(spark, small_sample, tmp_path):
     result = run_job(job_config(small_sample, tmp_path / "csv", pca_k=3, pca_variance=None, output_format="csv", limit=20), spark)
-    table = spark.read.option("header", "true").csv(result.run["features"])
+    table = spark.read.option("header", "true").csv(result.run["features.csv"])
+    assert table_of(spark, result).count() == table.count(), "the table is there too, as for every run"
     assert table.columns[:3] == ["path", "label", "split"]
     last = result.metrics["feature_dim"] - 1
     assert "f_0" in table.columns and f"f_{last}" in table.columns and f"f_{last + 1}" not in table.columns
@@ -142,7 +154,7 @@ def test_csv_output_flattens_vectors_into_columns(spark, small_sample, tmp_path)
 
 def test_limit_takes_the_first_files_in_path_order(spark, small_sample, tmp_path):
     result = run_job(job_config(small_sample, tmp_path / "lim", pca_k=2, pca_variance=None, limit=12), spark)
-    paths = sorted(r.path for r in spark.read.parquet(result.run["features"]).select("path").collect())
+    paths = sorted(r.path for r in table_of(spark, result).select("path").collect())
     everything = sorted(p for p in small_sample.rglob("*.jpg"))
     assert result.metrics["counts"]["listed"] == 12
     assert len(paths) <= 12 and Path(local(paths[0])) == everything[0]
@@ -159,8 +171,8 @@ def test_weights_file_is_loaded_and_recorded(spark, small_sample, tmp_path, refe
     result = run_job(job_config(small_sample, tmp_path / "w", model=REFERENCE_MODEL, weights=str(weights_file), pca_k=2, pca_variance=None, limit=10), spark)
     assert result.metrics["weights"]["kind"] == "file"
     assert len(result.metrics["weights"]["sha256"]) == 64
-    mine = {r.path: r.features for r in spark.read.parquet(result.run["features"]).collect()}
-    ref = {r.path: r.features for r in spark.read.parquet(reference_run.run["features"]).collect()}
+    mine = {r.path: r.features for r in table_of(spark, result).collect()}
+    ref = {r.path: r.features for r in table_of(spark, reference_run).collect()}
     assert mine and all(np.allclose(mine[p], ref[p], atol=1e-4) for p in mine)
 
 
@@ -193,12 +205,12 @@ def test_one_image_is_refused_before_anything_is_written(spark, small_sample, tm
     (folder / one.name).write_bytes(one.read_bytes())
     with pytest.raises(JobError, match="PCA needs at least 2 decoded images, got 1"):
         run_job(job_config(tmp_path / "one", tmp_path / "out"), spark)
-    assert not (tmp_path / "out" / "_CURRENT").exists()
+    assert tablekit.current_run_id(tmp_path / "out") is None
 
 
 def test_a_run_whose_lock_was_taken_over_commits_nothing(spark, small_sample, tmp_path, monkeypatch):
     """Its lease ran out while it stalled and another run took the lock: the commit's fence stops it."""
-    from fruits.config.layout import LOCK, POINTER
+    from fruits.config.layout import LOCK
     from fruits.table.lock import LockLost, LockRecord, OutputLock
 
     output, confirm = tmp_path / "out", OutputLock.confirm
@@ -211,19 +223,19 @@ def test_a_run_whose_lock_was_taken_over_commits_nothing(spark, small_sample, tm
     monkeypatch.setattr(OutputLock, "confirm", taken_over_then_confirm)
     with pytest.raises(LockLost, match="nothing was committed"):
         run_job(job_config(small_sample, output, pca_k=2, pca_variance=None, limit=10), spark)
-    assert not (output / POINTER).exists()
+    assert tablekit.current_run_id(output) is None
     assert json.loads((output / LOCK).read_text())["run_id"] == theirs.run_id, "the other run's lock was released"
 
 
 def test_lake_commit_refuses_an_incomplete_run(spark, tmp_path):
     from fruits.config.layout import RunLocation
 
-    lake = Lake(spark, str(tmp_path / "o"))
+    lake = Lake(spark, str(tmp_path / "o"), CatalogSettings())
     run = RunLocation(lake.output, "20260101T000000Z-aaaaaa")
-    (tmp_path / "o" / "runs" / run.run_id / "features").mkdir(parents=True)
+    (tmp_path / "o" / "runs" / run.run_id / "model").mkdir(parents=True)
     with pytest.raises(RuntimeError, match="incomplete"):
-        lake.commit(run)
-    assert not (tmp_path / "o" / "_CURRENT").exists()
+        lake.commit(run, run.run_id, {})
+    assert tablekit.current_run_id(tmp_path / "o") is None
     assert json.dumps(lake.list_runs()) == json.dumps([run.run_id])
 
 
@@ -236,7 +248,7 @@ def test_efficientnet_lite0_gives_1280_pretrained_features(spark, small_sample, 
                                 pca_k=3, pca_variance=None, limit=24), spark)
     metrics = result.metrics
     assert (metrics["model"], metrics["feature_dim"], metrics["weights"]["kind"]) == ("efficientnet-lite0", 1280, "imagenet")
-    sizes = spark.read.parquet(result.run["features"]).selectExpr("size(features) AS f", "size(pca) AS p").distinct().collect()
+    sizes = table_of(spark, result).selectExpr("size(features) AS f", "size(pca) AS p").distinct().collect()
     assert [(r.f, r.p) for r in sizes] == [(1280, 3)]
 
 
@@ -280,7 +292,7 @@ def test_int8_features_stay_close_to_fp32_and_say_how_close(spark, small_sample,
     from fruits.models.quantize import cosine_similarity
 
     def features(run) -> dict:
-        return {r.path: r.features for r in spark.read.parquet(run.run["features"]).select("path", "features").collect()}
+        return {r.path: r.features for r in table_of(spark, run).select("path", "features").collect()}
 
     quantized, full = features(int8), features(reference_run)
     assert quantized.keys() == full.keys()

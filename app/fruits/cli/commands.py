@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Optional
 
-from fruits.cli.outputs import ExistingOutput, evaluate_output, report_output
+from fruits.cli.outputs import ExistingOutput, evaluate_output, migrate_output, report_output
+from fruits.config.catalog import CatalogSettings
 from fruits.config.job_config import JobConfig, PackConfig, S3Settings
-from fruits.config.layout import CONFUSION, RUN_ARTIFACTS
+from fruits.config.layout import CONFUSION, CSV_EXPORT, FEATURES, REJECTED, RUN_ARTIFACTS
 from fruits.config.settings import Settings
 from fruits.errors import ConfigError
 from fruits.pipeline.job import run_job
@@ -26,8 +28,12 @@ def job_config(args: argparse.Namespace, settings: Settings) -> JobConfig:
         keep_runs=args.keep_runs, incremental=args.incremental, reuse_model=args.reuse_model, verbose=args.verbose,
         evaluate=args.evaluate, precision=args.precision, lock_wait=args.lock_wait, resume=args.resume, input_list=args.input_list,
         s3=S3Settings.from_settings(settings, args.s3_endpoint, args.s3_path_style), pack=args.pack,
-        spark_conf=tuple(args.conf), settings=settings,
+        catalog=catalog_settings(args, settings), spark_conf=tuple(args.conf), settings=settings,
     )
+
+
+def catalog_settings(args: argparse.Namespace, settings: Settings) -> CatalogSettings:
+    return CatalogSettings.from_settings(settings, args.catalog, args.catalog_uri, args.catalog_namespace)
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -38,8 +44,11 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     print(summarize(result.metrics))
     if "evaluation" in result.metrics:
         print(format_evaluation(result.metrics["evaluation"]))
-    print(f"\nOutputs of run {result.run.run_id} (current run of {result.run.output}):")
-    for artifact in (*RUN_ARTIFACTS, *([CONFUSION] if args.evaluate else [])):
+    print(f"\nRun {result.run.run_id} is the current snapshot of the tables of {result.run.output}:")
+    for name in (FEATURES, REJECTED):
+        print(f"  {name:13s} {config.catalog.namespace}.{name} at {result.run.output}/{name} (Iceberg)")
+    print("Beside them, in its folder:")
+    for artifact in (*RUN_ARTIFACTS, *([CONFUSION] if args.evaluate else []), *([CSV_EXPORT] if config.output_format == "csv" else [])):
         print(f"  {artifact:13s} {result.run[artifact]}")
     return 0
 
@@ -85,7 +94,14 @@ def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    report_output(existing_output(args, settings), args.png)
+    report_output(existing_output(args, settings, run_id=args.run), args.png, as_json=args.json)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    done = migrate_output(existing_output(args, settings))
+    print(f"migrated {len(done)} run(s) of {args.output} into its tables" + (f": {', '.join(done)}" if done else
+                                                                           " (it was migrated already)"))
     return 0
 
 
@@ -121,10 +137,12 @@ def cmd_weights(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def existing_output(args: argparse.Namespace, settings: Settings) -> ExistingOutput:
-    """`fruits report` and `fruits evaluate`: the output they open and how."""
+def existing_output(args: argparse.Namespace, settings: Settings, run_id: Optional[str] = None) -> ExistingOutput:
+    """`fruits report`, `evaluate` and `migrate`: the output they open and how."""
     return ExistingOutput(args.output, S3Settings.from_settings(settings, args.s3_endpoint, args.s3_path_style),
-                          verbose=args.verbose, spark_conf=tuple(args.conf), settings=settings)
+                          catalog=catalog_settings(args, settings), run_id=run_id, verbose=args.verbose,
+                          spark_conf=tuple(args.conf), settings=settings)
 
 
-COMMANDS = {"run": cmd_run, "pack": cmd_pack, "sample": cmd_sample, "report": cmd_report, "evaluate": cmd_evaluate, "weights": cmd_weights}
+COMMANDS = {"run": cmd_run, "pack": cmd_pack, "sample": cmd_sample, "report": cmd_report, "evaluate": cmd_evaluate,
+            "migrate": cmd_migrate, "weights": cmd_weights}

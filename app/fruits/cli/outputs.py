@@ -1,21 +1,23 @@
-"""`fruits report` and `fruits evaluate`: work on an existing output's current run."""
+"""`fruits report` and `fruits evaluate`: work on an existing output's current (or an earlier) run."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from fruits.config.catalog import CatalogSettings
 from fruits.config.job_config import MODEL_DIMS, JobConfig, S3Settings
-from fruits.config.layout import CONFUSION, FEATURES, METRICS
+from fruits.config.layout import CONFUSION, FEATURES, METRICS, REJECTED
 from fruits.config.settings import Settings
-from fruits.errors import ConfigError
 from fruits.pipeline.summary import picture_points
 from fruits.report.evaluate import evaluate_run, format_evaluation
 from fruits.report.pictures import draw_run_pictures, pca_title, plot_pca_2d
 from fruits.report.text import metrics_json, summarize
-from fruits.spark.session import build_session
+from fruits.spark.session import build_session, effective_s3
+from fruits.table import iceberg
 from fruits.table.lake import Lake
 
 
@@ -25,26 +27,48 @@ class ExistingOutput:
 
     uri: str
     s3: S3Settings
+    catalog: CatalogSettings = field(default_factory=CatalogSettings)
+    run_id: Optional[str] = None  # an earlier run the tables still hold; None: the current one
     verbose: bool = False
     spark_conf: tuple[tuple[str, str], ...] = ()
     settings: Settings = field(default_factory=Settings)
 
 
 def open_current(output: ExistingOutput, app_name: str):
-    config = JobConfig(input_uri="", output_uri=output.uri, s3=output.s3, verbose=output.verbose,
+    """The session, the lake, the run asked for (the current one by default) and its metrics."""
+    output.catalog.validate(output.uri)
+    config = JobConfig(input_uri="", output_uri=output.uri, s3=output.s3, catalog=output.catalog, verbose=output.verbose,
                        spark_conf=output.spark_conf, settings=output.settings)
     spark = build_session(config, app_name=app_name)
-    lake = Lake(spark, output.uri)
-    run = lake.require_current_run()
+    lake = Lake(spark, output.uri, output.catalog, effective_s3(spark, output.s3))
+    run = lake.run_of(output.run_id)
     return spark, lake, run, lake.read_metrics(run)
+
+
+def snapshot_record(lake: Lake, run_id: str) -> dict:
+    """`fruits report --json`: the run's snapshot in each table, the catalog, the row counts."""
+    record: dict = {"run_id": run_id, "output": lake.output, "format": "iceberg",
+                    "catalog": {"kind": lake.catalog_settings.kind, "address": lake.catalog_settings.describe(),
+                                "namespace": lake.catalog_settings.namespace},
+                    "current": lake.current_run() is not None and lake.current_run().run_id == run_id,
+                    "runs": lake.committed_runs(), "tables": {}}
+    for name in (FEATURES, REJECTED):
+        table = lake.table(name)
+        snapshot = iceberg.snapshot_of(table, run_id)
+        record["tables"][name] = {"identifier": lake.identifier(name), "location": table.location(),
+                                  "metadata": table.metadata_location, "snapshot_id": snapshot.snapshot_id,
+                                  "committed_at_ms": snapshot.timestamp_ms,
+                                  "rows": int(snapshot.summary.get("total-records", 0)) if snapshot.summary else None,
+                                  "data_files": int(snapshot.summary.get("total-data-files", 0)) if snapshot.summary else None}
+    rows = {name: table["rows"] for name, table in record["tables"].items()}
+    record["rows"] = {"accepted": rows[FEATURES], "rejected": rows[REJECTED], "listed": rows[FEATURES] + rows[REJECTED]}
+    return record
 
 
 def evaluate_output(output: ExistingOutput) -> None:
     """Evaluate the current run; write confusion.png and the evaluation into its metrics.json."""
     spark, lake, run, metrics = open_current(output, "fruits-evaluate")
-    if metrics["format"] != "parquet":
-        raise ConfigError("fruits evaluate needs a Parquet output")
-    table = spark.read.parquet(run[FEATURES]).cache()
+    table = lake.read(spark, FEATURES, run.run_id).cache()
     dim = MODEL_DIMS.get(metrics.get("model", "resnet50"), metrics.get("feature_dim", 2048))
     metrics["evaluation"] = evaluate_run(spark, lake.files, run, table, dim, metrics["settings"]["seed"])
     lake.files.replace(run[METRICS], metrics_json(metrics).encode("utf-8"), tag=run.run_id)
@@ -52,17 +76,13 @@ def evaluate_output(output: ExistingOutput) -> None:
     print(f"confusion picture: {run[CONFUSION]}")
 
 
-def report_output(output: ExistingOutput, png: Optional[Path]) -> None:
-    from pyspark.sql import functions as F
-
+def report_output(output: ExistingOutput, png: Optional[Path], as_json: bool = False) -> None:
     spark, lake, run, metrics = open_current(output, "fruits-report")
+    if as_json:
+        print(json.dumps(snapshot_record(lake, run.run_id), indent=2))
+        return
     print(summarize(metrics))
-    if metrics["format"] == "csv":
-        table = spark.read.option("header", "true").option("inferSchema", "true").csv(run[FEATURES])
-        first = ["pca_0", "pca_1"] if "pca_1" in table.columns else ["pca_0"]
-        table = table.select("label", F.array(*first).alias("pca"))
-    else:
-        table = spark.read.parquet(run[FEATURES])
+    table = lake.read(spark, FEATURES, run.run_id)
     points, labels, paths = picture_points(table, metrics["settings"]["seed"])
     pca = metrics["pca"]
     title = pca_title(metrics["weights"]["kind"], pca["explained_variance"], metrics.get("model", "resnet50"))
@@ -77,3 +97,20 @@ def report_output(output: ExistingOutput, png: Optional[Path]) -> None:
         for name, local in drawn.items():
             lake.files.upload(local, run[name])
             print(f"picture: {run[name]}")
+
+
+def migrate_output(output: ExistingOutput) -> list[str]:
+    """`fruits migrate`: convert an output of the layout before the tables, under the output's lock."""
+    from fruits.config.layout import new_run_id
+    from fruits.table.lock import OutputLock, lock_store
+    from fruits.table.migrate import migrate
+
+    output.catalog.validate(output.uri)
+    config = JobConfig(input_uri="", output_uri=output.uri, s3=output.s3, catalog=output.catalog, verbose=output.verbose,
+                       spark_conf=output.spark_conf, settings=output.settings)
+    spark = build_session(config, app_name="fruits-migrate")
+    s3 = effective_s3(spark, output.s3)
+    lake = Lake(spark, output.uri, output.catalog, s3)
+    with OutputLock(lock_store(spark, lake.output, s3), lake.output, new_run_id(),
+                    lease_seconds=output.settings.lock_lease_seconds, pod_uid=output.settings.pod_uid):
+        return migrate(lake)

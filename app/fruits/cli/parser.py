@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import get_args
 
 from fruits import __version__
+from fruits.config.catalog import CATALOG_KINDS, DEFAULT_NAMESPACE
 from fruits.config.job_config import MODEL_DIMS, PRECISIONS, WEIGHT_NAMES, JobConfig, OutputFormat, PackConfig, SampleConfig
 
 
@@ -32,6 +33,18 @@ def add_spark_options(parser: argparse.ArgumentParser) -> None:
                         help="also show Spark's and TensorFlow's start-up lines, and the traceback of a failure")
     parser.add_argument("--conf", action="append", type=spark_setting, default=[], metavar="KEY=VALUE",
                         help="a Spark setting, as spark-submit's --conf (repeat it for several); it wins over the job's defaults")
+
+
+def add_catalog_options(parser: argparse.ArgumentParser) -> None:
+    """Where the output's tables are registered: every command that opens an output's tables."""
+    parser.add_argument("--catalog", choices=CATALOG_KINDS, default=None,
+                        help="the tables' catalog: sql (default), glue or rest; env FRUITS_CATALOG")
+    parser.add_argument("--catalog-uri", metavar="URI",
+                        help="sql: an SQLAlchemy URL (postgresql+psycopg2://USER@HOST/DB; default: SQLite beside a local "
+                             "output's tables); rest: the endpoint; env FRUITS_CATALOG_URI")
+    parser.add_argument("--catalog-namespace", metavar="NAME",
+                        help=f"the namespace of the output's two tables, one per output (default {DEFAULT_NAMESPACE}); "
+                             "env FRUITS_CATALOG_NAMESPACE")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,11 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--master", help="Spark master (default local[*], or the one spark-submit gives)")
     run.add_argument("--limit", type=int, help="only the first N files, in path order")
     run.add_argument("--format", dest="output_format", choices=get_args(OutputFormat), default=JobConfig.output_format,
-                     help="table format; csv flattens vectors into one column per value (default %(default)s)")
+                     help="the tables are Iceberg (Parquet files); csv also exports the features to the run's folder, "
+                          "vectors flattened into one column per value (default %(default)s)")
     run.add_argument("--files-per-partition", type=int, default=JobConfig.files_per_partition,
                      help="images per Spark task (default %(default)s)")
     run.add_argument("--seed", type=int, default=JobConfig.seed, help="seed of the random weights (default %(default)s)")
-    run.add_argument("--keep-runs", type=int, default=JobConfig.keep_runs, help="complete runs kept in the output (default %(default)s)")
+    run.add_argument("--keep-runs", type=int, default=JobConfig.keep_runs,
+                     help="runs kept as snapshots of the tables, readable by run id; older ones expire (default %(default)s)")
     run.add_argument("--lock-wait", type=float, default=JobConfig.lock_wait, metavar="SECONDS",
                      help="if another run is writing the same output, wait up to this long for it (default: refuse at once)")
     run.add_argument("--input-list", metavar="URI",
@@ -84,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="project with the current run's scaler + PCA instead of fitting them again")
     run.add_argument("--evaluate", action="store_true",
                      help="also fit a logistic regression on Training, score it on Test (see `fruits evaluate`)")
+    add_catalog_options(run)
     add_spark_options(run)
 
     pack = sub.add_parser("pack", help="add a folder's images to an image pack: Parquet files of their bytes, "
@@ -114,12 +130,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="print a run's metrics and redraw its PCA picture")
     report.add_argument("output", help="the --output of an earlier run")
+    report.add_argument("--run", metavar="RUN_ID", help="an earlier run the tables still hold (default: the current one)")
+    report.add_argument("--json", action="store_true",
+                        help="print the run's snapshot as JSON (run id, table format and location, catalog, row counts); draw nothing")
     report.add_argument("--png", type=Path, help="write the picture here instead of into the run")
+    add_catalog_options(report)
     add_spark_options(report)
 
     evaluate = sub.add_parser("evaluate", help="logistic regression on a run's features: accuracy and per-class recall")
     evaluate.add_argument("output", help="the --output of an earlier run")
+    add_catalog_options(evaluate)
     add_spark_options(evaluate)
+
+    migrate = sub.add_parser("migrate", help="convert an output of an earlier version (_CURRENT + runs/) into tables")
+    migrate.add_argument("output", help="the output to convert, in place")
+    add_catalog_options(migrate)
+    add_spark_options(migrate)
 
     weights = sub.add_parser("weights", help="where the ImageNet weights are looked for; download them")
     weights.add_argument("action", choices=("where", "download", "demo"),

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Literal, Optional
 
+from fruits.config.catalog import CatalogSettings
 from fruits.config.layout import RUN_ID_PATTERN
 from fruits.config.settings import DEFAULT_REGION, Settings
 from fruits.config.uris import is_remote, is_s3, local_path, overlap, within
@@ -89,6 +90,8 @@ class JobConfig:
     # listing --input: for very large inputs (fruits.inputs.input_list).
     input_list: Optional[str] = None
     s3: S3Settings = field(default_factory=S3Settings)
+    # Where the output's tables are registered (fruits.config.catalog); the default needs a local output.
+    catalog: CatalogSettings = field(default_factory=CatalogSettings)
     # Show the JVM's and TensorFlow's start-up lines in local mode (hidden by default: fruits.quiet).
     verbose: bool = False
     # Add the input's new images to this image pack first (`fruits pack`), then read them from it.
@@ -102,6 +105,7 @@ class JobConfig:
         """Check every setting that needs no JVM; raise ConfigError with a one-line message."""
         _check_input(self.input_uri)
         _check_output(self.output_uri, self.input_uri)
+        self.catalog.validate(self.output_uri)
         if self.pack is not None:
             for other, name in ((self.input_uri, "--input"), (self.output_uri, "--output")):
                 if overlap(self.pack, other):
@@ -132,8 +136,6 @@ class JobConfig:
             raise ConfigError(f"--lock-wait must be 0 or more seconds, got {self.lock_wait}")
         if self.keep_runs < 1:
             raise ConfigError(f"--keep-runs must be at least 1, got {self.keep_runs}")
-        if (self.incremental or self.reuse_model) and self.output_format != "parquet":
-            raise ConfigError("--incremental and --reuse-model need --format parquet")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"--precision must be {' or '.join(PRECISIONS)}, got {self.precision!r}")
         if self.output_format not in ("parquet", "csv"):

@@ -3,20 +3,27 @@ pack's, run ids and this tool's temporary names. Every other module, the docs an
 NOTES.txt name these constants or point here.
 
     OUTPUT/
-      _CURRENT                  one line: the id of the last complete run (the commit, fruits.table.lake)
+      features/                 Apache Iceberg table (fruits.table.iceberg): FEATURE_COLUMNS + pca;
+        data/<attempt>/         its Parquet data files, one folder per run attempt (a run id)
+        metadata/               its metadata; version-hint.text names the current one
+      rejected/                 Apache Iceberg table: REJECTED_COLUMNS, laid out as features/
+      catalog.db                the embedded catalog (SQLite) of a local output with no other catalog
       _LOCK                     held by the one run writing here (fruits.table.lock)
-      runs/<run_id>/
-        features/               FEATURE_COLUMNS + pca (Parquet, or CSV with vectors flattened)
-        rejected/               REJECTED_COLUMNS
+      runs/<run_id>/            what a run made beside the tables, named by the snapshot's run id:
         model/                  Spark ML PipelineModel (scaler + PCA)
         metrics.json            what the run did
         pca_2d.png              the first two components, the 15 largest classes in colour
         pca_2d.html             the same, interactive (zoom, hover: label and path), self-contained
         variance.png            explained variance per component and cumulative, k and the target marked
         confusion.png           with --evaluate
+        features.csv/           with --format csv: the features with vectors flattened (f_0..., pca_0...)
         int8/                   an int8 run's quantized model (reused by later runs of the lake)
         _FRUITS_RUN             marker: this tool wrote the folder, and the settings a resumed run must share
         _raw/                   working: raw features, one folder per wave; removed after the commit
+
+A run is committed when the features table's current snapshot carries its run id (the rejected
+table's snapshot of the same run id is committed just before). Outputs of earlier versions had a
+`_CURRENT` pointer and the tables inside each run folder: `fruits migrate` converts them.
 
     PACK/
       _PACK                     JSON: the committed generations, oldest first (fruits.inputs.image_pack)
@@ -34,24 +41,26 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Optional
 
-# The top of an output.
-POINTER = "_CURRENT"
-RUNS = "runs"
-LOCK = "_LOCK"
-
-# Artifacts of a run folder. A run is complete when every REQUIRED_ARTIFACTS entry exists.
+# The top of an output: the two tables, the runs' folders, the lock.
 FEATURES = "features"
 REJECTED = "rejected"
+TABLES = (FEATURES, REJECTED)
+TABLE_DATA = "data"  # inside a table: data/<attempt>/part-*.parquet
+RUNS = "runs"
+LOCK = "_LOCK"
+# The pointer file of the layout before the tables (read by `fruits migrate` only).
+LEGACY_POINTER = "_CURRENT"
+
+# Artifacts of a run folder, written before the commit.
 MODEL = "model"
 METRICS = "metrics.json"
 PICTURE = "pca_2d.png"
 CONFUSION = "confusion.png"
 INTERACTIVE = "pca_2d.html"
 VARIANCE = "variance.png"
-REQUIRED_ARTIFACTS = (FEATURES, REJECTED, MODEL, METRICS, PICTURE)
-# What a run writes: the required artifacts, then pictures that runs of older versions lack (so a
-# run without them is still complete).
-RUN_ARTIFACTS = (*REQUIRED_ARTIFACTS, INTERACTIVE, VARIANCE)
+CSV_EXPORT = "features.csv"
+# What every run writes into its folder.
+RUN_ARTIFACTS = (MODEL, METRICS, PICTURE, INTERACTIVE, VARIANCE)
 # Inside a run: raw features by wave (read back by the reduce passes, kept until the commit so that a
 # restarted run can reuse them, then removed), and the int8 model of an int8 run (kept: the next
 # incremental run featurizes with it, so that its features stay comparable).

@@ -59,6 +59,16 @@ def _positive_float(name: str, text: str) -> float:
     return value
 
 
+def _non_negative_float(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be a number of 0 or more, got {text!r}")
+    return value
+
+
 def parse_bool(name: str, text: str) -> bool:
     """true/false, 1/0, yes/no, on/off, in any case."""
     lowered = text.strip().lower()
@@ -136,6 +146,18 @@ class Settings:
     pod_uid: Optional[str] = _env(
         "FRUITS_POD_UID", None, _text,
         "set by the chart from the driver pod's UID: names the lock's holder uniquely, whatever the pod's host name")
+    catalog: str = _env(
+        "FRUITS_CATALOG", "sql", _text, "where the output's tables are registered: sql, glue or rest, as --catalog")
+    catalog_uri: Optional[str] = _env(
+        "FRUITS_CATALOG_URI", None, _text,
+        "the catalog's address, as --catalog-uri (sql: an SQLAlchemy URL; unset: SQLite beside a local output's tables)")
+    catalog_namespace: str = _env(
+        "FRUITS_CATALOG_NAMESPACE", "fruits", _text, "the catalog namespace of the output's tables, as --catalog-namespace")
+    catalog_warehouse: Optional[str] = _env(
+        "FRUITS_CATALOG_WAREHOUSE", None, _text, "a rest catalog's warehouse (an S3 Tables bucket ARN, for example)")
+    sweep_min_age_hours: float = _env(
+        "FRUITS_SWEEP_MIN_AGE_HOURS", 48.0, _non_negative_float,
+        "data files no snapshot references are deleted once their run is this old; keep it above the longest run")
     max_file_bytes: int = _env(
         "FRUITS_MAX_FILE_BYTES", 64 << 20, _positive_int, "larger files are rejected unread (64 MiB)")
     max_pixels: int = _env(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 
 def is_s3(uri: str) -> bool:
@@ -49,3 +49,29 @@ def overlap(a: str, b: str) -> bool:
     (True, True, False)
     """
     return within(a, b) or within(b, a)
+
+
+def table_uri(uri: str) -> str:
+    """The form an open table records a location in, which tools other than Hadoop open: `s3://`
+    for S3 (Hadoop's `s3a://` is Spark's name for the same object) and `file:///` local paths,
+    undecoded. Spark's `input_file_name()` and Hadoop paths come in percent-encoded; they are decoded.
+
+    >>> table_uri("s3a://lake/out/features"), table_uri("file:/tmp/a%20b/x.parquet"), table_uri("/tmp/o")
+    ('s3://lake/out/features', 'file:///tmp/a b/x.parquet', 'file:///tmp/o')
+    """
+    if is_s3(uri):
+        return "s3://" + uri.split("://", 1)[1].rstrip("/")
+    if is_remote(uri):
+        return uri.rstrip("/")
+    parsed = urlparse(uri)
+    path = unquote(parsed.path) if parsed.scheme == "file" else str(local_path(uri).resolve())
+    return "file://" + path.rstrip("/")
+
+
+def spark_uri(uri: str) -> str:
+    """The form Spark opens a table location or data file in: `s3a://` for S3, else as it is.
+
+    >>> spark_uri("s3://lake/out/features/data/x.parquet"), spark_uri("file:///tmp/o")
+    ('s3a://lake/out/features/data/x.parquet', 'file:///tmp/o')
+    """
+    return "s3a://" + uri.split("://", 1)[1] if is_s3(uri) else uri

@@ -1,7 +1,7 @@
 """`--incremental`: reuse the current run's rows for files that did not change.
 
 A file is unchanged when its path, size and modification time are those recorded in the current
-run (features/ and rejected/ carry `size` and `modified`). Unchanged files are neither read nor
+run (the features and rejected tables carry `size` and `modified`). Unchanged files are neither read nor
 featurized again; new and changed files are; files that disappeared drop out. Reuse is refused
 when the current run was made with other weights, since its features would not be comparable.
 """
@@ -15,6 +15,7 @@ from typing import Optional
 from fruits.config.job_config import JobConfig
 from fruits.config.layout import FEATURES, REJECTED, RunLocation
 from fruits.config.schema import FILE_KEY, PCA_COLUMN
+from fruits.config.uris import table_uri
 from fruits.errors import ConfigError
 from fruits.models.spec import WeightsSpec
 from fruits.table.lake import Lake
@@ -39,8 +40,9 @@ class Plan:
     reused_features: Optional[object]  # previous rows written again (projected again) into the new run
     reused_rejected: Optional[object]
     counts: dict
-    carried_files: tuple[str, ...] = ()  # previous features files kept whole, put into the new run as they are
+    carried_files: tuple[str, ...] = ()  # previous features files whose rows all stay: the new snapshot keeps them
     carried_rows: int = 0
+    replaced_files: Optional[tuple[str, ...]] = None  # with carried files: the previous files that lost rows (None: all)
 
 
 def load_previous(spark, lake: Lake, config: JobConfig, weights: WeightsSpec) -> Optional[PreviousRun]:
@@ -49,8 +51,6 @@ def load_previous(spark, lake: Lake, config: JobConfig, weights: WeightsSpec) ->
         log.info("incremental: %s has no complete run yet, processing every file", lake.output)
         return None
     metrics = lake.read_metrics(run)
-    if metrics.get("format") != "parquet":
-        raise ConfigError(f"--incremental needs a Parquet output; run {run.run_id} is {metrics.get('format')}")
     previous = (metrics.get("model", "resnet50"), metrics["weights"], metrics["settings"]["seed"])
     if metrics.get("precision", {}).get("mode", "fp32") != config.precision:
         raise ConfigError(f"run {run.run_id} was made with --precision {metrics['precision']['mode']}; "
@@ -60,8 +60,8 @@ def load_previous(spark, lake: Lake, config: JobConfig, weights: WeightsSpec) ->
             f"run {run.run_id} used {previous[0]} with {metrics['weights']['kind']} weights (seed {previous[2]}); "
             "--incremental reuses features only with the same model and weights: drop it to featurize everything"
         )
-    features = spark.read.parquet(run[FEATURES]).drop(PCA_COLUMN)
-    rejected = spark.read.parquet(run[REJECTED])
+    features = lake.read(spark, FEATURES).drop(PCA_COLUMN)
+    rejected = lake.read(spark, REJECTED, run.run_id)
     return PreviousRun(run=run, metrics=metrics, features=features, rejected=rejected)
 
 
@@ -70,8 +70,8 @@ def plan_work(listing, listed: int, previous: Optional[PreviousRun], carry_files
 
     Joins and anti-joins on (path, size, modified): only counts reach the driver. With
     `carry_files` (the stored projection is reused, so kept rows do not change), every previous
-    features file whose rows all stay is carried into the new run whole (`fruits.storage.copies`) instead
-    of being read and written again; only the files that lost a row are rewritten.
+    features file whose rows all stay is kept in the new snapshot as it is instead of being read and
+    written again; only the files that lost a row are rewritten (and leave the snapshot).
     """
     if previous is None:
         return Plan(todo=listing, reused_features=None, reused_rejected=None,
@@ -86,26 +86,30 @@ def plan_work(listing, listed: int, previous: Optional[PreviousRun], carry_files
     counts = {"new": listed - reused, "reused": reused,
               "changed": todo.join(before, "path", "left_semi").count(),
               "removed": before.join(keys.select("path"), "path", "left_anti").count()}
-    carried, carried_rows, rewritten = (), 0, kept
+    carried, carried_rows, rewritten, replaced = (), 0, kept, None
     if carry_files:
-        carried, carried_rows, rewritten = split_by_file(previous.features, keys)
+        carried, carried_rows, replaced, rewritten = split_by_file(previous.features, keys)
         counts.update(carried_files=len(carried), carried_rows=carried_rows)
     log.info("incremental against run %s: %d new or changed files, %d reused, %d removed",
              previous.run.run_id, counts["new"], counts["reused"], counts["removed"])
     if carry_files:
-        log.info("incremental: %d files of run %s hold only kept rows (%d) and are carried over whole",
-                 len(carried), previous.run.run_id, carried_rows)
+        log.info("incremental: %d files of run %s hold only kept rows (%d) and stay in the table as they are; "
+                 "%d lost rows and are rewritten", len(carried), previous.run.run_id, carried_rows, len(replaced))
     return Plan(todo=todo, reused_features=rewritten, reused_rejected=reused_rejected, counts=counts,
-                carried_files=carried, carried_rows=carried_rows)
+                carried_files=carried, carried_rows=carried_rows, replaced_files=replaced)
 
 
-def split_by_file(features, keys) -> tuple[tuple[str, ...], int, object]:
-    """The previous features files whose rows all stay (their URIs and row count), and the kept rows
-    of the other files. One row per file reaches the driver, never one per image."""
+def split_by_file(features, keys) -> tuple[tuple[str, ...], int, tuple[str, ...], object]:
+    """The previous features files whose rows all stay (their table URIs and row count), the files
+    that lose rows (table URIs), and the kept rows of those. One row per file reaches the driver,
+    never one per image."""
     from pyspark.sql import functions as F
 
     with_file = features.withColumn(SOURCE_FILE, F.input_file_name())
     touched = with_file.join(keys, FILE_KEY, "left_anti").select(SOURCE_FILE).distinct()
-    whole = with_file.groupBy(SOURCE_FILE).count().join(touched, SOURCE_FILE, "left_anti").collect()
+    counted = with_file.groupBy(SOURCE_FILE).count().join(touched.withColumn("lost", F.lit(True)), SOURCE_FILE, "left")
+    per_file = counted.collect()
+    whole = [row for row in per_file if not row["lost"]]
+    replaced = tuple(sorted(table_uri(row[SOURCE_FILE]) for row in per_file if row["lost"]))
     rest = with_file.join(touched, SOURCE_FILE, "left_semi").drop(SOURCE_FILE).join(keys, FILE_KEY, "left_semi")
-    return tuple(sorted(row[SOURCE_FILE] for row in whole)), sum(row["count"] for row in whole), rest
+    return (tuple(sorted(table_uri(row[SOURCE_FILE]) for row in whole)), sum(row["count"] for row in whole), replaced, rest)

@@ -43,7 +43,7 @@ def run_job(config: JobConfig, spark: Optional[SparkSession] = None) -> RunResul
     if config.pack:  # the images go into the pack first (under the pack's lock), then the run reads the pack
         packed = run_pack(config.pack_config(), spark)
         config = config.reading_the_pack()
-    lake = Lake(spark, config.output_uri)
+    lake = Lake(spark, config.output_uri, config.catalog, effective_s3(spark, config.s3))
     lake.check_writable_output()
     # One writer per output: everything that reads or writes the output happens under the lock.
     run_id = new_run_id()
@@ -51,13 +51,12 @@ def run_job(config: JobConfig, spark: Optional[SparkSession] = None) -> RunResul
     lock = OutputLock(store, lake.output, run_id, wait_seconds=config.lock_wait,
                       lease_seconds=config.settings.lock_lease_seconds, pod_uid=config.settings.pod_uid)
     with lock:
-        lake.remove_stale_temporaries()
         run = start(config, spark, lake, weights, run_id)
         listed = list_stage(run)
         featurized = featurize_stage(run, listed)
         reduced = reduce_stage(run, listed, featurized)
         written = write_stage(run, reduced)
         metrics = build_metrics(run, listed, featurized, reduced, written)
-        commit_stage(run, metrics, fence=lock.confirm)
+        commit_stage(run, metrics, fence=lock.confirm, replaced=listed.replaced_files if listed.carried_files else None)
         listed.cached.unpersist()
     return RunResult(run=run.run, metrics=metrics, pack=packed)

@@ -27,14 +27,13 @@ def list_stage(r: Run) -> Listed:
         readable = files.filter(F.col("reason").isNull()).count()
         if readable == 0:
             raise ConfigError(f"input {r.config.input_uri} holds no readable image files ({', '.join(sorted(IMAGE_EXTENSIONS))})")
-        carry = r.config.reuse_model and r.config.output_format == "parquet"
-        plan = plan_work(files, listed, r.previous if r.config.incremental else None, carry_files=carry)
+        plan = plan_work(files, listed, r.previous if r.config.incremental else None, carry_files=r.config.reuse_model)
         images = plan.todo.filter(F.col("reason").isNull()).count() if r.previous is not None and r.config.incremental else readable
     log.info("listed %d files; %d non-empty images to featurize", listed, images)
     counts = dict(plan.counts, previous_run=r.previous.run.run_id if r.previous else None, reused_model=r.config.reuse_model)
     return Listed(files=files, listed=listed, todo=plan.todo, images=images, incremental=counts,
                   reused_features=plan.reused_features, reused_rejected=plan.reused_rejected, list_retries=listing.retries,
                   cached=listing.files, carried_files=plan.carried_files, carried_rows=plan.carried_rows,
-                  pack=listing.pack)
+                  replaced_files=plan.replaced_files, pack=listing.pack)
 
 

@@ -40,12 +40,17 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Run:
-    """One run in progress: its settings, its session, its folder, and the stages' timings."""
+    """One run in progress: its settings, its session, its folder, and the stages' timings.
+
+    `attempt` names this process's try at the run: its data files' folders (a resumed run's
+    attempt is new, its run id the lost one's).
+    """
 
     config: JobConfig
     spark: SparkSession
     lake: Lake
     run: RunLocation
+    attempt: str
     weights: WeightsSpec
     previous: Optional[PreviousRun]
     resumed: bool
@@ -96,8 +101,9 @@ class Listed:
     reused_rejected: Optional[DataFrame]
     list_retries: int  # LIST requests retried after S3 pushed back
     cached: DataFrame  # the persisted listing behind `files`, released when the run ends
-    carried_files: tuple[str, ...] = ()  # --incremental --reuse-model: previous features files kept whole
+    carried_files: tuple[str, ...] = ()  # --incremental --reuse-model: previous features files the new snapshot keeps
     carried_rows: int = 0
+    replaced_files: Optional[tuple[str, ...]] = None  # with carried files: the previous files that lost rows (None: all)
     pack: Optional[PackSource] = None  # the input is an image pack: the images' bytes come from it
 
 
@@ -118,7 +124,7 @@ class Reduced:
     pca: PcaSummary
     accepted: int
     rejected_count: int
-    carried_files: tuple[str, ...] = ()  # written into the features table as they are (fruits.storage.copies)
+    carried_files: tuple[str, ...] = ()  # previous features files the new snapshot keeps as they are (table URIs)
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,7 @@ def start(config: JobConfig, spark, lake: Lake, weights: WeightsSpec, run_id: st
     `run_id` is the id the output's lock was taken under, so a new run and its lock share one name
     in the logs.
     """
+    lake.begin()
     previous = load_previous(spark, lake, config, weights) if config.incremental or config.reuse_model else None
     if config.reuse_model and previous is None:
         raise ConfigError(f"--reuse-model needs an earlier complete run in {lake.output}")
@@ -155,7 +162,7 @@ def start(config: JobConfig, spark, lake: Lake, weights: WeightsSpec, run_id: st
         if recorded is None:
             raise ConfigError(f"--resume {config.resume}: {run.root} is not a run folder of this tool")
         if lake.is_complete(run):
-            raise ConfigError(f"--resume {config.resume}: that run is complete already")
+            raise ConfigError(f"--resume {config.resume}: that run is committed already")
         current = lake.current_run()
         if current is not None and current.run_id > run.run_id:
             raise ConfigError(f"--resume {config.resume}: run {current.run_id} was committed since; start a new run instead")
@@ -167,7 +174,7 @@ def start(config: JobConfig, spark, lake: Lake, weights: WeightsSpec, run_id: st
         lake.clear_outputs(run)
     lake.mark_run(run, settings)
     log.info("run %s: %s -> %s (weights: %s)", run.run_id, config.input_uri, run.root, weights.description)
-    r = Run(config, spark, lake, run, weights, previous, resumed, StageTimer(), time.time())
+    r = Run(config, spark, lake, run, run_id, weights, previous, resumed, StageTimer(), time.time())
     if config.precision == "int8" and r.stored_int8 is None:
         r.prebuild = Fp32Prebuild(r.model_spec)
     return r

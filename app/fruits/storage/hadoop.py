@@ -98,3 +98,10 @@ class HadoopFiles:
             target = self._path(f"{folder}/{name(uri)}")
             self._jvm.org.apache.hadoop.fs.FileUtil.copy(source.getFileSystem(self._conf), source, target.getFileSystem(self._conf),
                                                          target, False, self._conf)
+
+    def move(self, uri: str, target: str) -> None:
+        """Move one file to `target` (its folder made): a rename locally, a copy and a delete on S3."""
+        destination = self._path(target)
+        self._fs.mkdirs(destination.getParent())
+        if not self._fs.rename(self._path(uri), destination):
+            raise OSError(f"could not move {uri} to {target}")

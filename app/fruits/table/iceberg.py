@@ -14,9 +14,11 @@ any snapshot, so readers never see them).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
+from fruits.config.catalog import CatalogSettings
+from fruits.config.job_config import S3Settings
+from fruits.config.uris import is_s3, local_path
 from fruits.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -39,39 +41,49 @@ class ConcurrentCommit(ConfigError):
     (exit 2, as for a held lock: run again once the other run is done)."""
 
 
-@dataclass(frozen=True)
-class CatalogSettings:
-    """Where the table is registered. `kind` sql (SQLAlchemy `uri`; none: SQLite beside the table),
-    glue (AWS Glue, the pod's credentials) or rest (an Iceberg REST endpoint, S3 Tables among them)."""
+def catalog_properties(settings: CatalogSettings, output: str, s3: Optional[S3Settings] = None) -> dict[str, str]:
+    """PyIceberg's properties for the catalog of `output` (a path or URI) and its files.
 
-    kind: str = "sql"
-    uri: Optional[str] = None
-    namespace: str = "fruits"
-    properties: Mapping[str, str] = field(default_factory=dict)
-
-    def validate(self) -> "CatalogSettings":
-        if self.kind not in ("sql", "glue", "rest"):
-            raise ConfigError(f"catalog {self.kind!r} is not one of sql, glue, rest")
-        if self.kind == "rest" and not self.uri:
-            raise ConfigError("a rest catalog needs its endpoint URI")
-        if not self.namespace or "." in self.namespace:
-            raise ConfigError(f"catalog namespace {self.namespace!r} must be one non-empty name without dots")
-        return self
-
-
-def open_catalog(settings: CatalogSettings, warehouse: str) -> "Catalog":
-    """The catalog, by `settings`; a local SQLite one keeps its file in the `warehouse` folder (a path)."""
-    from pyiceberg.catalog import load_catalog
-
-    settings = settings.validate()
-    properties = {"type": settings.kind, **settings.properties}
-    if settings.kind == "sql":
-        properties["uri"] = settings.uri or f"sqlite:///{warehouse}/{LOCAL_CATALOG_FILE}"
-        properties.setdefault("warehouse", f"file://{warehouse}")
+    >>> catalog_properties(CatalogSettings(), "/data/out")["uri"]
+    'sqlite:////data/out/catalog.db'
+    >>> sorted(catalog_properties(CatalogSettings(kind="glue"), "s3a://lake/out", S3Settings(region="eu-west-1")).items())
+    [('glue.region', 'eu-west-1'), ('s3.region', 'eu-west-1'), ('type', 'glue')]
+    """
+    settings = settings.validate(output)
+    properties = {"type": settings.kind}
+    if settings.embedded:
+        properties["uri"] = f"sqlite:///{local_path(output)}/{LOCAL_CATALOG_FILE}"
     elif settings.uri:
         properties["uri"] = settings.uri
-    catalog = load_catalog(CATALOG_NAME, **properties)
-    catalog.create_namespace_if_not_exists(settings.namespace)
+    if settings.warehouse:
+        properties["warehouse"] = settings.warehouse
+    if s3 is not None and is_s3(output):
+        properties["s3.region"] = s3.region
+        if settings.kind == "glue":
+            properties["glue.region"] = s3.region
+        if s3.endpoint:
+            properties["s3.endpoint"] = s3.endpoint
+            if s3.path_style is False:
+                properties["s3.force-virtual-addressing"] = "true"
+    return properties
+
+
+def open_catalog(settings: CatalogSettings, output: str, s3: Optional[S3Settings] = None) -> "Catalog":
+    """The catalog of `output`'s tables, its namespace created if missing."""
+    from pyiceberg.catalog import load_catalog
+
+    properties = catalog_properties(settings, output, s3)
+    if settings.embedded:
+        local_path(output).mkdir(parents=True, exist_ok=True)
+    try:
+        catalog = load_catalog(CATALOG_NAME, **properties)
+        catalog.create_namespace_if_not_exists(settings.namespace)
+    except ImportError as exc:
+        raise ConfigError(f"catalog {settings.describe()}: a library it needs is missing ({exc})") from exc
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy, boto3 and HTTP clients raise their own kinds
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"cannot open catalog {settings.describe()}: {type(exc).__name__}: {exc}") from exc
     return catalog
 
 
@@ -116,11 +128,28 @@ def table_for(catalog: "Catalog", identifier: str, schema: "pa.Schema", location
     return table
 
 
+# `commit_run(based_on=ANY_BASE)`: no expectation about the snapshot the table is at.
+ANY_BASE = -1
+
+
+def file_schema(catalog: "Catalog", path: str) -> "pa.Schema":
+    """The Arrow schema of one Parquet data file (the first file of a table's first run), read with
+    the catalog's file IO: its footer only."""
+    import pyarrow.parquet as pq
+    from pyiceberg.io import load_file_io
+
+    with load_file_io(catalog.properties, path).new_input(path).open() as stream:
+        return pq.ParquetFile(stream).schema_arrow
+
+
 def commit_run(table: "Table", run_id: str, added: Sequence[str], removed: Optional[Iterable[str]] = None,
-               properties: Optional[Mapping[str, str]] = None) -> "Snapshot":
+               properties: Optional[Mapping[str, str]] = None, based_on: Optional[int] = ANY_BASE) -> "Snapshot":
     """Commit one snapshot for `run_id` on top of the snapshot `table` was loaded at: `added` data
     files (URIs) in, and out either every file of the current snapshot (`removed` None: the run
     replaces all rows) or just the `removed` ones (an incremental run: the files that lost rows).
+
+    `based_on`: the snapshot id (None: no snapshot yet) the run started from; when the table has
+    moved on since, another writer committed in between and this run must not replace its rows.
 
     Raises ConcurrentCommit when another writer committed first; nothing of this run is then
     referenced by the table.
@@ -131,6 +160,11 @@ def commit_run(table: "Table", run_id: str, added: Sequence[str], removed: Optio
     if len(set(added)) != len(added):
         raise ValueError("a data file is listed twice")
     summary = {RUN_ID: run_id, **{k: str(v) for k, v in (properties or {}).items()}}
+    now = table.current_snapshot()
+    if based_on != ANY_BASE and (now.snapshot_id if now is not None else None) != based_on:
+        other = now.summary.get(RUN_ID, "?") if now is not None and now.summary is not None else "?"
+        raise ConcurrentCommit(f"run {other} committed to table {'.'.join(table.name())} after run {run_id} started; "
+                               f"run {run_id} was not committed: run it again")
     current = current_files(table)
     gone = list(current) if removed is None else list(removed)
     unknown = [path for path in gone if path not in current]
@@ -171,6 +205,11 @@ def current_files(table: "Table") -> dict:
     return {task.file.file_path: task.file for task in table.scan().plan_files()}
 
 
+def snapshot_files(table: "Table", snapshot_id: int) -> list[str]:
+    """The data files (URIs) of one snapshot: one entry per file, never one per row."""
+    return sorted(task.file.file_path for task in table.scan(snapshot_id=snapshot_id).plan_files())
+
+
 def run_snapshots(table: "Table") -> list[tuple[str, "Snapshot"]]:
     """(run id, snapshot) of every snapshot a run committed, oldest first."""
     snapshots = sorted(table.snapshots(), key=lambda s: s.timestamp_ms)
@@ -186,7 +225,7 @@ def snapshot_of(table: "Table", run_id: Optional[str] = None) -> "Snapshot":
         current = table.current_snapshot()
         assert current is not None
         return current
-    for rid, snapshot in runs:
+    for rid, snapshot in reversed(runs):  # a resumed run may have committed one table twice: the last one counts
         if rid == run_id:
             return snapshot
     known = ", ".join(rid for rid, _ in runs[-5:])
