@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,8 @@ from fruits.config.settings import Settings
 from fruits.errors import ConfigError
 from fruits.pipeline.job import run_job
 from fruits.sample import CLASSES, render
-from sparkkit import QUICK_INT8, job_config
+import tablekit
+from sparkkit import QUICK_INT8, job_config, table_of
 
 pytestmark = pytest.mark.spark
 
@@ -23,8 +25,8 @@ def growing_input(small_sample, tmp_path):
     return folder
 
 
-def rows(spark, run):
-    return {r.path: r for r in spark.read.parquet(run["features"]).collect()}
+def rows(spark, result):
+    return {r.path: r for r in table_of(spark, result).collect()}
 
 
 def test_second_run_without_new_images_does_no_model_work(spark, growing_input, tmp_path):
@@ -35,7 +37,7 @@ def test_second_run_without_new_images_does_no_model_work(spark, growing_input, 
     inc = again.metrics["incremental"]
     assert (inc["new"], inc["removed"], inc["reused"]) == (0, 0, first.metrics["counts"]["listed"])
     assert inc["previous_run"] == first.run.run_id
-    before, after = rows(spark, first.run), rows(spark, again.run)
+    before, after = rows(spark, first), rows(spark, again)
     assert before.keys() == after.keys()
     assert all(np.array_equal(before[p].features, after[p].features) for p in before)
     assert again.metrics["counts"]["consistent"]
@@ -57,11 +59,11 @@ def test_new_images_are_featurized_and_deleted_ones_disappear(spark, growing_inp
     inc = second.metrics["incremental"]
     assert (inc["new"], inc["removed"]) == (3, 2)
     assert second.metrics["model_calls"] >= 1
-    after = rows(spark, second.run)
+    after = rows(spark, second)
     assert not any(str(p) in path for p in gone for path in after)
     assert sum(1 for r in after.values() if r.label == CLASSES[10].name) == 3
     assert second.metrics["counts"]["listed"] == first.metrics["counts"]["listed"] + 1
-    before = rows(spark, first.run)
+    before = rows(spark, first)
     kept = set(before) & set(after)
     assert all(np.array_equal(before[p].features, after[p].features) for p in kept)
 
@@ -71,7 +73,7 @@ def test_reuse_model_projects_new_rows_with_the_stored_pca(spark, growing_input,
     first = run_job(job_config(growing_input, output, pca_k=4, pca_variance=None), spark)
     again = run_job(job_config(growing_input, output, pca_k=4, pca_variance=None, incremental=True, reuse_model=True), spark)
     assert again.metrics["pca"]["explained_variance"] == first.metrics["pca"]["explained_variance"]
-    before, after = rows(spark, first.run), rows(spark, again.run)
+    before, after = rows(spark, first), rows(spark, again)
     assert all(np.allclose(before[p].pca, after[p].pca, atol=1e-9) for p in before)
 
 
@@ -110,17 +112,18 @@ def test_int8_incremental_refuses_an_fp32_lake(spark, growing_input, tmp_path):
         run_job(job_config(growing_input, output, pca_k=3, pca_variance=None, precision="int8", incremental=True), spark)
 
 
-def test_reuse_model_carries_whole_files_and_rewrites_only_those_that_lost_rows(spark, growing_input, tmp_path, monkeypatch):
-    """--incremental --reuse-model: a features file whose rows all stay is the same file in the new
-    run (a hard link here), only files that lost a row are written again, and the old run can go."""
+def test_reuse_model_keeps_whole_files_and_rewrites_only_those_that_lost_rows(spark, growing_input, tmp_path):
+    """--incremental --reuse-model is one snapshot: a features file whose rows all stay is the same
+    file in the new snapshot, only files that lost a row leave it (their kept rows written again),
+    and the previous snapshot expires (--keep-runs 1) without losing a file the new one holds."""
     output = tmp_path / "out"
-    waves_of_16 = Settings(wave_images=16)  # one table file per wave of 16 images
+    settings = Settings(wave_images=16, sweep_min_age_hours=0)  # one table file per wave of 16 images; sweep at once
     split = spark.conf.get("spark.sql.files.maxPartitionBytes")
     spark.conf.set("spark.sql.files.maxPartitionBytes", "1m")
     try:
-        first = run_job(job_config(growing_input, output, pca_k=4, pca_variance=None, settings=waves_of_16), spark)
-        first_files = {f.name: f.stat().st_ino for f in (output / "runs" / first.run.run_id / "features").glob("part-*")}
-        before = rows(spark, first.run)
+        first = run_job(job_config(growing_input, output, pca_k=4, pca_variance=None, settings=settings), spark)
+        first_files = set(tablekit.files(output, "features", first.run.run_id))
+        before = rows(spark, first)
         gone = sorted((growing_input / "Test" / "Banana").glob("*.jpg"))[:2]
         for path in gone:
             path.unlink()
@@ -129,17 +132,21 @@ def test_reuse_model_carries_whole_files_and_rewrites_only_those_that_lost_rows(
         for i in range(3):
             render(CLASSES[10], np.random.default_rng(i)).save(fresh / f"new_{i}.jpg", format="JPEG", quality=90)
         second = run_job(job_config(growing_input, output, pca_k=4, pca_variance=None, incremental=True, reuse_model=True,
-                                    keep_runs=1, settings=waves_of_16), spark)
+                                    keep_runs=1, settings=settings), spark)
     finally:
         spark.conf.set("spark.sql.files.maxPartitionBytes", split)
     inc = second.metrics["incremental"]
     assert len(first_files) >= 3
     assert 1 <= inc["carried_files"] <= len(first_files) - 1  # the Banana rows were in one or two files
-    second_files = {f.name: f.stat().st_ino for f in (output / "runs" / second.run.run_id / "features").glob("part-*")}
-    linked = [name for name, inode in second_files.items() if first_files.get(name) == inode]
-    assert len(linked) == inc["carried_files"], "carried files are the previous run's bytes, not rewritten copies"
-    assert not (output / "runs" / first.run.run_id).exists(), "--keep-runs 1 removed the previous run"
-    after = rows(spark, second.run)
+    second_files = set(tablekit.files(output, "features", second.run.run_id))
+    kept = first_files & second_files
+    assert len(kept) == inc["carried_files"], "kept files are the previous run's files, not rewritten copies"
+    assert all(f"/data/{second.run.run_id}/" in f for f in second_files - kept), "new files are this run's"
+    assert [s.summary.get(tablekit.RUN_ID) for s in tablekit.table(output).snapshots()] == [second.run.run_id]
+    assert not (output / "runs" / first.run.run_id).exists(), "--keep-runs 1 removed the previous run's folder"
+    assert all((output / "features" / "data" / first.run.run_id / f.rsplit("/", 1)[1]).exists() for f in kept)
+    assert not any(Path(f.removeprefix("file://")).exists() for f in first_files - kept), "the replaced files were swept"
+    after = rows(spark, second)
     removed = {path for path in before if any(str(g) in path for g in gone)}
     assert len(removed) == 2 and not removed & set(after)
     assert set(after) - set(before) == {path for path in after if "/new_" in path} and len(after) == len(before) + 1
@@ -147,5 +154,4 @@ def test_reuse_model_carries_whole_files_and_rewrites_only_those_that_lost_rows(
     for path in set(before) & set(after):
         assert np.array_equal(before[path].features, after[path].features)
         assert np.allclose(before[path].pca, after[path].pca, atol=1e-9)
-    features = output / "runs" / second.run.run_id / "features"
-    assert spark.read.parquet(*[str(features / name) for name in linked]).count() == inc["carried_rows"]
+    assert spark.read.parquet(*sorted(kept)).count() == inc["carried_rows"]

@@ -14,7 +14,7 @@ from fruits.inputs.entry_rules import HIDDEN_KEY_REASON
 from fruits.inputs.input_list import MISSING_REASON, OUTSIDE_REASON
 from fruits.inputs.listing import list_files, with_skip_reason
 from fruits.pipeline.job import run_job
-from sparkkit import job_config
+from sparkkit import job_config, table_of
 
 pytestmark = pytest.mark.spark
 
@@ -98,5 +98,5 @@ def test_job_reads_just_the_listed_files(spark, small_sample, tmp_path):
     result = run_job(job_config(small_sample, tmp_path / "out", input_list=str(listed), pca_k=2, pca_variance=None), spark)
     counts = result.metrics["counts"]
     assert (counts["listed"], counts["accepted"], counts["rejected"]) == (12, 12, 0)
-    table = spark.read.parquet(result.run["features"])
+    table = table_of(spark, result)
     assert sorted(r.path for r in table.select("path").collect()) == sorted(f"file:{p}" for p in chosen)

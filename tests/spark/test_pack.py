@@ -17,7 +17,8 @@ from fruits.pipeline.pack import _Examples, _make_reader, run_pack
 from fruits.sample import CLASSES, render
 from fruits.storage.local import local_uri
 from fruits.storage.reads import StoreSpec
-from sparkkit import QUICK_INT8, REFERENCE_MODEL, REFERENCE_SEED, job_config
+import tablekit
+from sparkkit import QUICK_INT8, REFERENCE_MODEL, REFERENCE_SEED, job_config, table_of
 
 pytestmark = pytest.mark.spark
 
@@ -27,12 +28,12 @@ def pack(spark, source, target, **overrides):
     return run_pack(PackConfig(input_uri=str(source), output_uri=str(target), **settings).validate(), spark)
 
 
-def features(spark, run):
-    return {r.path: np.asarray(r.features) for r in spark.read.parquet(run["features"]).collect()}
+def features(spark, result):
+    return {r.path: np.asarray(r.features) for r in table_of(spark, result).collect()}
 
 
-def rejected(spark, run):
-    return {(r.path, r.reason) for r in spark.read.parquet(run["rejected"]).collect()}
+def rejected(spark, result):
+    return {(r.path, r.reason) for r in table_of(spark, result, "rejected").collect()}
 
 
 @pytest.fixture()
@@ -51,10 +52,10 @@ def test_a_run_over_the_pack_writes_the_table_a_run_over_the_folder_writes(spark
     assert over_pack.metrics["counts"] == reference_run.metrics["counts"]
     assert over_pack.metrics["input_pack"] == {"generations": [packed.generation.name], "rows": listed}
     assert reference_run.metrics["input_pack"] is None
-    ours, theirs = features(spark, over_pack.run), features(spark, reference_run.run)
+    ours, theirs = features(spark, over_pack), features(spark, reference_run)
     assert ours.keys() == theirs.keys()  # the images' own paths, not the pack's
     assert all(np.allclose(ours[p], theirs[p], atol=1e-5) for p in ours)
-    assert rejected(spark, over_pack.run) == rejected(spark, reference_run.run)
+    assert rejected(spark, over_pack) == rejected(spark, reference_run)
 
 
 def test_a_second_pack_adds_new_and_changed_files_only(spark, images, tmp_path):
@@ -71,7 +72,7 @@ def test_a_second_pack_adds_new_and_changed_files_only(spark, images, tmp_path):
     over_pack = run_job(job_config(tmp_path / "pack", tmp_path / "out", pca_k=3, pca_variance=None), spark)
     over_folder = run_job(job_config(images, tmp_path / "direct", pca_k=3, pca_variance=None), spark)
     assert over_pack.metrics["counts"]["listed"] == over_folder.metrics["counts"]["listed"] == second.manifest.rows
-    ours, theirs = features(spark, over_pack.run), features(spark, over_folder.run)
+    ours, theirs = features(spark, over_pack), features(spark, over_folder)
     key = local_uri(os.fsencode(changed.resolve()))
     assert key in ours and np.allclose(ours[key], theirs[key], atol=1e-5)  # the new bytes, not the old
 
@@ -99,7 +100,7 @@ def test_a_damaged_pack_stops_the_run_before_it_writes(spark, images, tmp_path):
     part.unlink()
     with pytest.raises(JobError, match="manifest promises"):
         run_job(job_config(target, tmp_path / "out", pca_k=3, pca_variance=None), spark)
-    assert not (tmp_path / "out" / "_CURRENT").exists()
+    assert tablekit.current_run_id(tmp_path / "out") is None
 
 
 def test_refusals_name_the_problem(spark, images, tmp_path):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import tablekit
 from helpers import free_port
 
 pytestmark = pytest.mark.spark
@@ -73,9 +74,8 @@ def test_job_survives_a_lost_worker_with_every_row_once(cluster, small_sample, t
     assert re.search(r"Lost executor|ExecutorLost|executor \d+ lost|Removing executor", log, re.IGNORECASE), \
         "the driver never noticed the lost executor:\n" + log[-3000:]
 
-    run_id = (output / "_CURRENT").read_text().strip()
-    table = spark.read.parquet(str(output / "runs" / run_id / "features"))
-    rejected = spark.read.parquet(str(output / "runs" / run_id / "rejected"))
+    table = spark.read.parquet(*tablekit.files(output, "features"))
+    rejected = spark.read.parquet(*tablekit.files(output, "rejected"))
     listed = sum(1 for p in small_sample.rglob("*") if p.is_file())
     assert table.count() + rejected.count() == listed
     assert table.select("path").distinct().count() == table.count(), "a re-executed task duplicated rows"
