@@ -66,3 +66,19 @@ def local_files(output: Path, name: str = "features", run_id: Optional[str] = No
 def metrics(output: Path, run_id: Optional[str] = None) -> dict:
     run_id = run_id or current_run_id(output)
     return json.loads((output / "runs" / run_id / "metrics.json").read_text())
+
+
+def duckdb_with(*names: str):
+    """A DuckDB connection with extensions loaded from their PyPI packages (duckdb-extension-NAME),
+    since the tests cannot download them."""
+    import importlib
+
+    import duckdb
+
+    con = duckdb.connect()
+    version = con.execute("PRAGMA version").fetchone()[0]
+    for name in names:
+        package = importlib.import_module(f"duckdb_extension_{name}")
+        con.execute(f"INSTALL '{Path(package.__file__).parent / 'extensions' / version / f'{name}.duckdb_extension'}'")
+        con.execute(f"LOAD {name}")
+    return con

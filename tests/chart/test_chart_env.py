@@ -32,7 +32,8 @@ def plain(template) -> dict:
 
 
 def test_default_env_is_only_the_charts_own(plain):
-    assert [n for n, _ in env(plain["driver"])] == ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "HOME", "FRUITS_POD_UID"]
+    assert [n for n, _ in env(plain["driver"])] == ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "HOME", "FRUITS_POD_UID",
+                                                    "FRUITS_CATALOG", "FRUITS_CATALOG_NAMESPACE", "FRUITS_CATALOG_URI"]
     assert [n for n, _ in env(plain["executor"])][-1] == "DECOM_TIMEOUT_S"
 
 
@@ -104,6 +105,8 @@ def test_env_value_that_is_not_a_string_is_refused(template):
     ("values-kind.yaml", "driver", "HOME"),
     ("values-kind.yaml", "driver", "FRUITS_POD_UID"),
     ("values-kind.yaml", "driver", "AWS_SECRET_ACCESS_KEY"),
+    ("values-kind.yaml", "driver", "FRUITS_CATALOG_URI"),
+    ("values-eks.yaml", "driver", "FRUITS_CATALOG"),
     ("values-kind.yaml", "executor", "AWS_REGION"),
     ("values-kind.yaml", "executor", "DECOM_TIMEOUT_S"),
     (SCHEDULED, "executor", "HOME"),
@@ -120,6 +123,8 @@ def test_a_name_the_chart_sets_itself_is_refused_not_duplicated(template, values
     ("values-eks.yaml", [], "driver", "AWS_REGION"),
     # DECOM_TIMEOUT_S is the executors' only, and only with decommissioning.
     ("values-kind.yaml", ["--set", "decommission.enabled=false"], "executor", "DECOM_TIMEOUT_S"),
+    # The catalog is the driver's: the executors never reach it.
+    ("values-kind.yaml", [], "executor", "FRUITS_CATALOG_URI"),
 ])
 def test_a_name_the_chart_does_not_set_on_that_role_is_accepted_once(template, values_file, args, role, name):
     spec = app_spec(template, values_file, *args, "--set-string", f"{role}.env.{name}=x")

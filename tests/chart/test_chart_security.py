@@ -92,8 +92,8 @@ def test_spark_pods_are_restricted_with_writable_dirs_on_empty_dirs(rendered, va
         assert any(home == d or home.startswith(d + "/") for d in WRITABLE), (role, home)
 
 
-def policy(result):
-    (found,) = result.of_kind("NetworkPolicy")
+def policy(result, component="executor"):
+    (found,) = [p for p in result.of_kind("NetworkPolicy") if p["metadata"]["labels"]["app.kubernetes.io/component"] == component]
     return found["spec"]
 
 

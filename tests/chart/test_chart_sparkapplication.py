@@ -88,7 +88,8 @@ def test_kind_reads_s3_keys_from_the_secret_on_driver_and_executors(kind):
     assert set(secret["stringData"]) == S3_KEY_VARS
     spec = kind.one("SparkApplication")["spec"]
     for role in ("driver", "executor"):
-        refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in spec[role]["env"] if "secretKeyRef" in e.get("valueFrom", {})}
+        refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in spec[role]["env"]
+                if "secretKeyRef" in e.get("valueFrom", {}) and e["name"].startswith("AWS_")}
         assert set(refs) == S3_KEY_VARS, role
         assert {r["name"] for r in refs.values()} == {secret["metadata"]["name"]}, role
 
@@ -171,8 +172,10 @@ def test_metrics_placement_and_existing_secret_from_ci_values(rendered):
     for role in ("driver", "executor"):
         assert spec[role]["nodeSelector"] == {"workload": "spark", "kubernetes.io/arch": "amd64"}
         assert spec[role]["tolerations"][0]["key"] == "dedicated"
-        refs = {e["valueFrom"]["secretKeyRef"]["name"] for e in spec[role]["env"] if "secretKeyRef" in e.get("valueFrom", {})}
-        assert refs == {"lake-keys"}
+        refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in spec[role]["env"] if "secretKeyRef" in e.get("valueFrom", {})}
+        assert {refs[name] for name in S3_KEY_VARS} == {"lake-keys"}
+        # The catalog's URI, password included, reaches the driver alone (test_chart_catalog.py).
+        assert refs.get("FRUITS_CATALOG_URI") == ("lake-catalog" if role == "driver" else None)
     assert spec["executor"]["instances"] == 2 and spec["dynamicAllocation"]["enabled"] is False
     assert spec["hadoopConf"]["fs.s3a.connection.maximum"] == "64"
     assert not result.of_kind("Secret") and not result.of_kind("ServiceAccount") and not result.of_kind("Role")

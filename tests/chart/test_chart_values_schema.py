@@ -72,6 +72,23 @@ RULES = {
     "event_log_without_dir": (
         "values-kind.yaml", ["--set", "eventLog.enabled=true"], ["at '/eventLog/dir': minLength: got 0, want 1"],
     ),
+    "postgres_on_eks": (
+        "values-eks.yaml", ["--set", "catalog.kind=sql,catalog.postgres.enabled=true,catalog.postgres.password=long-enough"],
+        ["at '/catalog/postgres/enabled': value must be false"],
+    ),
+    "postgres_without_password": (
+        "values-kind.yaml", ["--set", "catalog.postgres.password=short"], ["at '/catalog/postgres/password': minLength: got 5, want 8"],
+    ),
+    "postgres_for_a_glue_catalog": (
+        "values-kind.yaml", ["--set", "catalog.kind=glue"], ['catalog.postgres.enabled runs an sql catalog, but catalog.kind is "glue"'],
+    ),
+    "rest_catalog_without_endpoint": (
+        "values-eks.yaml", ["--set", "catalog.kind=rest"], ["catalog.kind rest needs its endpoint in catalog.uri"],
+    ),
+    "s3_output_without_a_catalog": (
+        "values-kind.yaml", ["--set", "catalog.postgres.enabled=false"],
+        ["job.output s3a://fruits/lake is on S3, where the job needs a catalog every run reaches"],
+    ),
     "neither_pca_k_nor_variance": (
         "values-kind.yaml", ["--set", "job.pcaK=0"], ["set exactly one of job.pcaK (0) and job.pcaVariance (0) above 0"],
     ),
@@ -97,6 +114,9 @@ RANGES = {
     "pod_running_as_root_allowed": ("podSecurityContext.runAsNonRoot=false", "at '/podSecurityContext/runAsNonRoot': value must be true"),
     "unknown_batch_scheduler": ('batchScheduler.name="kueue"', "at '/batchScheduler/name': value must be one of 'none', 'volcano', 'yunikorn'"),
     "cron_with_three_fields": ('schedule.cron="0 3 *"', "at '/schedule/cron': '0 3 *' does not match pattern"),
+    "unknown_catalog": ('catalog.kind="hive"', "at '/catalog/kind': value must be one of 'sql', 'glue', 'rest'"),
+    "catalog_namespace_with_a_dot": ('catalog.namespace="lake.prod"', "at '/catalog/namespace': 'lake.prod' does not match pattern"),
+    "postgres_user_not_a_plain_name": ('catalog.postgres.user="Fruits User"', "at '/catalog/postgres/user': 'Fruits User' does not match pattern"),
     "misspelt_key": (f"{DA}.maxExecutor=3", f"at '/{DA}': additional properties 'maxExecutor' not allowed"),
 }
 

@@ -6,8 +6,10 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -96,10 +98,54 @@ def minio_server(data: Path, log: Path, port: int, console: int) -> Iterator[Min
         stop_server(process)
 
 
+def catalog_of(endpoint: str, output: str) -> dict[str, str]:
+    """The catalog an S3 output of the tests is registered in: one SQLite file per MinIO server (an S3
+    output needs a catalog outside the bucket), one namespace per output."""
+    folder = Path(tempfile.gettempdir()) / "fruits-s3-catalogs"
+    folder.mkdir(exist_ok=True)
+    port = endpoint.rsplit(":", 1)[-1].strip("/")
+    return {"uri": f"sqlite:///{folder}/minio-{port}-{os.getpid()}.db",
+            "namespace": re.sub(r"[^a-z0-9]+", "_", output.split("://", 1)[-1].lower()).strip("_")}
+
+
+def output_of(args: Sequence[str]) -> str | None:
+    """The output a `fruits` command line names: --output's value, or report/evaluate/migrate's argument."""
+    if "--output" in args:
+        return args[list(args).index("--output") + 1]
+    if args and args[0] in ("report", "evaluate", "migrate"):
+        return args[1]
+    return None
+
+
+def table_rows(endpoint: str, output: str, name: str = "features", columns: Sequence[str] | None = None, run_id: str | None = None):
+    """Rows of an S3 output's table, read through its catalog by PyIceberg (no code of the job's)."""
+    import tablekit
+
+    catalog = catalog_of(endpoint, output)
+    return tablekit.rows(output, name, list(columns) if columns else None, run_id, namespace=catalog["namespace"],
+                         uri=catalog["uri"], **s3_properties(endpoint))
+
+
+def current_run(endpoint: str, output: str) -> str | None:
+    import tablekit
+
+    catalog = catalog_of(endpoint, output)
+    return tablekit.current_run_id(output, namespace=catalog["namespace"], uri=catalog["uri"], **s3_properties(endpoint))
+
+
+def s3_properties(endpoint: str) -> dict[str, str]:
+    return {"s3.endpoint": endpoint, "s3.access-key-id": ACCESS_KEY, "s3.secret-access-key": SECRET_KEY, "s3.region": "us-east-1"}
+
+
 def run_fruits(*args: str, endpoint: str, secret: str = SECRET_KEY, timeout: int = 600) -> subprocess.CompletedProcess:
-    """`fruits ARGS` against `endpoint`, as a user would run it, with S3 keys in the environment."""
+    """`fruits ARGS` against `endpoint`, as a user would run it, with S3 keys in the environment and
+    the output's catalog (`catalog_of`) in FRUITS_CATALOG_URI and FRUITS_CATALOG_NAMESPACE."""
     env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": secret,
            "FRUITS_S3_ENDPOINT": endpoint, "FRUITS_S3_PATH_STYLE": "true"}
+    output = output_of(args)
+    if output is not None and "://" in output:
+        catalog = catalog_of(endpoint, output)
+        env.update(FRUITS_CATALOG_URI=catalog["uri"], FRUITS_CATALOG_NAMESPACE=catalog["namespace"])
     fruits = Path(sys.executable).parent / "fruits"
     return subprocess.run([str(fruits), *args], capture_output=True, text=True, env=env, timeout=timeout)
 

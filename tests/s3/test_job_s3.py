@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from itertools import pairwise
 
-import pyarrow.parquet as pq
 import pytest
 
+import tablekit
 from helpers import free_port
-from s3kit import BUCKET, QUICK_MODEL, describe, run_fruits
+from s3kit import BUCKET, QUICK_MODEL, current_run, describe, run_fruits, table_rows
 
 pytestmark = pytest.mark.s3
 
-
-def read_parquet(client, prefix: str):
-    keys = [o["Key"] for o in client.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"] if o["Key"].endswith(".parquet")]
-    assert keys, f"no parquet files under {prefix}"
-    tables = [pq.read_table(io.BytesIO(client.get_object(Bucket=BUCKET, Key=k)["Body"].read())) for k in keys]
-    return [row for table in tables for row in table.to_pylist()]
+OUTPUT = f"s3a://{BUCKET}/features-out"
 
 
 @pytest.fixture(scope="module")
@@ -29,29 +23,30 @@ def s3_run(minio, s3_sample):
                         "--pca-k", "4", "--batch-size", "16", "--files-per-partition", "16", *QUICK_MODEL, endpoint=minio.endpoint)
     assert result.returncode == 0, describe(result)
     client = minio.client()
-    run_id = client.get_object(Bucket=BUCKET, Key="features-out/_CURRENT")["Body"].read().decode().strip()
+    run_id = current_run(minio.endpoint, OUTPUT)
     return client, run_id, result
 
 
 def test_run_on_s3_writes_every_artifact(s3_run):
     client, run_id, _ = s3_run
-    keys = {o["Key"] for o in client.list_objects_v2(Bucket=BUCKET, Prefix=f"features-out/runs/{run_id}/")["Contents"]}
+    keys = {o["Key"] for o in client.list_objects_v2(Bucket=BUCKET, Prefix="features-out/")["Contents"]}
     root = f"features-out/runs/{run_id}/"
-    assert f"{root}metrics.json" in keys and f"{root}pca_2d.png" in keys
-    for folder in ("features/", "rejected/", "model/"):
-        assert any(k.startswith(root + folder) for k in keys), f"nothing under {root}{folder}"
+    assert f"{root}metrics.json" in keys and f"{root}pca_2d.png" in keys and any(k.startswith(f"{root}model/") for k in keys)
+    for table in ("features", "rejected"):
+        assert any(k.startswith(f"features-out/{table}/data/{run_id}/") and k.endswith(".parquet") for k in keys), table
+        assert f"features-out/{table}/metadata/version-hint.text" in keys
 
 
-def test_rows_on_s3_match_the_input(s3_run, small_sample):
+def test_rows_on_s3_match_the_input(minio, s3_run, small_sample):
     client, run_id, _ = s3_run
     metrics = json.loads(client.get_object(Bucket=BUCKET, Key=f"features-out/runs/{run_id}/metrics.json")["Body"].read())
-    features = read_parquet(client, f"features-out/runs/{run_id}/features/")
-    rejected = read_parquet(client, f"features-out/runs/{run_id}/rejected/")
+    features = table_rows(minio.endpoint, OUTPUT).to_pylist()
+    rejected = table_rows(minio.endpoint, OUTPUT, "rejected").to_pylist()
     listed = sum(1 for p in small_sample.rglob("*") if p.is_file())
     assert metrics["counts"]["listed"] == listed == len(features) + len(rejected)
     assert {len(r["features"]) for r in features} == {metrics["feature_dim"]} == {1280}
     assert {len(r["pca"]) for r in features} == {4}
-    assert all(r["path"].startswith(f"s3a://{BUCKET}/fruits/") for r in features)
+    assert all(r["path"].startswith(f"s3://{BUCKET}/fruits/") for r in features), "a URI tools other than Hadoop open"
     assert {"Pêche", "Apple Red 2"} <= {r["label"] for r in features}
     ratios = metrics["pca"]["explained_variance"]
     assert all(a >= b for a, b in pairwise(ratios)) and sum(ratios) <= 1 + 1e-9
@@ -59,9 +54,22 @@ def test_rows_on_s3_match_the_input(s3_run, small_sample):
 
 def test_report_reads_the_s3_output(minio, s3_run):
     _, run_id, _ = s3_run
-    result = run_fruits("report", f"s3a://{BUCKET}/features-out", endpoint=minio.endpoint)
+    result = run_fruits("report", OUTPUT, "--json", endpoint=minio.endpoint)
     assert result.returncode == 0, describe(result)
-    assert run_id in result.stdout
+    record = json.loads(result.stdout)
+    assert record["run_id"] == run_id and record["format"] == "iceberg" and record["current"]
+    assert record["tables"]["features"]["location"] == f"s3://{BUCKET}/features-out/features"
+    assert record["rows"]["listed"] == record["rows"]["accepted"] + record["rows"]["rejected"] > 0
+
+
+def test_duckdb_reads_the_s3_table_from_its_folder(minio, s3_run):
+    """A reader with no catalog: DuckDB's iceberg extension, from the table's folder (version-hint.text)."""
+    con = tablekit.duckdb_with("httpfs", "avro", "iceberg")
+    host = minio.endpoint.removeprefix("http://")
+    con.execute(f"CREATE SECRET (TYPE s3, KEY_ID 'fruits-test', SECRET 'fruits-test-secret', ENDPOINT '{host}', "
+                "URL_STYLE 'path', USE_SSL false, REGION 'us-east-1')")
+    count = con.execute(f"SELECT count(*) FROM iceberg_scan('s3://{BUCKET}/features-out/features')").fetchone()[0]
+    assert count == table_rows(minio.endpoint, OUTPUT, columns=["path"]).num_rows > 0
 
 
 def test_wrong_endpoint_fails_fast_with_a_clear_message(small_sample, tmp_path):
@@ -85,22 +93,20 @@ def test_bad_credentials_fail_with_a_clear_message(minio, s3_sample, tmp_path):
 
 
 def test_incremental_run_on_s3_reuses_every_unchanged_row(minio, s3_run):
-    """With --reuse-model nothing changes in the kept rows: the table's files are copied inside S3."""
+    """With --reuse-model nothing changes in the kept rows: the new snapshot keeps the table's files as they are."""
     client, run_id, _ = s3_run
-    result = run_fruits("run", "--input", f"s3a://{BUCKET}/fruits", "--output", f"s3a://{BUCKET}/features-out",
+    before = {f for f in table_rows(minio.endpoint, OUTPUT, columns=["path"]).column("path").to_pylist()}
+    result = run_fruits("run", "--input", f"s3a://{BUCKET}/fruits", "--output", OUTPUT,
                         "--weights", "random", "--pca-k", "4", "--incremental", "--reuse-model", *QUICK_MODEL, endpoint=minio.endpoint)
     assert result.returncode == 0, describe(result)
-    new_id = client.get_object(Bucket=BUCKET, Key="features-out/_CURRENT")["Body"].read().decode().strip()
+    new_id = current_run(minio.endpoint, OUTPUT)
     assert new_id != run_id
     metrics = json.loads(client.get_object(Bucket=BUCKET, Key=f"features-out/runs/{new_id}/metrics.json")["Body"].read())
     assert metrics["model_calls"] == 0 and metrics["incremental"]["new"] == 0
     assert metrics["incremental"]["reused"] == metrics["counts"]["listed"]
-    assert len(read_parquet(client, f"features-out/runs/{new_id}/features/")) == metrics["counts"]["accepted"]
-
-    def table_files(run: str) -> dict:
-        listed = client.list_objects_v2(Bucket=BUCKET, Prefix=f"features-out/runs/{run}/features/")["Contents"]
-        return {o["Key"].rsplit("/", 1)[1]: o["ETag"] for o in listed if o["Key"].endswith(".parquet")}
-
-    before, after = table_files(run_id), table_files(new_id)
-    assert metrics["incremental"]["carried_files"] == len(before) >= 1
-    assert all(after.get(name) == etag for name, etag in before.items()), "every previous file is in the new run as it was"
+    after = table_rows(minio.endpoint, OUTPUT, columns=["path"]).column("path").to_pylist()
+    assert len(after) == metrics["counts"]["accepted"] and set(after) == before
+    listed = client.list_objects_v2(Bucket=BUCKET, Prefix=f"features-out/features/data/{new_id}/")
+    assert not [o for o in listed.get("Contents", []) if o["Key"].endswith(".parquet") and "part-" in o["Key"]
+                and o["Size"] > 1000], "no kept row was written again"
+    assert metrics["incremental"]["carried_files"] >= 1

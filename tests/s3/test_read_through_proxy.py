@@ -9,9 +9,9 @@ import sys
 import threading
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
+import tablekit
 from s3kit import ACCESS_KEY, BUCKET, QUICK_MODEL, SECRET_KEY
 
 pytestmark = pytest.mark.s3
@@ -46,15 +46,15 @@ def test_run_with_latency_and_reset_connections_reads_every_image_once(minio, mi
     reader.join(timeout=10)
     assert resets, "the run never reached featurize"
 
-    run_id = (output / "_CURRENT").read_text().strip()
+    run_id = tablekit.current_run_id(output)
     metrics = json.loads((output / "runs" / run_id / "metrics.json").read_text())
     counts = metrics["counts"]
     objects = [o["Key"] for o in minio.client().list_objects_v2(Bucket=BUCKET, Prefix="fruits/")["Contents"]]
     assert counts["listed"] == len(objects) and counts["consistent"]
-    table = pq.read_table(output / "runs" / run_id / "features", columns=["path"]).column("path").to_pylist()
-    rejected = pq.read_table(output / "runs" / run_id / "rejected", columns=["path", "reason"]).to_pylist()
+    table = tablekit.rows(output, "features", ["path"]).column("path").to_pylist()
+    rejected = tablekit.rows(output, "rejected", ["path", "reason"]).to_pylist()
     assert len(table) == len(set(table)) == counts["accepted"], "every image once"
-    assert sorted(table + [r["path"] for r in rejected]) == sorted(f"s3a://{BUCKET}/{key}" for key in objects)
+    assert sorted(table + [r["path"] for r in rejected]) == sorted(f"s3://{BUCKET}/{key}" for key in objects)
     assert not [r for r in rejected if r["reason"].startswith("cannot read object")], rejected
     assert metrics["s3_retries"]["read"] > 0, "connections were reset, so some reads were retried"
 
@@ -75,10 +75,9 @@ def test_pack_and_run_over_the_pack_on_s3_at_cloud_latency(minio, minio_proxy, s
                        "--files-per-partition", "8", *QUICK_MODEL, endpoint=minio_proxy.endpoint)
     log = run.communicate(timeout=900)[0]
     assert run.returncode == 0, log[-5000:]
-    run_id = (output / "_CURRENT").read_text().strip()
-    counts = json.loads((output / "runs" / run_id / "metrics.json").read_text())["counts"]
-    table = pq.read_table(output / "runs" / run_id / "features", columns=["path"]).column("path").to_pylist()
-    rejected = pq.read_table(output / "runs" / run_id / "rejected", columns=["path"]).column("path").to_pylist()
+    counts = tablekit.metrics(output)["counts"]
+    table = tablekit.rows(output, "features", ["path"]).column("path").to_pylist()
+    rejected = tablekit.rows(output, "rejected", ["path"]).column("path").to_pylist()
     assert counts["listed"] == len(objects) and counts["consistent"]
     assert len(table) == len(set(table)) == counts["accepted"], "every image once"
-    assert sorted(table + rejected) == sorted(f"s3a://{BUCKET}/{key}" for key in objects)
+    assert sorted(table + rejected) == sorted(f"s3://{BUCKET}/{key}" for key in objects)

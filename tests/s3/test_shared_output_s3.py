@@ -1,7 +1,7 @@
 """A shared output on MinIO: the lock is a conditional PUT through S3A, a live holder is named in
 the refusal and nothing is written, an expired holder is taken over, cleanup with --keep-runs 1
-deletes only runs this tool wrote, and of two runs started 8 s apart the second is refused while
-_CURRENT only moves forward. (On S3 the commit is one PUT, so there is no temporary pointer file.)"""
+deletes only runs this tool wrote, of two runs started 8 s apart the second is refused while the
+current run only moves forward, and of two commits on top of one snapshot the second is refused."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from fruits.inputs.entry_rules import HIDDEN_KEY_REASON
-from s3kit import ACCESS_KEY, BUCKET, QUICK_MODEL, SECRET_KEY, describe, run_fruits
+from s3kit import ACCESS_KEY, BUCKET, QUICK_MODEL, SECRET_KEY, catalog_of, current_run, describe, run_fruits, s3_properties
 
 pytestmark = pytest.mark.s3
 
@@ -54,7 +54,7 @@ def test_expired_lock_is_taken_over_and_cleanup_keeps_what_is_not_ours(minio, s3
                             endpoint=minio.endpoint)
         assert result.returncode == 0, describe(result)
         assert "taking over the expired lock" in result.stderr or runs, describe(result)
-        runs.append(client.get_object(Bucket=BUCKET, Key=f"{output}/_CURRENT")["Body"].read().decode().strip())
+        runs.append(current_run(minio.endpoint, f"s3a://{BUCKET}/{output}"))
     assert runs[0] < runs[1], runs
     left = keys(client, f"{output}/")
     assert foreign in left and lookalike in left, "cleanup deleted files the job did not write"
@@ -65,8 +65,10 @@ def test_expired_lock_is_taken_over_and_cleanup_keeps_what_is_not_ours(minio, s3
 
 def test_two_runs_started_8_s_apart_on_s3_one_refused_and_current_never_moves_back(minio, s3_sample):
     client, output = minio.client(), "shared-two"
+    catalog = catalog_of(minio.endpoint, f"s3a://{BUCKET}/{output}")
     env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-           "FRUITS_S3_ENDPOINT": minio.endpoint, "FRUITS_S3_PATH_STYLE": "true"}
+           "FRUITS_S3_ENDPOINT": minio.endpoint, "FRUITS_S3_PATH_STYLE": "true",
+           "FRUITS_CATALOG_URI": catalog["uri"], "FRUITS_CATALOG_NAMESPACE": catalog["namespace"]}
     fruits = str(Path(sys.executable).parent / "fruits")
 
     # ResNet50, the default: the first run must still hold the lock when the second one asks for it.
@@ -84,19 +86,54 @@ def test_two_runs_started_8_s_apart_on_s3_one_refused_and_current_never_moves_ba
     assert second.returncode == 2 and "is locked by another run" in second_log, second_log[-3000:]
     pointers = []
     while first.poll() is None:
-        if f"{output}/_CURRENT" in keys(client, f"{output}/"):
-            run_id = client.get_object(Bucket=BUCKET, Key=f"{output}/_CURRENT")["Body"].read().decode().strip()
-            if not pointers or pointers[-1] != run_id:
-                pointers.append(run_id)
-                assert f"{output}/runs/{run_id}/metrics.json" in keys(client, f"{output}/runs/{run_id}/"), "incomplete run named"
+        run_id = current_run(minio.endpoint, f"s3a://{BUCKET}/{output}")
+        if run_id is not None and (not pointers or pointers[-1] != run_id):
+            pointers.append(run_id)
+            assert f"{output}/runs/{run_id}/metrics.json" in keys(client, f"{output}/runs/{run_id}/"), "incomplete run named"
         time.sleep(0.2)
     first_log, _ = first.communicate(timeout=60)
     assert first.returncode == 0, first_log[-3000:]
     third = start()
     third_log, _ = third.communicate(timeout=900)
     assert third.returncode == 0, third_log[-3000:]
-    pointers.append(client.get_object(Bucket=BUCKET, Key=f"{output}/_CURRENT")["Body"].read().decode().strip())
-    assert pointers == sorted(pointers), f"_CURRENT moved back: {pointers}"
+    pointers.append(current_run(minio.endpoint, f"s3a://{BUCKET}/{output}"))
+    assert pointers == sorted(pointers) and len(set(pointers)) == 2, f"the current run moved back or skipped: {pointers}"
+
+
+def test_of_two_commits_on_one_snapshot_on_s3_the_second_is_refused_and_the_table_stays_readable(minio, tmp_path):
+    """The format's optimistic commit, on MinIO: two writers load the table at the same snapshot;
+    the first commit wins, the second raises ConcurrentCommit and leaves the table as the first made it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from pyiceberg.io import load_file_io
+
+    from fruits.config.catalog import CatalogSettings
+    from fruits.config.job_config import S3Settings
+    from fruits.table.iceberg import ConcurrentCommit, commit_run, open_catalog, snapshot_files, table_for
+
+    output = f"s3a://{BUCKET}/two-commits"
+    settings = CatalogSettings(uri=f"sqlite:///{tmp_path}/catalog.db")
+    catalog = open_catalog(settings, output, S3Settings(endpoint=minio.endpoint, path_style=True))
+    catalog.properties.update(s3_properties(minio.endpoint))
+    io = load_file_io(catalog.properties, f"s3://{BUCKET}/two-commits")
+
+    def data_file(name: str, paths: list[str]) -> str:
+        uri = f"s3://{BUCKET}/two-commits/features/data/{name}/part-0.parquet"
+        with io.new_output(uri).create(overwrite=True) as out:
+            pq.write_table(pa.table({"path": paths, "label": ["Kiwi"] * len(paths)}), out)
+        return uri
+
+    first = data_file("r1", ["a", "b"])
+    table = table_for(catalog, "fruits.features", pq.read_schema(io.new_input(first).open()), f"s3://{BUCKET}/two-commits/features")
+    base = commit_run(table, "r1", [first]).snapshot_id
+    mine, theirs = catalog.load_table("fruits.features"), catalog.load_table("fruits.features")
+    commit_run(theirs, "r2", [data_file("r2", ["c"])], based_on=base)
+    with pytest.raises(ConcurrentCommit, match="r3 was not committed"):
+        commit_run(mine, "r3", [data_file("r3", ["d"])], based_on=base)
+    table.refresh()
+    assert table.current_snapshot().summary["fruits.run-id"] == "r2"
+    assert snapshot_files(table, table.current_snapshot().snapshot_id) == [f"s3://{BUCKET}/two-commits/features/data/r2/part-0.parquet"]
+    assert table.scan().to_arrow().column("path").to_pylist() == ["c"]
 
 
 def test_hidden_keys_on_s3_are_rejected_rows_not_dropped(minio, small_sample):
@@ -112,7 +149,7 @@ def test_hidden_keys_on_s3_are_rejected_rows_not_dropped(minio, small_sample):
     result = run_fruits("run", "--input", f"s3a://{BUCKET}/{prefix}", "--output", f"s3a://{BUCKET}/{output}", "--weights", "random",
                         "--pca-k", "2", "--batch-size", "16", *QUICK_MODEL, endpoint=minio.endpoint)
     assert result.returncode == 0, describe(result)
-    run_id = client.get_object(Bucket=BUCKET, Key=f"{output}/_CURRENT")["Body"].read().decode().strip()
+    run_id = current_run(minio.endpoint, f"s3a://{BUCKET}/{output}")
     metrics = json.loads(client.get_object(Bucket=BUCKET, Key=f"{output}/runs/{run_id}/metrics.json")["Body"].read())
     assert metrics["counts"]["listed"] == len(images) + len(hidden), metrics["counts"]
     assert metrics["counts"]["rejected_by_reason"].get(HIDDEN_KEY_REASON) == len(hidden), metrics["counts"]

@@ -7,7 +7,6 @@ the job)."""
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 import subprocess
@@ -15,10 +14,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+import tablekit
 from fruits.storage.local import local_path_bytes, local_uri
 from helpers import png_bomb
 
@@ -71,11 +70,6 @@ def build_hostile_folder(root: Path, outside: Path) -> dict[bytes, str | None]:
     os.symlink(os.fsencode(outside), link)
     expected[link] = "symbolic link"
     return expected
-
-
-def read_rows(folder: Path, columns: list[str]) -> list[dict]:
-    files = sorted(folder.glob("*.parquet"))
-    return [row for f in files for row in pq.read_table(f, columns=columns).to_pylist()]
 
 
 def as_nobody(*command: str) -> list[str]:
@@ -136,9 +130,8 @@ def hostile(tmp_path_factory):
 
 def check_every_entry_once(result: subprocess.CompletedProcess, output: Path, expected: dict[bytes, str | None], subset=None):
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stderr[-4000:]}"
-    run = output / "runs" / (output / "_CURRENT").read_text().strip()
-    features = read_rows(run / "features", ["path", "label"])
-    rejected = read_rows(run / "rejected", ["path", "reason"])
+    features = tablekit.rows(output, "features", ["path", "label"]).to_pylist()
+    rejected = tablekit.rows(output, "rejected", ["path", "reason"]).to_pylist()
     seen = [local_path_bytes(r["path"]) for r in features] + [local_path_bytes(r["path"]) for r in rejected]
     assert len(seen) == len(set(seen)), "a file appears twice"
     wanted = set(expected) if subset is None else subset
@@ -152,7 +145,7 @@ def check_every_entry_once(result: subprocess.CompletedProcess, output: Path, ex
             assert want in (reasons.get(path) or ""), f"{path!r}: expected a reason with {want!r}, got {reasons.get(path)!r}"
     labels = {r["label"] for r in features}
     assert {"Kiwi", "Pêche"} <= labels, labels
-    metrics = json.loads((run / "metrics.json").read_text())
+    metrics = tablekit.metrics(output)
     assert metrics["counts"]["consistent"] and metrics["counts"]["listed"] == len(wanted)
     return metrics
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import tablekit
 from fruits.config.settings import Settings
 from fruits.errors import ConfigError
 from fruits.pipeline.job import run_job
 from fruits.sample import CLASSES, render
-import tablekit
 from sparkkit import QUICK_INT8, job_config, table_of
 
 pytestmark = pytest.mark.spark

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import tablekit
 from fruits.config.catalog import CatalogSettings
 from fruits.config.settings import Settings
 from fruits.pipeline.job import run_job
 from fruits.sample import CLASSES
 from fruits.table.lake import Lake
 from helpers import bad_files
-import tablekit
 from sparkkit import REFERENCE_MODEL, REFERENCE_SEED, job_config, read_metrics, table_of
 
 pytestmark = pytest.mark.spark

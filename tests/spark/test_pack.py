@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
+import tablekit
 from fruits.config.job_config import PackConfig
 from fruits.config.layout import PACK_MANIFEST
 from fruits.errors import ConfigError, JobError
@@ -17,7 +18,6 @@ from fruits.pipeline.pack import _Examples, _make_reader, run_pack
 from fruits.sample import CLASSES, render
 from fruits.storage.local import local_uri
 from fruits.storage.reads import StoreSpec
-import tablekit
 from sparkkit import QUICK_INT8, REFERENCE_MODEL, REFERENCE_SEED, job_config, table_of
 
 pytestmark = pytest.mark.spark

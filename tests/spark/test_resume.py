@@ -11,8 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
+
+import tablekit
 
 pytestmark = pytest.mark.spark
 
@@ -50,13 +51,13 @@ def test_killed_run_is_resumed_from_its_finished_waves(small_sample, tmp_path):
     log, _ = first.communicate(timeout=60)
     done = finished_waves(output)
     assert len(done) >= 2, f"the run ended before two waves were written: {log[-3000:]}"
-    assert not (output / "_CURRENT").exists(), "the run finished before it could be killed"
+    assert tablekit.current_run_id(output) is None, "the run finished before it could be killed"
     run_id = done[0].parent.parent.name
 
     second = fruits_run(small_sample, output, "--resume", "auto")
     log, _ = second.communicate(timeout=900)
     assert second.returncode == 0, log[-3000:]
-    assert (output / "_CURRENT").read_text().strip() == run_id, "the resumed run is the killed one, now committed"
+    assert tablekit.current_run_id(output) == run_id, "the resumed run is the killed one, now committed"
     metrics = json.loads((output / "runs" / run_id / "metrics.json").read_text())
     counts, resume = metrics["counts"], metrics["resume"]
     listed = counts["listed"]
@@ -66,8 +67,8 @@ def test_killed_run_is_resumed_from_its_finished_waves(small_sample, tmp_path):
     featurized_now = featurized_in(log)
     assert resume["images_from_earlier_attempts"] + featurized_now == counts["images"]
     assert featurized_now < counts["images"], "the resumed attempt featurized only what no finished wave held"
-    table = pq.read_table(output / "runs" / run_id / "features", columns=["path"]).column("path").to_pylist()
-    rejected = pq.read_table(output / "runs" / run_id / "rejected", columns=["path"]).column("path").to_pylist()
+    table = tablekit.rows(output, "features", ["path"]).column("path").to_pylist()
+    rejected = tablekit.rows(output, "rejected", ["path"]).column("path").to_pylist()
     assert len(table) == len(set(table)) == counts["accepted"], "every image appears once"
     assert not set(table) & set(rejected) and len(table) + len(rejected) == listed
     assert not (output / "runs" / run_id / "_raw").exists(), "working files are removed after the commit"

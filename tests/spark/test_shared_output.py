@@ -1,7 +1,6 @@
 """Two writers on one local output: the second, started 8 s after the first, is refused naming the
-holder (or waits its turn with --lock-wait); _CURRENT only ever names a complete run and never
-moves back; --keep-runs 1 deletes nothing the job did not write; a run killed between writing the
-pointer's temporary file and the rename does not block the next run."""
+holder (or waits its turn with --lock-wait); the tables' current snapshot only ever names a complete
+run and never moves back; --keep-runs 1 deletes nothing the job did not write."""
 
 from __future__ import annotations
 
@@ -11,6 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+import tablekit
 
 pytestmark = pytest.mark.spark
 
@@ -29,11 +30,14 @@ def finish(process: subprocess.Popen) -> str:
 
 
 def current(output: Path) -> str:
-    return (output / "_CURRENT").read_text().strip()
+    return tablekit.current_run_id(output)
 
 
-def is_complete(run: Path) -> bool:
-    return all((run / name).exists() for name in ("features", "rejected", "model", "metrics.json", "pca_2d.png"))
+def is_complete(output: Path, run_id: str) -> bool:
+    """Its folder holds what a run writes, and both tables hold its rows."""
+    run = output / "runs" / run_id
+    rows = sum(tablekit.rows(output, name, ["path"], run_id).num_rows for name in ("features", "rejected"))
+    return rows == 24 and all((run / name).exists() for name in ("model", "metrics.json", "pca_2d.png"))
 
 
 def test_second_writer_is_refused_then_waits_its_turn_and_nothing_foreign_is_deleted(small_sample, tmp_path):
@@ -44,8 +48,6 @@ def test_second_writer_is_refused_then_waits_its_turn_and_nothing_foreign_is_del
     lookalike = output / "runs" / "20190714T000000Z-abcdef"  # a run-id name without the job's marker
     lookalike.mkdir()
     (lookalike / "notes.txt").write_text("mine")
-    # A run killed between writing the pointer's temporary file and the rename left this behind.
-    (output / "._CURRENT.20190101T000000Z-dead00.tmp").write_text("20190101T000000Z-dead00\n")
 
     first = start(small_sample, output)
     time.sleep(8)
@@ -61,22 +63,21 @@ def test_second_writer_is_refused_then_waits_its_turn_and_nothing_foreign_is_del
     waiting = start(small_sample, output, "--lock-wait", "900")
     pointers = []
     while waiting.poll() is None or first.poll() is None:
-        if (output / "_CURRENT").exists():
-            run_id = current(output)
-            if not pointers or pointers[-1] != run_id:
-                pointers.append(run_id)
-                assert is_complete(output / "runs" / run_id), f"_CURRENT names an incomplete run {run_id}"
+        run_id = current(output)
+        if run_id is not None and (not pointers or pointers[-1] != run_id):
+            pointers.append(run_id)
+            assert is_complete(output, run_id), f"the current snapshot names an incomplete run {run_id}"
         time.sleep(0.2)
     first_log, waiting_log = finish(first), finish(waiting)
     assert first.returncode == 0, first_log[-3000:]
     assert waiting.returncode == 0, waiting_log[-3000:]
     assert "waiting for the lock" in waiting_log, waiting_log[-3000:]
     pointers.append(current(output))
-    assert pointers == sorted(pointers) and len(set(pointers)) == 2, f"_CURRENT moved back or skipped: {pointers}"
+    assert pointers == sorted(pointers) and len(set(pointers)) == 2, f"the current run moved back or skipped: {pointers}"
 
     assert (holiday / "beach.jpg").read_bytes() == b"not the job's", "cleanup touched a folder the job did not write"
     assert (lookalike / "notes.txt").read_text() == "mine"
     ours = sorted(p.name for p in (output / "runs").iterdir() if (p / "_FRUITS_RUN").exists())
     assert ours == [current(output)], f"--keep-runs 1 left {ours}"
-    assert not list(output.glob("._CURRENT.*")), "a temporary pointer file is left"
+    assert [s.summary.get(tablekit.RUN_ID) for s in tablekit.table(output).snapshots()] == [current(output)]
     assert not (output / "_LOCK").exists(), "the lock was not released"

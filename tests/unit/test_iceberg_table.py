@@ -10,10 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import tablekit
+from fruits.config.catalog import CatalogSettings
 from fruits.errors import ConfigError
 from fruits.table.iceberg import (
     RUN_ID,
-    CatalogSettings,
     ConcurrentCommit,
     commit_run,
     current_files,
@@ -110,16 +111,29 @@ def test_one_catalog_entry_cannot_name_two_locations(lake, tmp_path):
 def test_bad_catalog_settings_are_named():
     with pytest.raises(ConfigError, match="not one of sql, glue, rest"):
         CatalogSettings(kind="hive").validate()
-    with pytest.raises(ConfigError, match="rest catalog needs its endpoint"):
+    with pytest.raises(ConfigError, match="rest needs the endpoint"):
         CatalogSettings(kind="rest").validate()
+    with pytest.raises(ConfigError, match="embedded SQLite catalog cannot live.*--catalog-uri postgresql"):
+        CatalogSettings().validate("s3a://lake/out")
+    with pytest.raises(ConfigError, match="without dots"):
+        CatalogSettings(namespace="a.b").validate()
+    CatalogSettings(uri="sqlite:////tmp/c.db").validate("s3a://lake/out")  # an explicit catalog is fine
+    CatalogSettings(kind="glue").validate("s3a://lake/out")
+
+
+def test_a_commit_on_top_of_a_moved_table_is_refused(lake):
+    """The run started at one snapshot; another writer committed since: the format's commit decides."""
+    _, location, table = lake
+    first = commit_run(table, "r1", [data_file(location, ["a"])])
+    commit_run(table, "r2", [data_file(location, ["b"])])
+    with pytest.raises(ConcurrentCommit, match="run r2 committed.*after run r3 started"):
+        commit_run(table, "r3", [data_file(location, ["c"])], based_on=first.snapshot_id)
+    assert paths_of(table) == ["b"]
 
 
 def test_readers_outside_the_project_read_the_current_and_a_past_run(lake, monkeypatch):
     """pyarrow through PyIceberg, Polars and DuckDB (its iceberg extension from PyPI), none of them
     through this project's code: the catalog, the metadata file or the table's folder is enough."""
-    import duckdb
-    import duckdb_extension_avro
-    import duckdb_extension_iceberg
     import polars as pl
     from pyiceberg.catalog.sql import SqlCatalog
 
@@ -137,10 +151,6 @@ def test_readers_outside_the_project_read_the_current_and_a_past_run(lake, monke
     frame = pl.scan_iceberg(theirs.metadata_location).collect()
     assert frame.get_column("path").to_list() == ["c"] and frame.schema["features"] == pl.List(pl.Float32)
 
-    con = duckdb.connect()
-    for package, name in ((duckdb_extension_avro, "avro"), (duckdb_extension_iceberg, "iceberg")):
-        version = con.execute("PRAGMA version").fetchone()[0]
-        con.execute(f"INSTALL '{Path(package.__file__).parent / 'extensions' / version / f'{name}.duckdb_extension'}'")
-        con.execute(f"LOAD {name}")
+    con = tablekit.duckdb_with("avro", "iceberg")
     assert con.execute(f"SELECT path FROM iceberg_scan('{location}')").fetchall() == [("c",)]
     assert [r[0] for r in con.execute(f"SELECT snapshot_id FROM iceberg_snapshots('{location}') ORDER BY sequence_number").fetchall()][0] == first

@@ -48,6 +48,7 @@ TABLES = (FEATURES, REJECTED)
 TABLE_DATA = "data"  # inside a table: data/<attempt>/part-*.parquet
 RUNS = "runs"
 LOCK = "_LOCK"
+CATALOG_FILE = "catalog.db"  # the embedded catalog of a local output (fruits.config.catalog)
 # The pointer file of the layout before the tables (read by `fruits migrate` only).
 LEGACY_POINTER = "_CURRENT"
 
@@ -100,12 +101,12 @@ def aside_name(tag: str) -> str:
 
 
 def is_own_temporary(name: str, final: str) -> bool:
-    """A temporary of this tool's at the top of an output (`final` = POINTER) or a pack (PACK_MANIFEST),
-    left by a killed process: never someone else's data.
+    """A temporary of this tool's at the top of a pack (`final` = PACK_MANIFEST) or an output (the
+    lock's), left by a killed process: never someone else's data.
 
-    >>> is_own_temporary(temporary_name(POINTER, "x"), POINTER), is_own_temporary(aside_name("y"), PACK_MANIFEST)
+    >>> is_own_temporary(temporary_name(PACK_MANIFEST, "x"), PACK_MANIFEST), is_own_temporary(aside_name("y"), PACK_MANIFEST)
     (True, True)
-    >>> is_own_temporary(".other.tmp", POINTER)
+    >>> is_own_temporary(".other.tmp", PACK_MANIFEST)
     False
     """
     return (name.startswith(f".{final}.") and name.endswith(".tmp")) or (name.startswith(f".{LOCK}.") and name.endswith(".aside"))

@@ -25,3 +25,7 @@ TABLE_COLUMNS = (*FEATURE_COLUMNS, PCA_COLUMN)
 REJECTED_COLUMNS = ("path", "size", "modified", "reason")
 # A file is the same file as in an earlier run when these three match (incremental runs, resume).
 FILE_KEY = ["path", "size", "modified"]
+# The tables' `path` is a URI tools other than Hadoop open: `s3://` where Spark lists `s3a://`
+# (local paths stay `file:` URIs). Spark SQL expressions, one for each way.
+TABLE_PATH = r"regexp_replace(path, '^s3a://', 's3://')"
+LISTING_PATH = r"regexp_replace(path, '^s3://', 's3a://')"

@@ -14,7 +14,7 @@ from typing import Optional
 
 from fruits.config.job_config import JobConfig
 from fruits.config.layout import FEATURES, REJECTED, RunLocation
-from fruits.config.schema import FILE_KEY, PCA_COLUMN
+from fruits.config.schema import FILE_KEY, LISTING_PATH, PCA_COLUMN
 from fruits.config.uris import table_uri
 from fruits.errors import ConfigError
 from fruits.models.spec import WeightsSpec
@@ -60,8 +60,10 @@ def load_previous(spark, lake: Lake, config: JobConfig, weights: WeightsSpec) ->
             f"run {run.run_id} used {previous[0]} with {metrics['weights']['kind']} weights (seed {previous[2]}); "
             "--incremental reuses features only with the same model and weights: drop it to featurize everything"
         )
-    features = lake.read(spark, FEATURES).drop(PCA_COLUMN)
-    rejected = lake.read(spark, REJECTED, run.run_id)
+    from pyspark.sql import functions as F
+
+    features = lake.read(spark, FEATURES).drop(PCA_COLUMN).withColumn("path", F.expr(LISTING_PATH))
+    rejected = lake.read(spark, REJECTED, run.run_id).withColumn("path", F.expr(LISTING_PATH))
     return PreviousRun(run=run, metrics=metrics, features=features, rejected=rejected)
 
 

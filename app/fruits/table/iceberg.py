@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Optional
 
 from fruits.config.catalog import CatalogSettings
 from fruits.config.job_config import S3Settings
+from fruits.config.layout import CATALOG_FILE
 from fruits.config.uris import is_s3, local_path
 from fruits.errors import ConfigError
 
@@ -32,7 +33,7 @@ RUN_ID = "fruits.run-id"
 # Names the current metadata file, for readers that open the table's folder without a catalog (DuckDB).
 VERSION_HINT = "metadata/version-hint.text"
 # The embedded catalog of a local output: an SQLite file beside the tables.
-LOCAL_CATALOG_FILE = "catalog.db"
+LOCAL_CATALOG_FILE = CATALOG_FILE
 CATALOG_NAME = "fruits"
 
 
