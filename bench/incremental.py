@@ -4,19 +4,20 @@ A lake of ROWS images (90,000 by default, about Fruits-360) is built by hand, wi
 ROWS generated 24x24 JPEGs in 100 classes (as `make bench-scale` makes them), and a committed run
 whose rows match those files exactly (path, size, modification time, label, split) with random
 2048-d features, their PCA (`fruits.pipeline.pca.fit_reduce`, k=PCA_K), an empty rejected table, the
-fitted model, metrics.json, the picture, the marker and `_CURRENT`: what `fruits run --weights
-random` would have left, features aside. NEW more images (900) are generated aside. Then, one run:
+fitted model, metrics.json, the picture and the marker, committed as the tables' first snapshot:
+what `fruits run --weights random` would have left, features aside. NEW more images (900) are generated aside. Then, one run:
 
 (a) incremental: the NEW images copied into the input, `fruits run --incremental --reuse-model`:
     lists ROWS + NEW files, featurizes the NEW ones and projects them with the stored model; the
-    previous run's table files, whose rows all stay, are carried into the new run whole (hard links);
+    previous snapshot's files, whose rows all stay, stay in the new snapshot as they are;
 (b) alone: `fruits run` over a folder holding only the NEW images (fits its own PCA).
 
 Both with random ResNet50 weights and `--pca-k PCA_K`. Prints both runs' total and wall seconds
 and stage seconds, then `ratio X.XX` = (a)'s total_seconds / (b)'s: how many times the cost of
 the new images themselves an incremental run takes. Target: at most 3; reported, never asserted.
 Writes out/bench-incremental/result.json. The lake is reused by later invocations (the copies
-are removed and the lake set back to its hand-made run after each one).
+are removed and the lake set back to its hand-made run after each one, from a copy whose data
+files are hard links).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from typing import Iterator
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scale import CLASSES, ensure_images  # noqa: E402  (bench scripts run from the repository root)
+from lakes import current_metrics  # noqa: E402  (bench scripts run from the repository root)
+from scale import CLASSES, ensure_images  # noqa: E402
 
 FRUITS = str(Path(sys.executable).parent / "fruits")
 DIM = 2048
@@ -84,8 +86,9 @@ def write_generated_features(rows: list[tuple], staging: Path) -> None:
 
 def build_lake(images: Path, lake: Path, staging: Path, pca_k: int) -> str:
     """Write and commit the hand-made run over `images` into `lake`; returns its run id."""
+    from fruits.config.catalog import CatalogSettings
     from fruits.config.job_config import JobConfig
-    from fruits.config.layout import FEATURES, METRICS, MODEL, PICTURE, REJECTED, RunLocation, new_run_id
+    from fruits.config.layout import FEATURES, MARKER, METRICS, MODEL, PICTURE, REJECTED, RunLocation, new_run_id
     from fruits.config.schema import LISTING_COLUMNS, LISTING_SCHEMA, REJECTED_COLUMNS, TABLE_COLUMNS
     from fruits.models.weights import resolve_weights
     from fruits.pipeline.pca import fit_reduce, project
@@ -104,17 +107,18 @@ def build_lake(images: Path, lake: Path, staging: Path, pca_k: int) -> str:
     weights = resolve_weights(config.weights, config.model)
     spark = build_session(config, app_name="bench-incremental-lake")
     try:
-        store = Lake(spark, config.output_uri)
+        store = Lake(spark, config.output_uri, CatalogSettings())
+        store.begin()
         run = RunLocation(store.output, new_run_id())
         store.mark_run(run, run_settings(config, weights))
         generated = spark.read.parquet(str(staging.resolve()))
         model, pca = fit_reduce(generated, DIM, pca_k, None)
-        project(model, generated).select(*TABLE_COLUMNS).write.parquet(run[FEATURES])
+        project(model, generated).select(*TABLE_COLUMNS).write.parquet(store.data_folder(FEATURES, run.run_id))
         # The rejected table has the listing's columns and types (path, size, modified, reason).
         assert LISTING_COLUMNS == REJECTED_COLUMNS
-        spark.createDataFrame([], LISTING_SCHEMA).coalesce(1).write.parquet(run[REJECTED])
+        spark.createDataFrame([], LISTING_SCHEMA).coalesce(1).write.parquet(store.data_folder(REJECTED, run.run_id))
         model.write().save(run[MODEL])
-        written = spark.read.parquet(run[FEATURES])
+        written = spark.read.parquet(store.data_folder(FEATURES, run.run_id))
         accepted = written.count()
         points, labels = picture_points(written, SEED)
         metrics = {
@@ -134,24 +138,37 @@ def build_lake(images: Path, lake: Path, staging: Path, pca_k: int) -> str:
             title = pca_title(weights.kind, pca.explained_variance)
             store.files.upload(plot_pca_2d(points, labels, title, Path(tmp) / PICTURE), run[PICTURE])
         store.files.write_text(run[METRICS], metrics_json(metrics))
-        store.commit(run)
+        store.commit(run, run.run_id, {"fruits.generated": "bench/incremental.py"}, artifacts=(MODEL, METRICS, PICTURE, MARKER))
         return run.run_id
     finally:
         spark.stop()
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def reset_lake(lake: Path, run_id: str) -> bool:
-    """Make the hand-made run `run_id` the lake's only run again; False when it is gone or incomplete."""
-    from fruits.config.layout import POINTER, REQUIRED_ARTIFACTS, RUNS
+def pristine(lake: Path) -> Path:
+    return lake.with_name(lake.name + "-pristine")
 
-    runs = lake / RUNS
-    if not all((runs / run_id / artifact).exists() for artifact in REQUIRED_ARTIFACTS):
+
+def keep_pristine(lake: Path) -> None:
+    """A copy of the hand-made lake to set it back from: data files hard-linked, the rest (the
+    catalog, metadata, which commits change in place or beside) copied."""
+    shutil.rmtree(pristine(lake), ignore_errors=True)
+    shutil.copytree(lake, pristine(lake), copy_function=link_or_copy)
+
+
+def link_or_copy(source: str, target: str) -> None:
+    if source.endswith(".parquet"):
+        os.link(source, target)
+    else:
+        shutil.copy2(source, target)
+
+
+def reset_lake(lake: Path, run_id: str) -> bool:
+    """Make the hand-made run `run_id` the lake's only run again; False when its copy is gone."""
+    if not (pristine(lake) / "runs" / run_id).is_dir():
         return False
-    for other in runs.iterdir():
-        if other.name != run_id:
-            shutil.rmtree(other)
-    (lake / POINTER).write_text(run_id + "\n")
+    shutil.rmtree(lake, ignore_errors=True)
+    shutil.copytree(pristine(lake), lake, copy_function=link_or_copy)
     return True
 
 
@@ -170,8 +187,7 @@ def fruits_run(arguments: list[str]) -> dict:
     if done.returncode != 0:
         sys.stderr.write(done.stdout[-4000:] + done.stderr[-4000:])
         raise SystemExit(f"fruits run {' '.join(arguments)} failed (exit {done.returncode})")
-    run_id = (output / "_CURRENT").read_text().strip()
-    metrics = json.loads((output / "runs" / run_id / "metrics.json").read_text())
+    metrics = current_metrics(output)
     metrics["wall_seconds"] = round(wall, 1)
     return metrics
 
@@ -212,6 +228,7 @@ def main() -> int:
         started = time.perf_counter()
         shutil.rmtree(lake, ignore_errors=True)
         run_id = build_lake(images, lake, work / "staging", args.pca_k)
+        keep_pristine(lake)
         state.write_text(json.dumps({"run_id": run_id, "rows": args.rows, "pca_k": args.pca_k}) + "\n")
         print(f"lake: run {run_id} built by hand in {time.perf_counter() - started:.0f} s "
               f"({args.rows:,} rows, random {DIM}-d features, PCA k={args.pca_k})", flush=True)

@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 # MinIO and Toxiproxy are started by the same code as in the S3 test tier.
 sys.path[:0] = [str(REPO / "bench"), str(REPO / "tests"), str(REPO / "tests" / "s3")]
 from helpers import free_port  # noqa: E402
+from lakes import current_metrics  # noqa: E402
 from procfs import process_stats  # noqa: E402
 from s3kit import BUCKET, describe, minio_server, run_fruits, s3_client  # noqa: E402
 from toxiproxy import Toxiproxy, host_port  # noqa: E402
@@ -106,8 +107,7 @@ def run_job(source: str, output: Path, job_args: list[str], endpoint: str) -> di
     servers = {name: round(seconds - servers[name], 1) for name, seconds in servers_cpu_seconds().items()}
     if done.returncode != 0:
         return {"source": source, "error": describe(done), "wall_seconds": wall}
-    run_id = (output / "_CURRENT").read_text().strip()
-    metrics = json.loads((output / "runs" / run_id / "metrics.json").read_text())
+    metrics = current_metrics(output)
     return {
         "source": source,
         "wall_seconds": wall,

@@ -22,6 +22,9 @@ import time
 from pathlib import Path
 from typing import Optional
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lakes import current_metrics  # noqa: E402  (bench scripts run from the repository root)
+
 FRUITS = str(Path(sys.executable).parent / "fruits")
 CLASSES = 100
 STAND_IN = "stand-in: global average pooling + dense to 2048 (8 non-zero), a .keras file given as ResNet50 weights"
@@ -80,8 +83,7 @@ def run_once(images: Path, output: Path, model: Path, files_per_task: int) -> di
     if done.returncode != 0:
         sys.stderr.write(done.stdout[-4000:] + done.stderr[-4000:])
         raise SystemExit(f"fruits run failed over {images}")
-    run_id = (output / "_CURRENT").read_text().strip()
-    metrics = json.loads((output / "runs" / run_id / "metrics.json").read_text())
+    metrics = current_metrics(output)
     metrics["wall_seconds"] = round(time.time() - started, 1)
     return metrics
 

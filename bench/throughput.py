@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 FRUITS = str(Path(sys.executable).parent / "fruits")
 sys.path.insert(0, str(HERE))
 from ceiling import MODELS, PRECISIONS, weights_for  # noqa: E402  (bench scripts run from the repository root)
+from lakes import current_metrics  # noqa: E402
 from procfs import process_stats  # noqa: E402
 
 
@@ -174,8 +175,7 @@ def main() -> int:
     if job.returncode != 0:
         print(log[-4000:], file=sys.stderr)
         return 1
-    run_id = (output / "_CURRENT").read_text().strip()
-    metrics = json.loads((output / "runs" / run_id / "metrics.json").read_text())
+    metrics = current_metrics(output)
     job_seconds = metrics["total_seconds"]
     job_rate = n / job_seconds
     featurize_rate = metrics["images_per_second"]
