@@ -44,12 +44,13 @@ metadata:
   name: $namespace
   labels:
     app.kubernetes.io/part-of: fruits-pipeline
-    # Every pod of the job (driver, executors, MinIO) meets Pod Security "restricted".
+    # Every pod of the job (driver, executors, MinIO, PostgreSQL) meets Pod Security "restricted".
     pod-security.kubernetes.io/enforce: restricted
     pod-security.kubernetes.io/warn: restricted
 YAML
 } > "$out/namespace.yaml"
 render rbac.yaml rbac/serviceaccount.yaml rbac/role.yaml
-render networkpolicy.yaml network/networkpolicy.yaml
+render networkpolicy.yaml network/networkpolicy.yaml network/catalog.yaml
 render minio.yaml s3/secret.yaml minio/secret.yaml minio/service.yaml minio/deployment.yaml
+render catalog.yaml catalog/secret.yaml catalog/service.yaml catalog/deployment.yaml
 render sparkapp.yaml spark/sparkapplication.yaml

@@ -24,6 +24,10 @@ KIND_DEFAULT_CNI := $(if $(KIND_NODE_BUILT),no,yes)
 # fails for want of CAP_SYS_RESOURCE (docs/airgap.md). .ci/run opts in; nobody else is edited.
 KIND_EDIT_DAEMON_JSON ?= $(FRUITS_EDIT_DAEMON_JSON)
 MINIO_IMAGE      ?= fruits-minio:$(lastword $(subst -, ,$(MINIO_VERSION)))
+# The in-cluster PostgreSQL of the job's Iceberg catalog: Debian's package of this major version
+# (bookworm's), tagged with it as catalog.postgres.image.tag in values.yaml says.
+CATALOG_POSTGRES_MAJOR ?= 15
+CATALOG_IMAGE    ?= fruits-postgres:$(CATALOG_POSTGRES_MAJOR)
 E2E_ARGS         ?=
 # Free disk the e2e run needs beside what is built: each worker's copy of the images (about 4 GiB)
 # and kind load's tar.
@@ -41,7 +45,7 @@ else
 endif
 
 .PHONY: e2e-images
-e2e-images: kind-node-image image operator-image $(BIN)/kind $(BIN)/kubectl ## Build the e2e tier's images and cluster tools (not MinIO's image: it needs bin/minio, which make test builds)
+e2e-images: kind-node-image image operator-image catalog-image $(BIN)/kind $(BIN)/kubectl ## Build the e2e tier's images and cluster tools (not MinIO's image: it needs bin/minio, which make test builds)
 
 .PHONY: kind-up
 kind-up: kind-node-image $(BIN)/kubectl ## Create the kind cluster $(KIND_CLUSTER) (kubeconfig in $(KIND_KUBECONFIG)) and wait for Ready
@@ -56,10 +60,15 @@ kind-down: $(BIN)/kind ## Delete the kind cluster; fails if a container or netwo
 minio-image: $(BIN)/minio ## Build the in-cluster MinIO image ($(MINIO_IMAGE)) from bin/minio on the base image
 	eval "$$(images/docker-up.sh)" && hack/airgap/minio-image.sh '$(MINIO_IMAGE)' '$(BASE_IMAGE)' '$(BIN)/minio'
 
+.PHONY: catalog-image
+catalog-image: ## Build the in-cluster PostgreSQL image ($(CATALOG_IMAGE)) of the job's catalog from Debian's packages on the base image
+	eval "$$(images/docker-up.sh)" && hack/airgap/base-image.sh '$(BASE_IMAGE)' && \
+	  hack/airgap/catalog-image.sh '$(CATALOG_IMAGE)' '$(BASE_IMAGE)' '$(CATALOG_POSTGRES_MAJOR)'
+
 .PHONY: kind-load
-kind-load: image operator-image minio-image ## Load the app, operator and MinIO images into the kind cluster
+kind-load: image operator-image minio-image catalog-image ## Load the app, operator, MinIO and PostgreSQL images into the kind cluster
 	eval "$$(images/docker-up.sh)" && $(KIND_ENV) nice -n 19 hack/kind/cluster.sh load '$(KIND_CLUSTER)' \
-	  '$(IMAGE)' '$(OPERATOR_IMAGE)' '$(MINIO_IMAGE)'
+	  '$(IMAGE)' '$(OPERATOR_IMAGE)' '$(MINIO_IMAGE)' '$(CATALOG_IMAGE)'
 
 .PHONY: e2e
 e2e: install tools chart-deps ## Tier 5: kind cluster, operator + chart, SparkApplication on MinIO, dynamic allocation; then delete the cluster

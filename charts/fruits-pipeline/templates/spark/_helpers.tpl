@@ -39,6 +39,7 @@ relative to the bundled operator (its own namespace, one the operator watches).
 {{- if eq (gt (int .Values.job.pcaK) 0) (gt (float64 .Values.job.pcaVariance) 0.0) }}
 {{- fail (printf "set exactly one of job.pcaK (%v) and job.pcaVariance (%v) above 0, the other to 0" .Values.job.pcaK .Values.job.pcaVariance) }}
 {{- end }}
+{{- include "fruits-pipeline.catalog.validate" . }}
 {{- end }}
 
 {{/* `fruits run` arguments, in the job's CLI order. Called with (dict "root" $ "incremental" BOOL). */}}
@@ -167,7 +168,7 @@ priorityClassName: {{ . }}
 The environment of one pod role: the chart's own variables, then the role's `env` value
 (driver.env / executor.env) in name order. A name the chart sets itself is refused rather than
 overridden or listed twice: each of the chart's comes from another value (the S3 Secret and region,
-writableDirs.tmp, the executors' grace period), which is where to change it.
+catalog.*, writableDirs.tmp, the executors' grace period), which is where to change it.
 Called with (dict "root" $ "role" "driver"|"executor").
 */}}
 {{- define "fruits-pipeline.spark.env" -}}
@@ -182,7 +183,7 @@ Called with (dict "root" $ "role" "driver"|"executor").
 {{- $extra := list }}
 {{- range $name, $value := $values.env }}
 {{- if has $name $taken }}
-{{- fail (printf "%s.env.%s: the chart sets %s on the %s itself (%s), from its other values (s3.*, writableDirs.tmp, executor.terminationGracePeriodSeconds): change those instead of overriding it" $.role $name $name (ternary "driver" "executors" (eq $.role "driver")) (join ", " $taken)) }}
+{{- fail (printf "%s.env.%s: the chart sets %s on the %s itself (%s), from its other values (s3.*, catalog.*, writableDirs.tmp, executor.terminationGracePeriodSeconds): change those instead of overriding it" $.role $name $name (ternary "driver" "executors" (eq $.role "driver")) (join ", " $taken)) }}
 {{- end }}
 {{- $extra = append $extra (dict "name" $name "value" (toString $value)) }}
 {{- end }}
@@ -207,6 +208,8 @@ Called with (dict "root" $ "role" "driver"|"executor").
   valueFrom:
     fieldRef:
       fieldPath: metadata.uid
+# Where the driver commits the tables (catalog.*); the executors never reach the catalog.
+{{ include "fruits-pipeline.catalog.env" $root | trim }}
 {{- end }}
 {{- if and (eq .role "executor") $root.Values.decommission.enabled }}
 # How long /opt/decom.sh waits for the executor to migrate its blocks: the grace period less 30 s.
