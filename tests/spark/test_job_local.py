@@ -184,6 +184,15 @@ def test_report_prints_metrics_and_redraws_the_picture(reference_run, tmp_path, 
     printed = capsys.readouterr().out
     assert reference_run.run.run_id in printed and "random weights" in printed
     assert (tmp_path / "again.png").stat().st_size > 10_000
+    assert main(["report", output, "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["run_id"] == reference_run.run.run_id and record["format"] == "iceberg" and record["current"]
+    counts = reference_run.metrics["counts"]
+    assert record["rows"] == {"accepted": counts["accepted"], "rejected": counts["rejected"], "listed": counts["listed"]}
+    assert record["tables"]["features"]["identifier"] == "fruits.features"
+    assert record["catalog"]["kind"] == "sql" and "SQLite" in record["catalog"]["address"]
+    assert main(["report", output, "--run", "20200101T000000Z-000000", "--json"]) == 2
+    assert "is not in table fruits.features" in capsys.readouterr().err
 
 
 def test_foreign_output_folder_is_refused(spark, small_sample, tmp_path):
