@@ -195,6 +195,14 @@ def test_report_prints_metrics_and_redraws_the_picture(reference_run, tmp_path, 
     assert "is not in table fruits.features" in capsys.readouterr().err
 
 
+def test_report_on_a_folder_with_no_run_says_so_and_creates_nothing(spark, tmp_path, capsys):
+    from fruits.cli import main
+
+    assert main(["report", str(tmp_path / "nothing")]) == 2
+    assert "holds no committed fruits run" in capsys.readouterr().err
+    assert not (tmp_path / "nothing").exists()
+
+
 def test_foreign_output_folder_is_refused(spark, small_sample, tmp_path):
     from fruits.errors import ConfigError
 

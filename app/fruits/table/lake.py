@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 from fruits.config.catalog import CatalogSettings
 from fruits.config.job_config import S3Settings
 from fruits.config.layout import (
+    CATALOG_FILE,
     CSV_EXPORT,
     FEATURES,
     LEGACY_POINTER,
@@ -56,8 +57,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # What the embedded SQLite catalog keeps beside the tables (the database and its journals).
-_CATALOG_FILES = (iceberg.LOCAL_CATALOG_FILE, f"{iceberg.LOCAL_CATALOG_FILE}-journal", f"{iceberg.LOCAL_CATALOG_FILE}-wal",
-                  f"{iceberg.LOCAL_CATALOG_FILE}-shm")
+_CATALOG_FILES = (CATALOG_FILE, f"{CATALOG_FILE}-journal", f"{CATALOG_FILE}-wal", f"{CATALOG_FILE}-shm")
 
 
 def run_time(run_id: str) -> float:
@@ -94,10 +94,13 @@ class Lake:
         look fixes the snapshot this process's commit must go on top of."""
         from pyiceberg.exceptions import NoSuchTableError
 
-        try:
-            table = self.catalog.load_table(self.identifier(name))
-        except NoSuchTableError:
-            table = None
+        if self.catalog_settings.embedded and not self.files.exists(f"{self.output}/{CATALOG_FILE}"):
+            table = None  # nothing committed here yet: the catalog file is made by the first commit, not by a look
+        else:
+            try:
+                table = self.catalog.load_table(self.identifier(name))
+            except NoSuchTableError:
+                table = None
         if table is not None and table.location().rstrip("/") != self.location(name):
             raise ConfigError(f"table {self.identifier(name)} of catalog {self.catalog_settings.describe()} lies at "
                               f"{table.location()}, not in {self.output}: give this output its own --catalog-namespace")
