@@ -3,10 +3,13 @@ polling with readable timeouts, an executor-pod recorder, and the diagnostics a 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -132,6 +135,36 @@ class Cluster:
 
     def kubectl(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
         return run(str(BIN / "kubectl"), *args, timeout=timeout, check=check, env=self.env, cwd=ROOT)
+
+    @contextlib.contextmanager
+    def port_forward(self, service: str, port: int, namespace: str = NAMESPACE, timeout: float = 60) -> Iterator[int]:
+        """`kubectl port-forward svc/SERVICE :PORT` for the duration of the block: yields the local
+        port on 127.0.0.1. The connection enters the pod through the kubelet, so the pod's
+        NetworkPolicy (which admits the drivers only) does not stand in its way."""
+        proc = subprocess.Popen([str(BIN / "kubectl"), "-n", namespace, "port-forward", f"svc/{service}", f":{port}"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env, cwd=ROOT)
+        seen: list[str] = []
+        found: list[int] = []
+
+        def read() -> None:  # the first line names the port; the rest is drained so kubectl never blocks
+            for line in proc.stdout:
+                seen.append(line.rstrip())
+                match = re.match(r"Forwarding from 127\.0\.0\.1:(\d+)", line)
+                if match and not found:
+                    found.append(int(match.group(1)))
+
+        threading.Thread(target=read, daemon=True, name=f"port-forward-{service}").start()
+        try:
+            wait_for(f"kubectl port-forward svc/{service} :{port}", lambda: found or proc.poll() is not None, timeout=timeout, interval=0.5)
+            if not found:
+                raise AssertionError(f"kubectl port-forward svc/{service} :{port} exited {proc.returncode}:\n" + "\n".join(seen[-20:]))
+            yield found[0]
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
     # -- objects -------------------------------------------------------------------------------
     def node_ip(self) -> str:

@@ -3,16 +3,18 @@ namespace, MinIO runs in the job's and takes the sample through the job's own Mi
 root user), the chart's SparkApplication waits for another writer's lock on its output while its
 executor is released for idleness, then completes with executors that scale up with the backlog,
 every pod admitted under Pod Security "restricted" with a read-only root filesystem and executors
-without an API token; the History Server lists the run from its event logs; the outputs read back
-from MinIO hold, the plain manifest completes although an executor is killed mid-run, and the
-chart's schedule runs the job twice, the second run featurizing nothing. The cluster has a control
-plane, an on-demand and a spot worker (hack/kind/cluster.yaml); mid-run the spot worker is drained,
-its executors decommission, and the run still completes with every file counted once."""
+without an API token; the History Server lists the run from its event logs; the tables the driver
+committed, found through the in-cluster PostgreSQL catalog and read by Polars (not the job), hold;
+the plain manifest completes although an executor is killed mid-run, and the chart's schedule runs
+the job twice, the second run featurizing nothing. The cluster has a control plane, an on-demand
+and a spot worker (hack/kind/cluster.yaml); mid-run the spot worker is drained, its executors
+decommission, and the run still completes with every file counted once."""
 
 from __future__ import annotations
 
-import io
+import base64
 import json
+import os
 import re
 import subprocess
 import sys
@@ -21,9 +23,10 @@ import time
 import urllib.request
 from itertools import pairwise
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import boto3
-import pyarrow.parquet as pq
+import polars as pl
 import pytest
 import yaml
 from botocore.config import Config
@@ -31,6 +34,7 @@ from botocore.exceptions import ClientError
 from kubernetes import client
 from minio.credentials import StaticProvider
 from minio.minioadmin import MinioAdmin
+from pyiceberg.catalog import Catalog, load_catalog
 
 from kube import CHART, NAMESPACE, OPERATOR_NAMESPACE, RELEASE, ROOT, SPARK_GROUP, SPARK_PLURAL, SPARK_VERSION, Cluster, run, wait_for
 
@@ -38,6 +42,16 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
 VALUES_KIND = CHART / "values-kind.yaml"
 KIND_VALUES = yaml.safe_load(VALUES_KIND.read_text())
+CHART_VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
+# The tables' catalog: the chart's PostgreSQL (its defaults, then values-kind.yaml's), the tables in
+# its namespace, registered under the job's catalog name (the rows' catalog_name: fruits.table.iceberg).
+POSTGRES = {**CHART_VALUES["catalog"]["postgres"], **KIND_VALUES["catalog"]["postgres"]}
+TABLE_NAMESPACE = KIND_VALUES["catalog"]["namespace"]
+CATALOG_NAME = "fruits"
+TABLES = ("features", "rejected")
+RUN_ID_KEY = "fruits.run-id"  # the snapshot summary key naming the run (docs/operations.md)
+# Polars plans its Iceberg scans with PyIceberg (its own planner is a plugin package not installed).
+os.environ.setdefault("POLARS_ICEBERG_PLANNER", "pyiceberg")
 BUCKET = "fruits"
 INPUT_PREFIX = "input/"
 OUTPUT_PREFIX = "lake/"
@@ -98,9 +112,9 @@ def helm_values(*extra: str) -> list[str]:
 @pytest.fixture(scope="module")
 def operator_and_minio(cluster: Cluster):
     """Step 1 of the install: the chart with values-kind.yaml minus its SparkApplication (a helm
-    post-renderer drops it), waited for: operator, webhook, MinIO, RBAC, the S3 Secret. The release
-    (and with it the operator) goes to the operator's own namespace, the job's objects to `fruits`;
-    both namespaces enforce Pod Security "restricted"."""
+    post-renderer drops it), waited for: operator, webhook, MinIO, PostgreSQL, RBAC, the Secrets.
+    The release (and with it the operator) goes to the operator's own namespace, the job's objects
+    to `fruits`; both namespaces enforce Pod Security "restricted"."""
     if cluster.helm("status", RELEASE, "-n", OPERATOR_NAMESPACE, check=False).returncode == 0:
         # A cluster kept from an earlier run (KEEP_CLUSTER=1): start from clean namespaces.
         cluster.helm("uninstall", RELEASE, "-n", OPERATOR_NAMESPACE, "--wait")
@@ -111,7 +125,7 @@ def operator_and_minio(cluster: Cluster):
     cluster.helm("install", RELEASE, str(CHART), "-n", OPERATOR_NAMESPACE, *helm_values(),
                  "--post-renderer", sys.executable, "--post-renderer-args", str(Path(__file__).with_name("drop_sparkapp.py")),
                  "--wait", "--timeout", "10m")
-    SUMMARY["install operator + MinIO (s)"] = round(time.monotonic() - start)
+    SUMMARY["install operator, MinIO, PostgreSQL (s)"] = round(time.monotonic() - start)
 
 
 def s3_client(endpoint: str, key: str, secret: str):
@@ -173,36 +187,65 @@ def uploaded(s3, sample) -> list[str]:
     return keys
 
 
-def current_run(s3) -> str:
-    return s3.get_object(Bucket=BUCKET, Key=f"{OUTPUT_PREFIX}_CURRENT")["Body"].read().decode().strip()
+def file_io(s3) -> dict[str, str]:
+    """PyIceberg's (and Polars') S3 settings: MinIO through the test's NodePort, the job's keys."""
+    creds = KIND_VALUES["s3"]["credentials"]
+    return {"s3.endpoint": s3.meta.endpoint_url, "s3.access-key-id": creds["accessKeyId"],
+            "s3.secret-access-key": creds["secretAccessKey"], "s3.region": KIND_VALUES["s3"]["region"]}
 
 
-def read_parquet(s3, prefix: str) -> list[dict]:
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []) if o["Key"].endswith(".parquet")]
-    assert keys, f"no parquet files under s3://{BUCKET}/{prefix}"
-    tables = [pq.read_table(io.BytesIO(s3.get_object(Bucket=BUCKET, Key=k)["Body"].read())) for k in keys]
-    return [row for table in tables for row in table.to_pylist()]
+@pytest.fixture(scope="module")
+def catalog(cluster: Cluster, s3):
+    """The tables' catalog as a reader outside the job opens it: PyIceberg's SQL catalog on the
+    in-cluster PostgreSQL, through `kubectl port-forward`, with the URI the driver gets from the
+    chart's Secret (its host and port replaced by the forward's); the files on MinIO."""
+    secret = cluster.core.read_namespaced_secret(f"{POSTGRES['name']}-credentials", NAMESPACE)
+    uri = urlsplit(base64.b64decode(secret.data["uri"]).decode())
+    assert uri.hostname == f"{POSTGRES['name']}.{NAMESPACE}.svc", uri.hostname
+    with cluster.port_forward(POSTGRES["name"], int(POSTGRES["port"])) as port:
+        local = uri._replace(netloc=f"{uri.netloc.rsplit('@', 1)[0]}@127.0.0.1:{port}").geturl()
+        yield load_catalog(CATALOG_NAME, type="sql", uri=local, **file_io(s3))
 
 
-def check_run_output(s3, run_id: str, listed: int, k: int) -> dict:
-    """The s3 tier's checks on one complete run; returns its metrics."""
+def current_run(catalog: Catalog) -> str | None:
+    """The run id of the features table's current snapshot (the commit point of a run)."""
+    snapshot = catalog.load_table(f"{TABLE_NAMESPACE}.features").current_snapshot()
+    return snapshot.summary.get(RUN_ID_KEY) if snapshot is not None else None
+
+
+def check_run_output(s3, catalog: Catalog, run_id: str, listed: int, k: int) -> dict:
+    """One complete run: the current snapshot of both tables is `run_id`'s; their rows, read by
+    Polars (not the job), hold the s3 tier's checks; the run's own files lie beside the tables.
+    Returns the run's metrics."""
+    rows = {}
+    for name in TABLES:
+        table = catalog.load_table(f"{TABLE_NAMESPACE}.{name}")
+        snapshot = table.current_snapshot()
+        summary = dict(snapshot.summary.additional_properties) if snapshot is not None else {}
+        assert summary.get(RUN_ID_KEY) == run_id, f"{name}: current snapshot {summary}, not run {run_id}"
+        assert table.metadata.location == f"s3://{BUCKET}/{OUTPUT_PREFIX}{name}", table.metadata.location
+        if name == "features":
+            assert summary.get("fruits.k") == str(k), summary
+        rows[name] = pl.scan_iceberg(table, storage_options=file_io(s3)).collect()
     root = f"{OUTPUT_PREFIX}runs/{run_id}/"
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=root).get("Contents", [])}
-    for folder in ("features/", "rejected/", "model/"):
-        assert any(key.startswith(root + folder) for key in keys), f"nothing under s3://{BUCKET}/{root}{folder}"
+    assert any(key.startswith(root + "model/") for key in keys), f"nothing under s3://{BUCKET}/{root}model/"
+    missing = [name for name in ("metrics.json", "pca_2d.png", "pca_2d.html", "variance.png") if root + name not in keys]
+    assert not missing, f"missing under s3://{BUCKET}/{root}: {missing}"
     metrics = json.loads(s3.get_object(Bucket=BUCKET, Key=root + "metrics.json")["Body"].read())
     png = s3.get_object(Bucket=BUCKET, Key=root + "pca_2d.png")["Body"].read()
     assert png.startswith(b"\x89PNG\r\n\x1a\n"), "pca_2d.png is not a PNG"
-    features = read_parquet(s3, root + "features/")
-    rejected = [] if not any(key.startswith(root + "rejected/") and key.endswith(".parquet") for key in keys) \
-        else read_parquet(s3, root + "rejected/")
-    assert metrics["counts"]["listed"] == listed == len(features) + len(rejected), (metrics["counts"], len(features), len(rejected))
-    paths = [r["path"] for r in features] + [r["path"] for r in rejected]
+    features, rejected = rows["features"], rows["rejected"]
+    assert metrics["counts"]["listed"] == listed == features.height + rejected.height, \
+        (metrics["counts"], features.height, rejected.height)
+    paths = features.get_column("path").to_list() + rejected.get_column("path").to_list()
     assert len(set(paths)) == len(paths), "a file appears twice in the run's tables"
-    assert {len(r["features"]) for r in features} == {2048}
-    assert {len(r["pca"]) for r in features} == {k}
-    assert all(r["path"].startswith(f"s3a://{BUCKET}/{INPUT_PREFIX}") for r in features)
-    assert len({r["label"] for r in features}) == SAMPLE_CLASSES
+    assert set(features.get_column("features").list.len().to_list()) == {2048}
+    assert set(features.get_column("pca").list.len().to_list()) == {k}
+    # A URI tools other than Hadoop open (s3://, not S3A's s3a://).
+    elsewhere = [p for p in features.get_column("path").to_list() if not p.startswith(f"s3://{BUCKET}/{INPUT_PREFIX}")]
+    assert not elsewhere, f"paths not under s3://{BUCKET}/{INPUT_PREFIX}: {elsewhere[:3]}"
+    assert features.get_column("label").n_unique() == SAMPLE_CLASSES
     ratios = metrics["pca"]["explained_variance"]
     assert len(ratios) == k and all(a >= b for a, b in pairwise(ratios)) and sum(ratios) <= 1 + 1e-9, ratios
     return metrics
@@ -449,9 +492,28 @@ def test_draining_the_spot_node_mid_run_decommissions_its_executors(cluster: Clu
         f"drained executors without a decommission line in the driver log: {decommissioned}\n{driver_log[-3000:]}"
 
 
-def test_outputs_read_back_from_minio(s3, uploaded, chart_run):
-    metrics = check_run_output(s3, current_run(s3), listed=len(uploaded), k=KIND_VALUES["job"]["pcaK"])
-    SUMMARY["chart run: images per second"] = metrics.get("images_per_second")
+def test_tables_read_back_through_the_catalog(s3, catalog, uploaded, chart_run):
+    run_id = current_run(catalog)
+    assert run_id, "the features table has no snapshot with a run id"
+    metrics = check_run_output(s3, catalog, run_id, listed=len(uploaded), k=KIND_VALUES["job"]["pcaK"])
+    assert metrics["run_id"] == run_id
+    SUMMARY.update({"chart run: run id": run_id, "chart run: images per second": metrics.get("images_per_second")})
+
+
+def test_the_catalog_is_the_in_cluster_postgres_the_driver_was_told_of(cluster: Cluster, catalog, chart_run):
+    """The driver registered both tables in the chart's PostgreSQL, whose URI (and password) it got
+    from the chart's Secret, never as a value; PostgreSQL itself ran as a restricted pod."""
+    assert set(catalog.list_tables(TABLE_NAMESPACE)) >= {(TABLE_NAMESPACE, name) for name in TABLES}
+    (driver,) = cluster.pods(f"spark-role=driver,sparkoperator.k8s.io/app-name={APP}")
+    env = {e.name: e for e in driver.spec.containers[0].env or []}
+    assert env["FRUITS_CATALOG"].value == "sql" and env["FRUITS_CATALOG_NAMESPACE"].value == TABLE_NAMESPACE
+    ref = env["FRUITS_CATALOG_URI"].value_from.secret_key_ref
+    assert (ref.name, ref.key, env["FRUITS_CATALOG_URI"].value) == (f"{POSTGRES['name']}-credentials", "uri", None)
+    (postgres,) = cluster.pods("app.kubernetes.io/component=catalog")
+    container = postgres.spec.containers[0]
+    assert postgres.status.phase == "Running" and postgres.spec.security_context.run_as_user == 999
+    assert container.security_context.read_only_root_filesystem is True
+    SUMMARY["catalog"] = f"PostgreSQL pod {postgres.metadata.name} on {postgres.spec.node_name}: {sorted(catalog.list_tables(TABLE_NAMESPACE))}"
 
 
 def history_applications(url: str) -> list[dict] | str:
@@ -487,10 +549,10 @@ def test_history_server_lists_the_completed_application(cluster: Cluster, chart_
                     "history server: applications listed": len(answers[-1])})
 
 
-def test_manifest_sparkapp_completes_with_an_executor_killed_mid_run(cluster: Cluster, s3, uploaded, chart_run):
+def test_manifest_sparkapp_completes_with_an_executor_killed_mid_run(cluster: Cluster, s3, catalog, uploaded, chart_run):
     """`kubectl apply -f manifests/sparkapp.yaml` (same object name as the chart's, so that one goes
     first). While it runs, one executor pod is killed without grace; Spark must retry its tasks."""
-    previous = current_run(s3)
+    previous = current_run(catalog)
     cluster.delete_sparkapp(APP)
     cluster.kubectl("apply", "-f", str(ROOT / "manifests" / "sparkapp.yaml"))
     killed: list[str] = []
@@ -511,9 +573,9 @@ def test_manifest_sparkapp_completes_with_an_executor_killed_mid_run(cluster: Cl
                     "manifest run: executor killed": killed, "manifest run: executor pods": len(record.seen)})
     assert killed, "no executor was Running with tasks to kill"
     assert state == "COMPLETED", f"state {state} after killing {killed}; driver log tail:\n{driver_log[-3000:]}"
-    run_id = current_run(s3)
+    run_id = current_run(catalog)
     assert run_id != previous, "the manifest run did not commit a new run"
-    check_run_output(s3, run_id, listed=len(uploaded), k=8)
+    check_run_output(s3, catalog, run_id, listed=len(uploaded), k=8)
 
 
 def scheduled_runs(cluster: Cluster) -> list[str]:
@@ -523,7 +585,7 @@ def scheduled_runs(cluster: Cluster) -> list[str]:
     return [a["metadata"]["name"] for a in sorted(apps["items"], key=lambda a: a["metadata"]["creationTimestamp"])]
 
 
-def test_scheduled_runs_featurize_only_what_changed(cluster: Cluster, s3, uploaded, tmp_path, chart_run):
+def test_scheduled_runs_featurize_only_what_changed(cluster: Cluster, s3, catalog, uploaded, tmp_path, chart_run):
     """The chart's ScheduledSparkApplication (`--incremental`), due every minute with Forbid: two runs,
     one after the other, each committing a run; the second reuses every file of the first, so it
     calls the model not once."""
@@ -539,7 +601,7 @@ def test_scheduled_runs_featurize_only_what_changed(cluster: Cluster, s3, upload
                             lambda: next((n for n in scheduled_runs(cluster) if n not in done), None), timeout=180, interval=5)
             state, _, seconds = cluster.run_app(name, timeout=APP_TIMEOUT_S)
             assert state == "COMPLETED", f"{name}: state {state}; driver log tail:\n{cluster.driver_log(name)[-3000:]}"
-            metrics.append(check_run_output(s3, current_run(s3), listed=len(uploaded), k=KIND_VALUES["job"]["pcaK"]))
+            metrics.append(check_run_output(s3, catalog, current_run(catalog), listed=len(uploaded), k=KIND_VALUES["job"]["pcaK"]))
             done.append(name)
             SUMMARY[f"scheduled run {len(done)}: {name}"] = {"wall time (s)": round(seconds), "incremental": metrics[-1]["incremental"],
                                                              "model_calls": metrics[-1]["model_calls"]}
