@@ -244,6 +244,31 @@ def test_a_run_whose_lock_was_taken_over_commits_nothing(spark, small_sample, tm
     assert json.loads((output / LOCK).read_text())["run_id"] == theirs.run_id, "the other run's lock was released"
 
 
+def test_a_writer_that_committed_meanwhile_wins_and_the_run_exits_2(spark, small_sample, tmp_path, monkeypatch):
+    """Another writer commits to the table after this run started (past the lock: a lost lease, a
+    second tool): the format's commit refuses this run, which references nothing and names the winner."""
+    from fruits.errors import ConfigError
+    from fruits.table import iceberg
+    from fruits.table.lock import OutputLock
+
+    output, confirm = tmp_path / "out", OutputLock.confirm
+    first = run_job(job_config(small_sample, output, pca_k=2, pca_variance=None, limit=10), spark)
+    files = tablekit.files(output, "features")
+
+    def someone_commits_then_confirm(lock):
+        table = tablekit.table(output)
+        iceberg.commit_run(table, "20990101T000000Z-0ther0", [], removed=files)  # the other writer's snapshot
+        return confirm(lock)
+
+    monkeypatch.setattr(OutputLock, "confirm", someone_commits_then_confirm)
+    with pytest.raises(iceberg.ConcurrentCommit, match="run 20990101T000000Z-0ther0 committed") as refused:
+        run_job(job_config(small_sample, output, pca_k=2, pca_variance=None, limit=10), spark)
+    assert isinstance(refused.value, ConfigError), "exit 2, as for a held lock"
+    assert tablekit.current_run_id(output) == "20990101T000000Z-0ther0"
+    assert [s.summary.get(tablekit.RUN_ID) for s in tablekit.table(output, "rejected").snapshots()] == [first.run.run_id], \
+        "neither table moved"
+
+
 def test_lake_commit_refuses_an_incomplete_run(spark, tmp_path):
     from fruits.config.layout import RunLocation
 

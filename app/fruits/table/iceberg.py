@@ -143,6 +143,17 @@ def file_schema(catalog: "Catalog", path: str) -> "pa.Schema":
         return pq.ParquetFile(stream).schema_arrow
 
 
+def check_base(table: Optional["Table"], run_id: str, based_on: Optional[int]) -> None:
+    """Raise ConcurrentCommit unless `table` (None: not created yet) is at snapshot `based_on`, the
+    one run `run_id` started from."""
+    now = table.current_snapshot() if table is not None else None
+    if (now.snapshot_id if now is not None else None) != based_on:
+        other = now.summary.get(RUN_ID, "?") if now is not None and now.summary is not None else "?"
+        name = ".".join(table.name()) if table is not None else "?"
+        raise ConcurrentCommit(f"run {other} committed to table {name} after run {run_id} started; "
+                               f"run {run_id} was not committed: run it again")
+
+
 def commit_run(table: "Table", run_id: str, added: Sequence[str], removed: Optional[Iterable[str]] = None,
                properties: Optional[Mapping[str, str]] = None, based_on: Optional[int] = ANY_BASE) -> "Snapshot":
     """Commit one snapshot for `run_id` on top of the snapshot `table` was loaded at: `added` data
@@ -161,11 +172,8 @@ def commit_run(table: "Table", run_id: str, added: Sequence[str], removed: Optio
     if len(set(added)) != len(added):
         raise ValueError("a data file is listed twice")
     summary = {RUN_ID: run_id, **{k: str(v) for k, v in (properties or {}).items()}}
-    now = table.current_snapshot()
-    if based_on != ANY_BASE and (now.snapshot_id if now is not None else None) != based_on:
-        other = now.summary.get(RUN_ID, "?") if now is not None and now.summary is not None else "?"
-        raise ConcurrentCommit(f"run {other} committed to table {'.'.join(table.name())} after run {run_id} started; "
-                               f"run {run_id} was not committed: run it again")
+    if based_on != ANY_BASE:
+        check_base(table, run_id, based_on)
     current = current_files(table)
     gone = list(current) if removed is None else list(removed)
     unknown = [path for path in gone if path not in current]

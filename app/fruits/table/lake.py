@@ -229,6 +229,8 @@ class Lake:
         missing = [a for a in artifacts if not self.files.exists(run[a])]
         if missing:
             raise RuntimeError(f"run {run.run_id} is incomplete (missing {', '.join(missing)}); not committing")
+        for name in TABLES:  # both tables still where this run found them, before either moves (each commit checks again)
+            iceberg.check_base(self.table(name), run.run_id, self._base.get(name))
         for name, removed in ((REJECTED, None), (FEATURES, removed_features)):
             added = self.written_files(name, attempt)
             table = self.table(name)
