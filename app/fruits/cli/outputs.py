@@ -34,13 +34,18 @@ class ExistingOutput:
     settings: Settings = field(default_factory=Settings)
 
 
-def open_current(output: ExistingOutput, app_name: str):
-    """The session, the lake, the run asked for (the current one by default) and its metrics."""
+def open_lake(output: ExistingOutput, app_name: str):
+    """The session and the output's lake (its catalog checked before Spark starts)."""
     output.catalog.validate(output.uri)
     config = JobConfig(input_uri="", output_uri=output.uri, s3=output.s3, catalog=output.catalog, verbose=output.verbose,
                        spark_conf=output.spark_conf, settings=output.settings)
     spark = build_session(config, app_name=app_name)
-    lake = Lake(spark, output.uri, output.catalog, effective_s3(spark, output.s3))
+    return spark, Lake(spark, output.uri, output.catalog, effective_s3(spark, output.s3))
+
+
+def open_current(output: ExistingOutput, app_name: str):
+    """The session, the lake, the run asked for (the current one by default) and its metrics."""
+    spark, lake = open_lake(output, app_name)
     run = lake.run_of(output.run_id)
     return spark, lake, run, lake.read_metrics(run)
 
@@ -50,7 +55,7 @@ def snapshot_record(lake: Lake, run_id: str) -> dict:
     record: dict = {"run_id": run_id, "output": lake.output, "format": "iceberg",
                     "catalog": {"kind": lake.catalog_settings.kind, "address": lake.catalog_settings.describe(),
                                 "namespace": lake.catalog_settings.namespace},
-                    "current": lake.current_run() is not None and lake.current_run().run_id == run_id,
+                    "current": getattr(lake.current_run(), "run_id", None) == run_id,
                     "runs": lake.committed_runs(), "tables": {}}
     for name in (FEATURES, REJECTED):
         table = lake.table(name)
@@ -105,12 +110,7 @@ def migrate_output(output: ExistingOutput) -> list[str]:
     from fruits.table.lock import OutputLock, lock_store
     from fruits.table.migrate import migrate
 
-    output.catalog.validate(output.uri)
-    config = JobConfig(input_uri="", output_uri=output.uri, s3=output.s3, catalog=output.catalog, verbose=output.verbose,
-                       spark_conf=output.spark_conf, settings=output.settings)
-    spark = build_session(config, app_name="fruits-migrate")
-    s3 = effective_s3(spark, output.s3)
-    lake = Lake(spark, output.uri, output.catalog, s3)
-    with OutputLock(lock_store(spark, lake.output, s3), lake.output, new_run_id(),
+    spark, lake = open_lake(output, "fruits-migrate")
+    with OutputLock(lock_store(spark, lake.output, lake.s3), lake.output, new_run_id(),
                     lease_seconds=output.settings.lock_lease_seconds, pod_uid=output.settings.pod_uid):
         return migrate(lake)

@@ -80,6 +80,9 @@ GENERATION_PATTERN = re.compile(rf"^{GENERATION_PREFIX}{_RUN_ID}$")
 GENERATION_IN_PATH = rf"/({GENERATION_PREFIX}{_RUN_ID})/[^/]*$"
 
 
+_RUN_ID_TIME = "%Y%m%dT%H%M%SZ"
+
+
 def new_run_id(now: Optional[datetime] = None) -> str:
     """Sortable, unique enough for one output: 20261125T063000Z-3f2a1c.
 
@@ -87,7 +90,16 @@ def new_run_id(now: Optional[datetime] = None) -> str:
     (True, '20260102T030405Z')
     """
     now = now or datetime.now(timezone.utc)
-    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + os.urandom(3).hex()
+    return now.strftime(_RUN_ID_TIME) + "-" + os.urandom(3).hex()
+
+
+def run_started(run_id: str) -> float:
+    """When the run (or attempt) `run_id` started, in seconds since the epoch.
+
+    >>> run_started("19700101T000001Z-3f2a1c")
+    1.0
+    """
+    return datetime.strptime(run_id[:16], _RUN_ID_TIME).replace(tzinfo=timezone.utc).timestamp()
 
 
 def temporary_name(final: str, tag: str) -> str:

@@ -42,7 +42,7 @@ class Plan:
     counts: dict
     carried_files: tuple[str, ...] = ()  # previous features files whose rows all stay: the new snapshot keeps them
     carried_rows: int = 0
-    replaced_files: Optional[tuple[str, ...]] = None  # with carried files: the previous files that lost rows (None: all)
+    replaced_files: Optional[tuple[str, ...]] = None  # with carried files: the previous files that lost rows (None: all go)
 
 
 def load_previous(spark, lake: Lake, config: JobConfig, weights: WeightsSpec) -> Optional[PreviousRun]:
@@ -96,14 +96,14 @@ def plan_work(listing, listed: int, previous: Optional[PreviousRun], carry_files
              previous.run.run_id, counts["new"], counts["reused"], counts["removed"])
     if carry_files:
         log.info("incremental: %d files of run %s hold only kept rows (%d) and stay in the table as they are; "
-                 "%d lost rows and are rewritten", len(carried), previous.run.run_id, carried_rows, len(replaced))
+                 "the others are rewritten", len(carried), previous.run.run_id, carried_rows)
     return Plan(todo=todo, reused_features=rewritten, reused_rejected=reused_rejected, counts=counts,
                 carried_files=carried, carried_rows=carried_rows, replaced_files=replaced)
 
 
-def split_by_file(features, keys) -> tuple[tuple[str, ...], int, tuple[str, ...], object]:
+def split_by_file(features, keys) -> tuple[tuple[str, ...], int, Optional[tuple[str, ...]], object]:
     """The previous features files whose rows all stay (their table URIs and row count), the files
-    that lose rows (table URIs), and the kept rows of those. One row per file reaches the driver,
+    that lose rows (table URIs; None when no file is kept whole), and the kept rows of those. One row per file reaches the driver,
     never one per image."""
     from pyspark.sql import functions as F
 
@@ -112,6 +112,7 @@ def split_by_file(features, keys) -> tuple[tuple[str, ...], int, tuple[str, ...]
     counted = with_file.groupBy(SOURCE_FILE).count().join(touched.withColumn("lost", F.lit(True)), SOURCE_FILE, "left")
     per_file = counted.collect()
     whole = [row for row in per_file if not row["lost"]]
-    replaced = tuple(sorted(table_uri(row[SOURCE_FILE]) for row in per_file if row["lost"]))
+    # Nothing kept whole: every previous file goes, as in a run without carried files (None).
+    replaced = tuple(sorted(table_uri(row[SOURCE_FILE]) for row in per_file if row["lost"])) if whole else None
     rest = with_file.join(touched, SOURCE_FILE, "left_semi").drop(SOURCE_FILE).join(keys, FILE_KEY, "left_semi")
     return (tuple(sorted(table_uri(row[SOURCE_FILE]) for row in whole)), sum(row["count"] for row in whole), replaced, rest)

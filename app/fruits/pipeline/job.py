@@ -57,6 +57,6 @@ def run_job(config: JobConfig, spark: Optional[SparkSession] = None) -> RunResul
         reduced = reduce_stage(run, listed, featurized)
         written = write_stage(run, reduced)
         metrics = build_metrics(run, listed, featurized, reduced, written)
-        commit_stage(run, metrics, fence=lock.confirm, replaced=listed.replaced_files if listed.carried_files else None)
+        commit_stage(run, metrics, fence=lock.confirm, replaced=listed.replaced_files)
         listed.cached.unpersist()
     return RunResult(run=run.run, metrics=metrics, pack=packed)

@@ -22,7 +22,6 @@ import logging
 import os
 import socket
 import time
-from datetime import datetime, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Optional, Sequence
 
@@ -44,6 +43,7 @@ from fruits.config.layout import (
     TABLE_DATA,
     TABLES,
     RunLocation,
+    run_started,
 )
 from fruits.config.uris import normalize_uri, spark_uri, table_uri
 from fruits.errors import ConfigError
@@ -58,11 +58,6 @@ log = logging.getLogger(__name__)
 
 # What the embedded SQLite catalog keeps beside the tables (the database and its journals).
 _CATALOG_FILES = (CATALOG_FILE, f"{CATALOG_FILE}-journal", f"{CATALOG_FILE}-wal", f"{CATALOG_FILE}-shm")
-
-
-def run_time(run_id: str) -> float:
-    """The start of the run (or attempt) `run_id` names, in seconds since the epoch."""
-    return datetime.strptime(run_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()
 
 
 class Lake:
@@ -229,11 +224,12 @@ class Lake:
         missing = [a for a in artifacts if not self.files.exists(run[a])]
         if missing:
             raise RuntimeError(f"run {run.run_id} is incomplete (missing {', '.join(missing)}); not committing")
-        for name in TABLES:  # both tables still where this run found them, before either moves (each commit checks again)
-            iceberg.check_base(self.table(name), run.run_id, self._base.get(name))
+        tables = {name: self.table(name) for name in TABLES}
+        for name, table in tables.items():  # both still where this run found them, before either moves (each commit checks again)
+            iceberg.check_base(table, run.run_id, self._base.get(name))
         for name, removed in ((REJECTED, None), (FEATURES, removed_features)):
             added = self.written_files(name, attempt)
-            table = self.table(name)
+            table = tables[name]
             if table is None:
                 if not added:
                     raise RuntimeError(f"run {run.run_id} wrote no data file for table {name}; not committing")
@@ -290,7 +286,7 @@ class Lake:
         deadline = time.time() - min_age_hours * 3600
         deleted = 0
         for folder in self.files.folders(root):
-            if folder == attempt or not RUN_ID_PATTERN.match(folder) or run_time(folder) > deadline:
+            if folder == attempt or not RUN_ID_PATTERN.match(folder) or run_started(folder) > deadline:
                 continue
             owned = [f"{self.location(name)}/{TABLE_DATA}/{folder}/{n}" for n in self.files.names(f"{root}/{folder}")]
             unreferenced = [f for f in owned if f not in referenced]
