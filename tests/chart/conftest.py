@@ -8,6 +8,7 @@ test skips, saying which target to run, only when one of them is truly missing.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +95,26 @@ def validate(kubeconform: str, schema_dir: Path):
         return run(cmd, check=False, input=stdin)
 
     return _validate
+
+
+@pytest.fixture(scope="session")
+def notes(helm: str, chart_deps: Path, tmp_path_factory):
+    """notes(values_file) -> NOTES.txt as `helm install` prints it. `helm template` does not print
+    it and `helm install --dry-run` needs a cluster, so it is rendered through a copy of the chart
+    where the notes are wrapped in a ConfigMap."""
+    yaml = need("yaml", "pyyaml")
+
+    def _notes(values_file: str) -> str:
+        chart = tmp_path_factory.mktemp("notes") / CHART.name
+        shutil.copytree(CHART, chart)
+        text = (chart / "templates" / "NOTES.txt").read_text()
+        (chart / "templates" / "zz-notes.yaml").write_text(
+            '{{- define "notes-under-test" }}' + text + "{{- end }}\n"
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes-under-test\n"
+            'data:\n  notes: {{ include "notes-under-test" . | quote }}\n'
+        )
+        proc = run([helm, "template", RELEASE, str(chart), "--namespace", OPERATOR_NAMESPACE,
+                    "--values", str(CHART / values_file), "--show-only", "templates/zz-notes.yaml"])
+        return yaml.safe_load(proc.stdout)["data"]["notes"]
+
+    return _notes

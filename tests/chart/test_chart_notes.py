@@ -1,35 +1,15 @@
 """NOTES.txt tells how to follow the run and where the output lands.
 
 `helm template` does not print NOTES.txt and `helm install --dry-run` needs a cluster, so the
-test renders it through a copy of the chart where the notes are wrapped in a ConfigMap."""
-
-import shutil
+tests render it through a copy of the chart where the notes are wrapped in a ConfigMap (the
+`notes` fixture of conftest.py)."""
 
 import pytest
 
-from chartkit import CHART, NAMESPACE, OPERATOR_NAMESPACE, RELEASE, need, run
+from chartkit import NAMESPACE, RELEASE
 from fruits.config.layout import LEGACY_POINTER, RUN_ARTIFACTS, TABLES
 
 pytestmark = pytest.mark.chart
-yaml = need("yaml", "pyyaml")
-
-
-@pytest.fixture(scope="module")
-def notes(helm, chart_deps, tmp_path_factory):
-    def _notes(values_file: str) -> str:
-        chart = tmp_path_factory.mktemp("notes") / CHART.name
-        shutil.copytree(CHART, chart)
-        text = (chart / "templates" / "NOTES.txt").read_text()
-        (chart / "templates" / "zz-notes.yaml").write_text(
-            '{{- define "notes-under-test" }}' + text + "{{- end }}\n"
-            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes-under-test\n"
-            'data:\n  notes: {{ include "notes-under-test" . | quote }}\n'
-        )
-        proc = run([helm, "template", RELEASE, str(chart), "--namespace", OPERATOR_NAMESPACE,
-                    "--values", str(CHART / values_file), "--show-only", "templates/zz-notes.yaml"])
-        return yaml.safe_load(proc.stdout)["data"]["notes"]
-
-    return _notes
 
 
 def test_kind_notes_name_the_app_the_output_minio_and_postgres(notes):

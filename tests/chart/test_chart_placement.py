@@ -12,7 +12,7 @@ ARCH = ("kubernetes.io/arch", "amd64")
 
 
 def pod_specs(rendered) -> list[tuple[str, dict]]:
-    """(where, pod spec or SparkApplication role spec) of every pod the chart makes."""
+    """(where, pod spec, SparkApplication role spec or SparkConnect pod template spec) of every pod the chart makes."""
     found = []
     for obj in rendered.objects:
         kind, name = obj["kind"], obj["metadata"]["name"]
@@ -22,6 +22,8 @@ def pod_specs(rendered) -> list[tuple[str, dict]]:
             found += [(f"{kind} {name} {role}", obj["spec"][role]) for role in ("driver", "executor")]
         elif kind == "ScheduledSparkApplication":
             found += [(f"{kind} {name} {role}", obj["spec"]["template"][role]) for role in ("driver", "executor")]
+        elif kind == "SparkConnect":
+            found += [(f"{kind} {name} {role}", obj["spec"][role]["template"]["spec"]) for role in ("server", "executor")]
     return found
 
 

@@ -29,17 +29,28 @@ relative to the bundled operator (its own namespace, one the operator watches).
 {{- fail (printf "spark-operator.spark.jobNamespaces (%v) must list the job's namespace %q" $operator.spark.jobNamespaces $ns) }}
 {{- end }}
 {{- end }}
-{{- $da := .Values.dynamicAllocation }}
-{{- if lt (int $da.maxExecutors) (int $da.minExecutors) }}
-{{- fail (printf "dynamicAllocation.maxExecutors (%d) must be >= dynamicAllocation.minExecutors (%d)" (int $da.maxExecutors) (int $da.minExecutors)) }}
-{{- end }}
-{{- if or (lt (int $da.initialExecutors) (int $da.minExecutors)) (gt (int $da.initialExecutors) (int $da.maxExecutors)) }}
-{{- fail (printf "dynamicAllocation.initialExecutors (%d) must lie between minExecutors (%d) and maxExecutors (%d)" (int $da.initialExecutors) (int $da.minExecutors) (int $da.maxExecutors)) }}
-{{- end }}
+{{- include "fruits-pipeline.spark.validateExecutors" (dict "key" "dynamicAllocation" "bounds" .Values.dynamicAllocation) }}
 {{- if eq (gt (int .Values.job.pcaK) 0) (gt (float64 .Values.job.pcaVariance) 0.0) }}
 {{- fail (printf "set exactly one of job.pcaK (%v) and job.pcaVariance (%v) above 0, the other to 0" .Values.job.pcaK .Values.job.pcaVariance) }}
 {{- end }}
 {{- include "fruits-pipeline.catalog.validate" . }}
+{{- end }}
+
+{{/*
+Executor bounds of one dynamic allocation block: min <= initial <= max. Called with
+(dict "key" "dynamicAllocation"|"connect.dynamicAllocation" "bounds" BLOCK).
+*/}}
+{{- define "fruits-pipeline.spark.validateExecutors" -}}
+{{- $k := .key }}
+{{- $min := int .bounds.minExecutors }}
+{{- $initial := int .bounds.initialExecutors }}
+{{- $max := int .bounds.maxExecutors }}
+{{- if lt $max $min }}
+{{- fail (printf "%s.maxExecutors (%d) must be >= %s.minExecutors (%d)" $k $max $k $min) }}
+{{- end }}
+{{- if or (lt $initial $min) (gt $initial $max) }}
+{{- fail (printf "%s.initialExecutors (%d) must lie between minExecutors (%d) and maxExecutors (%d)" $k $initial $min $max) }}
+{{- end }}
 {{- end }}
 
 {{/* `fruits run` arguments, in the job's CLI order. Called with (dict "root" $ "incremental" BOOL). */}}
@@ -75,9 +86,11 @@ timeout the operator passes in milliseconds), graceful executor decommissioning 
 migration, rolling event logs, optional Prometheus servlet metrics; spark.conf from values wins.
 The Parquet committer binding of spark-hadoop-cloud is not set: that module is not published for
 this Spark, so the image lacks it (the job commits each run atomically itself).
+Called with (dict "root" $ "dynamicAllocation" BLOCK): the job's block, or the Connect server's.
 */}}
 {{- define "fruits-pipeline.spark.conf" -}}
-{{- $da := .Values.dynamicAllocation }}
+{{- $da := .dynamicAllocation }}
+{{- with .root }}
 {{- $conf := dict }}
 {{- /* The driver takes summaries only; a collect past this is a bug (the job's local default too). */}}
 {{- $_ := set $conf "spark.driver.maxResultSize" "512m" }}
@@ -114,6 +127,7 @@ this Spark, so the image lacks it (the job commits each run atomically itself).
 {{- $_ := set $conf "spark.ui.port" (toString (int .Values.metrics.port)) }}
 {{- end }}
 {{- toYaml (merge (deepCopy .Values.spark.conf) $conf) }}
+{{- end }}
 {{- end }}
 
 {{/*

@@ -22,7 +22,7 @@ mainApplicationFile: {{ .Values.spark.mainApplicationFile | quote }}
 arguments:
   {{- include "fruits-pipeline.spark.arguments" (dict "root" . "incremental" $incremental) | nindent 2 }}
 sparkConf:
-  {{- include "fruits-pipeline.spark.conf" . | nindent 2 }}
+  {{- include "fruits-pipeline.spark.conf" (dict "root" . "dynamicAllocation" $da) | nindent 2 }}
 hadoopConf:
   {{- include "fruits-pipeline.s3.hadoopConf" . | nindent 2 }}
 dynamicAllocation:
