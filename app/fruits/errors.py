@@ -29,6 +29,8 @@ HINTS = (
     ("SIGNATURE_DOES_NOT_MATCH", "S3 rejected the secret key: check AWS_SECRET_ACCESS_KEY"),
     ("ACCESS_DENIED", "S3 denied access (403): check the credentials and the bucket policy"),
     ("NO_SUCH_BUCKET", "the S3 bucket does not exist"),
+    # As obstore (the driver's files, fruits.storage.object_store) words them.
+    ("dns error", "the S3 endpoint's host name does not resolve: check FRUITS_S3_ENDPOINT / --s3-endpoint"),
 )
 
 

@@ -29,14 +29,28 @@ def test_no_module_but_the_settings_reads_or_writes_the_environment():
                            "and write it with set_process_env:\n" + "\n".join(offenders))
 
 
-def test_only_the_storage_package_talks_to_s3_or_to_files_through_the_jvm():
-    clients = r"\bimport (pycurl|botocore|boto3|obstore)\b|from (pycurl|botocore|boto3|obstore|pyarrow\.fs|pyarrow import fs)\b" \
-              r"|\bpyarrow\.fs\b|hadoop\.fs\.(Path|FileSystem|FileUtil)\b|\bos\.scandir\(|\bos\.walk\("
-    offenders = lines_matching(clients, (PACKAGE / "storage",))
-    assert not offenders, "S3 clients, Hadoop filesystem calls and directory walks belong in fruits.storage:\n" + "\n".join(offenders)
+CLIENTS = (r"\bimport (pycurl|botocore|boto3|obstore)\b|from (pycurl|botocore|boto3|obstore|pyarrow\.fs|pyarrow import fs)\b"
+           r"|\bpyarrow\.fs\b|\bos\.scandir\(|\bos\.walk\(")
+HADOOP_FILES = r"hadoop\.fs\.(Path|FileSystem|FileUtil)\b"
+JVM = r"\._(jvm|jsc)\b"
+
+
+def test_only_the_storage_package_talks_to_s3_or_walks_folders():
+    offenders = lines_matching(CLIENTS, (PACKAGE / "storage",))
+    assert not offenders, "S3 clients and directory walks belong in fruits.storage:\n" + "\n".join(offenders)
+
+
+def test_no_file_goes_through_the_jvm():
+    """A Spark Connect client has no JVM: files, the lock and the tables' bookkeeping are the Python
+    side's (fruits.storage), never Hadoop's filesystem through py4j."""
+    offenders = lines_matching(HADOOP_FILES, ())
+    offenders += lines_matching(JVM, tuple(p for p in PACKAGE.iterdir() if p.name not in ("storage", "table", "inputs", "report")))
+    assert not offenders, "storage, tables, inputs and reports must not reach the JVM:\n" + "\n".join(offenders)
 
 
 def test_the_checks_see_what_they_look_for():
     """The patterns above match the code they must refuse (a check that cannot fail checks nothing)."""
     assert lines_matching(r"\bos\.environ\b", ())  # the settings module itself does read it
-    assert lines_matching(r"hadoop\.fs\.(Path|FileSystem|FileUtil)\b", ())  # fruits.storage does talk to Hadoop
+    assert re.search(CLIENTS, "from obstore.store import S3Store") and re.search(CLIENTS, "with os.scandir(folder) as entries:")
+    assert re.search(HADOOP_FILES, "fs = jvm.org.apache.hadoop.fs.Path(uri).getFileSystem(conf)")
+    assert re.search(JVM, "conf = spark.sparkContext._jsc.hadoopConfiguration()") and re.search(JVM, "spark.sparkContext._jvm.java")

@@ -12,6 +12,7 @@ from fruits.config.catalog import CatalogSettings
 from fruits.config.job_config import MODEL_DIMS, JobConfig, S3Settings
 from fruits.config.layout import CONFUSION, FEATURES, METRICS, REJECTED
 from fruits.config.settings import Settings
+from fruits.config.uris import check_supported
 from fruits.pipeline.summary import picture_points
 from fruits.report.evaluate import evaluate_run, format_evaluation
 from fruits.report.pictures import draw_run_pictures, pca_title, plot_pca_2d
@@ -36,6 +37,7 @@ class ExistingOutput:
 
 def open_lake(output: ExistingOutput, app_name: str):
     """The session and the output's lake (its catalog checked before Spark starts)."""
+    check_supported(output.uri, "output")
     output.catalog.validate(output.uri)
     config = JobConfig(input_uri="", output_uri=output.uri, s3=output.s3, catalog=output.catalog, verbose=output.verbose,
                        spark_conf=output.spark_conf, settings=output.settings)

@@ -15,7 +15,7 @@ from typing import Literal, Optional
 from fruits.config.catalog import CatalogSettings
 from fruits.config.layout import RUN_ID_PATTERN
 from fruits.config.settings import DEFAULT_REGION, Settings
-from fruits.config.uris import is_remote, is_s3, local_path, overlap, within
+from fruits.config.uris import check_supported, is_remote, is_s3, local_path, overlap, within
 from fruits.errors import ConfigError
 
 WEIGHT_NAMES = ("imagenet", "random")
@@ -224,8 +224,7 @@ def check_weights(weights: str) -> None:
 def _check_input(uri: str) -> None:
     if not uri:
         raise ConfigError("--input is required")
-    if is_remote(uri) and not is_s3(uri):
-        raise ConfigError(f"input {uri!r}: the job reads a local folder or an s3a:// prefix")
+    check_supported(uri, "input")
     if is_remote(uri):
         return  # listed by Spark; an empty or missing bucket prefix is reported then
     path = local_path(uri)
@@ -240,6 +239,7 @@ def _check_input(uri: str) -> None:
 def _check_output(output: str, input_uri: str) -> None:
     if not output:
         raise ConfigError("--output is required")
+    check_supported(output, "output")
     if within(output, input_uri):
         raise ConfigError(f"output {output!r} is inside the input {input_uri!r}: the next run would read its own output")
     if within(input_uri, output):

@@ -5,15 +5,32 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from fruits.errors import ConfigError
+
+# What the job reads and writes from Python (fruits.storage): the local disk and S3, nothing else.
+SUPPORTED_LOCATIONS = "a local path, a file: URI or an s3:// (s3a://) URI"
+
 
 def is_s3(uri: str) -> bool:
     return urlparse(uri).scheme in ("s3a", "s3", "s3n")
 
 
 def is_remote(uri: str) -> bool:
-    """True for URIs on a Hadoop filesystem other than the local one (s3a://, hdfs://, ...)."""
+    """True for URIs with a scheme other than the local disk's (s3a://, and the ones check_supported refuses)."""
     scheme = urlparse(uri).scheme
     return scheme not in ("", "file") and len(scheme) > 1  # one letter: a Windows drive
+
+
+def check_supported(uri: str, what: str) -> None:
+    """ConfigError unless `uri` lies on a store the job works on without a JVM: the local disk or S3.
+
+    >>> check_supported("hdfs://nn/out", "output")
+    Traceback (most recent call last):
+    ...
+    fruits.errors.ConfigError: output 'hdfs://nn/out': hdfs:// is not supported; give a local path, a file: URI or an s3:// (s3a://) URI
+    """
+    if is_remote(uri) and not is_s3(uri):
+        raise ConfigError(f"{what} {uri!r}: {urlparse(uri).scheme}:// is not supported; give {SUPPORTED_LOCATIONS}")
 
 
 def local_path(uri: str) -> Path:

@@ -95,7 +95,7 @@ class PackSource:
 
 
 def read_manifest(files, uri: str) -> Optional[PackManifest]:
-    """The manifest of the pack at `uri` (`files`: fruits.storage.hadoop.HadoopFiles), or None when `uri` is no pack."""
+    """The manifest of the pack at `uri` (`files`: fruits.storage.files.Files), or None when `uri` is no pack."""
     manifest = f"{uri}/{PACK_MANIFEST}"
     if not files.exists(manifest):
         return None

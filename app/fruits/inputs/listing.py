@@ -20,13 +20,15 @@ from typing import TYPE_CHECKING, Iterator, Optional
 
 from fruits.config.job_config import S3Settings
 from fruits.config.schema import LISTING_SCHEMA
+from fruits.config.settings import Settings
 from fruits.config.uris import is_s3, local_path, normalize_uri
 from fruits.errors import ConfigError
 from fruits.inputs.entry_rules import EMPTY_FILE_REASON, HIDDEN_FOLDER_REASON, HIDDEN_KEY_REASON, IMAGE_EXTENSIONS, SPLITS, is_hidden, local_reason
 from fruits.inputs.image_pack import PackSource, pack_listing, read_manifest
 from fruits.inputs.input_list import read_input_list
+from fruits.spark.session import effective_s3
 from fruits.storage import local
-from fruits.storage.hadoop import HadoopFiles
+from fruits.storage.files import Files
 from fruits.storage.object_store import list_entries
 from fruits.storage.reads import MAX_FILE_BYTES, TOO_LARGE_PREFIX, StoreSpec, too_large_tail
 from fruits.storage.retry import RetryCount, with_retries
@@ -174,7 +176,7 @@ def list_files(spark, input_uri: str, s3: S3Settings, limit: Optional[int] = Non
 def find_pack(spark, input_uri: str) -> Optional[PackSource]:
     """The image pack at `input_uri`, or None when the input is a plain folder or prefix."""
     uri = normalize_uri(input_uri)
-    manifest = read_manifest(HadoopFiles(spark, uri), uri)
+    manifest = read_manifest(Files(uri, effective_s3(spark, S3Settings.from_settings(Settings.from_env()))), uri)
     return PackSource(uri, manifest) if manifest is not None else None
 
 
@@ -209,7 +211,7 @@ def _walk(spark, input_uri: str, s3: S3Settings, retries) -> tuple:
 
 def _remote_count(spark, uri: str) -> int:
     try:
-        return HadoopFiles(spark, uri).count_files(uri)
+        return Files(uri, effective_s3(spark, S3Settings.from_settings(Settings.from_env()))).count_files(uri)
     except FileNotFoundError as exc:
         raise ConfigError(f"input {uri} does not exist") from exc
 

@@ -2,8 +2,8 @@
 
 The pack's layout and how a run reads it are in fruits.inputs.image_pack. Here: one generation per
 call, written by Spark into its own folder, checked by reading it back, then named in `_PACK` (the
-commit, the same atomic replace as a run's `_CURRENT`: fruits.storage.hadoop). Everything happens
-under the pack's lock (fruits.table.lock), so two packs never race on the manifest; a pack killed
+commit, an atomic replace: fruits.storage.files). Everything happens under the pack's lock
+(fruits.table.lock), so two packs never race on the manifest; a pack killed
 before its commit leaves a folder no manifest names, removed by the next pack. A file that cannot be
 read now is left out (counted, with examples) and tried again by the next pack, so one bad read
 never becomes a permanent row.
@@ -25,7 +25,7 @@ from fruits.inputs.image_pack import Generation, PackManifest, PackSource, all_r
 from fruits.inputs.listing import find_pack, list_files, with_skip_reason
 from fruits.pipeline.waves import tasks_for
 from fruits.spark.session import build_session, effective_s3
-from fruits.storage.hadoop import HadoopFiles
+from fruits.storage.files import Files
 from fruits.storage.reads import ReadFailure, StoreSpec, read_files
 from fruits.storage.retry import RetryCount
 from fruits.table.lock import OutputLock, lock_store
@@ -56,7 +56,7 @@ def run_pack(config: PackConfig, spark: Optional[SparkSession] = None) -> PackRe
     """Add the files of `config.input_uri` that the pack does not hold yet as one new generation."""
     if spark is None:
         spark = build_session(config, app_name="fruits-pack")
-    pack = PackFolder(normalize_uri(config.output_uri), HadoopFiles(spark, normalize_uri(config.output_uri)))
+    pack = PackFolder(normalize_uri(config.output_uri), Files(normalize_uri(config.output_uri), effective_s3(spark, config.s3)))
     if find_pack(spark, config.input_uri) is not None:
         raise ConfigError(f"input {config.input_uri} is an image pack already: "
                           f"`fruits run --input {config.input_uri}` reads it as it is")
@@ -76,7 +76,7 @@ class PackFolder:
     """The pack's folder and the file operations on it."""
 
     uri: str
-    files: HadoopFiles
+    files: Files
 
 
 def check_pack_folder(pack: PackFolder) -> None:

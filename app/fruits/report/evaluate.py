@@ -156,7 +156,7 @@ def format_evaluation(summary: dict) -> str:
 
 def evaluate_run(spark, files, run, table, feature_dim: int, seed: int) -> dict:
     """Logistic regression on the run's table; draws confusion.png into the run (`files`:
-    fruits.storage.hadoop.HadoopFiles), returns the summary."""
+    fruits.storage.files.Files), returns the summary."""
     import tempfile
 
     from fruits.config.layout import CONFUSION

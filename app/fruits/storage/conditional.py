@@ -6,9 +6,9 @@ The output's lock (fruits.table.lock) is built on these two operations:
   that exact file out of the way (of two contenders, one rename succeeds), checks its bytes are
   the version read, then creates again;
 - S3 (s3a://): conditional PUTs (fruits.storage.object_store), `If-None-Match: *` to create and
-  `If-Match: <etag>` to replace; AWS S3 and MinIO honour them;
-- other Hadoop filesystems (hdfs://), through the JVM: `create(overwrite=false)`, atomic there; a
-  replace there is a delete and a create, best effort.
+  `If-Match: <etag>` to replace; AWS S3 and MinIO honour them.
+
+Other stores (hdfs://, ...) are refused: they would need the JVM, which a Spark Connect client lacks.
 
 `read()` gives the bytes, a version to pass back to `replace`, and when the file was written.
 """
@@ -22,7 +22,7 @@ from typing import Optional, Union
 
 from fruits.config.job_config import S3Settings
 from fruits.config.layout import aside_name
-from fruits.config.uris import is_remote, is_s3, local_path
+from fruits.config.uris import check_supported, is_s3, local_path
 from fruits.storage import object_store
 from fruits.storage.object_store import ConditionFailed
 
@@ -113,74 +113,10 @@ class S3ConditionalFile:
         object_store.delete(self._s3, self._uri)
 
 
-class HadoopConditionalFile:
-    """The file on a Hadoop filesystem other than S3 and the local disk (hdfs://), through the JVM."""
-
-    def __init__(self, spark, uri: str):
-        jvm = spark.sparkContext._jvm
-        self._jvm = jvm
-        self._path = jvm.org.apache.hadoop.fs.Path(uri)
-        self._fs = self._path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-        self._s3 = is_s3(uri)
-
-    def _write(self, data: bytes, etag: Optional[str]) -> bool:
-        """Create (etag None) or overwrite the version `etag`; False when the condition fails."""
-        builder = self._fs.createFile(self._path)
-        if self._s3:
-            builder.overwrite(etag is not None)
-            if etag is None:
-                builder.must("fs.option.create.conditional.overwrite", True)
-            else:
-                builder.must("fs.option.create.conditional.overwrite.etag", etag)
-        else:
-            builder.overwrite(False)
-            if etag is not None:
-                self._fs.delete(self._path, False)  # no compare-and-swap there: best effort
-        try:
-            out = builder.build()
-            out.write(bytearray(data))
-            out.close()
-        except Exception as exc:  # py4j wraps the Java exception
-            if _is_precondition_failure(exc):
-                return False
-            raise
-        return True
-
-    def create(self, data: bytes) -> bool:
-        return self._write(data, etag=None)
-
-    def read(self) -> Optional[tuple[bytes, Version, float]]:
-        try:
-            status = self._fs.getFileStatus(self._path)
-        except Exception as exc:
-            if "FileNotFoundException" in str(exc):
-                return None
-            raise
-        # Opened with its status, S3A reads exactly that version (change detection by etag).
-        stream = self._fs.openFile(self._path).withFileStatus(status).build().get()
-        try:
-            data = bytes(self._jvm.org.apache.commons.io.IOUtils.toByteArray(stream))
-        finally:
-            stream.close()
-        etag = status.getEtag() if self._s3 else str(status.getModificationTime())
-        return data, etag, status.getModificationTime() / 1000
-
-    def replace(self, version: Version, data: bytes) -> bool:
-        return self._write(data, etag=str(version))
-
-    def delete(self) -> None:
-        self._fs.delete(self._path, False)
-
-
-def _is_precondition_failure(exc: Exception) -> bool:
-    text = str(exc)
-    return any(marker in text for marker in ("FileAlreadyExistsException", "RemoteFileChangedException", "Status Code: 412",
-                                             "PreconditionFailed", "ConditionalRequestConflict"))
-
-
-def conditional_file(spark, uri: str, s3: Optional[S3Settings] = None):
+def conditional_file(uri: str, s3: Optional[S3Settings] = None):
     """The conditional file at `uri`: local paths directly, S3 objects by conditional PUTs (with the
-    run's `s3` settings), anything else through Spark's Hadoop filesystem."""
+    run's `s3` settings). ConfigError for any other store (fruits.config.uris.check_supported)."""
+    check_supported(uri, "location")
     if is_s3(uri):
         return S3ConditionalFile(s3 or S3Settings(), uri)
-    return HadoopConditionalFile(spark, uri) if is_remote(uri) else LocalConditionalFile(local_path(uri))
+    return LocalConditionalFile(local_path(uri))

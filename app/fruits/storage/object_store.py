@@ -1,5 +1,6 @@
 """S3 through obstore (Rust's `object_store`): one client per bucket and process, for every
-request the job makes to S3 from Python: GETs, listings, look-ups, conditional PUTs, copies, deletes.
+request the job makes to S3 from Python: GETs, listings, look-ups, conditional PUTs, uploads,
+copies, deletes (the workers' reads, the lock, and the driver's small files: fruits.storage.files).
 
 Why obstore: it sends each GET once, with no HEAD before it (the listing knows the size), outside
 Python's GIL, over pooled connections; it signs SigV4 and follows AWS's credential chain (keys in
@@ -18,6 +19,7 @@ import re
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Optional, Union
 from urllib.parse import urlsplit
 
@@ -27,6 +29,7 @@ from fruits.storage.s3 import CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS, end
 
 _STATUS = re.compile(r"\bstatus(?: code)?:? (\d{3})\b", re.IGNORECASE)
 _ERROR_CODE = re.compile(r"<Code>([^<]{1,64})</Code>")
+_CONNECT_CAUSE = re.compile(r'ConnectError\(\s*"([^"]{1,80})"(?:[^"]*?(?:message|error): "([^"]{1,160})")?')
 _CREDENTIALS_SOURCE = re.compile(r"169\.254\.169\.254|/latest/api/token|AssumeRoleWithWebIdentity|credentials? (provider|error|fetch)",
                                  re.IGNORECASE)
 
@@ -157,7 +160,9 @@ def os_error(exc: BaseException, uri: str) -> OSError:
         return FinalError(f"{answer} for {uri}")
     if status:
         return OSError(f"{answer} for {uri}")  # 5xx, SlowDown, 408, 429: is_retryable says yes
-    return OSError(f"connection failed for {uri}: {_scrub(first)}")
+    cause = _CONNECT_CAUSE.search(text)  # the refused connection or the failed name look-up, deep in the debug text
+    because = f" ({cause.group(1)}: {cause.group(2) or 'no detail'})" if cause else ""
+    return OSError(f"connection failed for {uri}: {_scrub(first)}{because}")
 
 
 def _scrub(text: str) -> str:
@@ -289,3 +294,75 @@ def delete(s3: S3Settings, uri: str) -> None:
         mapped = os_error(exc, uri)
         if not isinstance(mapped, FileNotFoundError):
             raise mapped from None
+
+
+def upload(s3: S3Settings, local_file: Path, uri: str) -> None:
+    """Write a local file at `uri`: one PUT, or a multipart upload past 5 MB (visible only once complete)."""
+    import obstore
+
+    bucket, key = split(uri)
+    try:
+        obstore.put(store(s3, bucket), key, Path(local_file))
+    except Exception as exc:  # noqa: BLE001
+        raise os_error(exc, uri) from None
+
+
+def download(s3: S3Settings, uri: str, local_file: Path) -> None:
+    """Write the object at `uri` into a local file, streamed (FileNotFoundError when absent)."""
+    import obstore
+
+    bucket, key = split(uri)
+    try:
+        result = obstore.get(store(s3, bucket), key)
+        with open(local_file, "wb") as out:
+            for chunk in result.stream():
+                out.write(chunk)
+    except Exception as exc:  # noqa: BLE001
+        raise os_error(exc, uri) from None
+
+
+def _keys_under(s3: S3Settings, folder_uri: str):
+    """(bucket, generator of the keys of every object below the folder `folder_uri`), from LIST pages."""
+    import obstore
+
+    bucket, key = split(folder_uri)
+    prefix = key.rstrip("/") + "/" if key.strip("/") else None
+    client = store(s3, bucket)
+
+    def keys():
+        try:
+            for chunk in obstore.list(client, prefix, chunk_size=1000):
+                for meta in chunk:
+                    yield meta["path"]
+        except Exception as exc:  # noqa: BLE001
+            raise os_error(exc, folder_uri) from None
+
+    return bucket, keys()
+
+
+def has_objects(s3: S3Settings, folder_uri: str) -> bool:
+    """Whether any object lies below the folder `folder_uri` (one LIST page at most)."""
+    return next(_keys_under(s3, folder_uri)[1], None) is not None
+
+
+def count_objects(s3: S3Settings, folder_uri: str) -> int:
+    """How many objects lie below the folder `folder_uri`, counted page by page (no list is kept)."""
+    try:
+        return sum(1 for _ in _keys_under(s3, folder_uri)[1])
+    except UnaddressableKey:
+        return sum(1 for e in list_entries(s3, "/".join(split(folder_uri)), recursive=True) if not e.is_folder)
+
+
+def delete_folder(s3: S3Settings, folder_uri: str) -> int:
+    """Delete every object below the folder `folder_uri` (`folder_uri/...`, never `folder_uri2/...`),
+    by bulk deletes of up to 1,000 keys a request; returns how many."""
+    import obstore
+
+    bucket, keys = _keys_under(s3, folder_uri)
+    found = list(keys)
+    try:
+        if found:
+            obstore.delete(store(s3, bucket), found)
+    except Exception as exc:  # noqa: BLE001
+        raise os_error(exc, folder_uri) from None
+    return len(found)

@@ -12,7 +12,8 @@ since a table is committed only on top of the snapshot this run started from. No
 not write is ever deleted: run folders need the run-id name and the marker inside, data folders an
 attempt name, and a data file is deleted only when no live snapshot references it.
 
-Every small-file operation goes through `fruits.storage.hadoop`; the tables' metadata through PyIceberg.
+Every small-file operation goes through `fruits.storage.files` (the local disk, or S3 by obstore: no
+JVM, so a Spark Connect client works too); the tables' metadata through PyIceberg.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from fruits.config.layout import (
 )
 from fruits.config.uris import normalize_uri, spark_uri, table_uri
 from fruits.errors import ConfigError
-from fruits.storage.hadoop import HadoopFiles
+from fruits.storage.files import Files
 from fruits.table import iceberg
 
 if TYPE_CHECKING:
@@ -64,8 +65,9 @@ class Lake:
     """The tables and runs of one output URI."""
 
     def __init__(self, spark, output_uri: str, catalog: CatalogSettings, s3: Optional[S3Settings] = None):
+        """`spark` is not used (the lake's files need no JVM); it stays while callers still pass it."""
         self.output = normalize_uri(output_uri)
-        self.files = HadoopFiles(spark, self.output)
+        self.files = Files(self.output, s3)
         self.catalog_settings = catalog.validate(self.output)
         self.s3 = s3
         # The snapshot each table was at when this process first looked: a commit goes on top of it or not at all.

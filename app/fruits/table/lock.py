@@ -229,5 +229,6 @@ class OutputLock:
 
 
 def lock_store(spark, output: str, s3: Optional[S3Settings] = None):
-    """The conditional file that holds `output`'s lock (fruits.storage.conditional)."""
-    return conditional_file(spark, f"{output}/{LOCK}", s3)
+    """The conditional file that holds `output`'s lock (fruits.storage.conditional). `spark` is not
+    used (no JVM is needed); it stays while callers still pass it."""
+    return conditional_file(f"{output}/{LOCK}", s3)
