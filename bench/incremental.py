@@ -112,12 +112,11 @@ def build_lake(images: Path, lake: Path, staging: Path, pca_k: int) -> str:
         run = RunLocation(store.output, new_run_id())
         store.mark_run(run, run_settings(config, weights))
         generated = spark.read.parquet(str(staging.resolve()))
-        model, pca = fit_reduce(generated, DIM, pca_k, None)
+        model, pca = fit_reduce(generated, DIM, pca_k, None, run[MODEL])
         project(model, generated).select(*TABLE_COLUMNS).write.parquet(store.data_folder(FEATURES, run.run_id))
         # The rejected table has the listing's columns and types (path, size, modified, reason).
         assert LISTING_COLUMNS == REJECTED_COLUMNS
         spark.createDataFrame([], LISTING_SCHEMA).coalesce(1).write.parquet(store.data_folder(REJECTED, run.run_id))
-        model.write().save(run[MODEL])
         written = spark.read.parquet(store.data_folder(FEATURES, run.run_id))
         accepted = written.count()
         points, labels = picture_points(written, SEED)

@@ -65,7 +65,7 @@ def main() -> int:
     load = time.perf_counter() - started
 
     started = time.perf_counter()
-    _, summary = fit_reduce(table, args.dim, None, args.variance)
+    _, summary = fit_reduce(table, args.dim, None, args.variance, str((args.work / "model").resolve()))
     fit = time.perf_counter() - started
     result = {
         "rows": rows, "dim": args.dim, "cores": os.cpu_count(), "variance_target": args.variance,

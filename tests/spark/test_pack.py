@@ -14,7 +14,7 @@ from fruits.config.job_config import PackConfig
 from fruits.config.layout import PACK_MANIFEST
 from fruits.errors import ConfigError, JobError
 from fruits.pipeline.job import run_job
-from fruits.pipeline.pack import _Examples, _make_reader, run_pack
+from fruits.pipeline.pack import _make_reader, run_pack
 from fruits.sample import CLASSES, render
 from fruits.storage.local import local_uri
 from fruits.storage.reads import StoreSpec
@@ -128,16 +128,14 @@ def test_refusals_name_the_problem(spark, images, tmp_path):
 def test_a_file_that_cannot_be_read_is_left_out_with_its_reason(spark, images):
     import pyarrow as pa
 
-    sc = spark.sparkContext
-    unread, examples, retries = sc.accumulator(0), sc.accumulator([], _Examples()), sc.accumulator(0)
     present = str(next(images.glob("Training/Banana/*.jpg")).resolve())
     batch = pa.RecordBatch.from_pydict({
         "path": ["file:" + present, "file:/nowhere/gone.jpg", "file:/in/notes.txt"],
         "size": [os.path.getsize(present), 10, 5], "modified": [1, 2, 3], "reason": [None, None, "not an image file (.txt)"]})
-    (out,) = list(_make_reader(StoreSpec(), unread, examples, retries)([batch]))
-    assert out.column("unread").to_pylist() == [False, True, False]
+    (out,) = list(_make_reader(StoreSpec())([batch]))
+    assert out.column("unread").to_pylist() == [None, "file:/nowhere/gone.jpg: file disappeared during the run", None]
     assert out.column("content")[0].as_py()[:2] == b"\xff\xd8" and out.column("content")[2].as_py() is None
-    assert unread.value == 1 and examples.value == ["file:/nowhere/gone.jpg: file disappeared during the run"]
+    assert out.column("read_retries").to_pylist() == [0, 0, 0]
 
 
 def test_int8_calibrates_on_the_packs_bytes(spark, images, tmp_path):

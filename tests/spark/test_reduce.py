@@ -43,7 +43,7 @@ def projection(model, frame) -> np.ndarray:
 def test_fit_matches_spark_pca_up_to_the_sign_of_each_component(features, tmp_path):
     from pyspark.ml import PipelineModel
 
-    ours, summary = fit_reduce(features, 24, 6, None)
+    ours, summary = fit_reduce(features, 24, 6, None, str(tmp_path / "fitted"))
     reference = spark_fit(features, 6)
     scaler, spark_scaler = ours.stages[0], reference.stages[0]
     np.testing.assert_allclose(scaler.mean.toArray(), spark_scaler.mean.toArray(), rtol=1e-12)
@@ -62,19 +62,19 @@ def test_fit_matches_spark_pca_up_to_the_sign_of_each_component(features, tmp_pa
     np.testing.assert_allclose(projection(PipelineModel.load(str(tmp_path / "model")), features), mine, atol=1e-12)
 
 
-def test_component_signs_do_not_depend_on_the_partitioning(spark, features):
+def test_component_signs_do_not_depend_on_the_partitioning(spark, features, tmp_path):
     rows = np.array([r.features for r in features.collect()])
-    one, _ = fit_reduce(features_frame(spark, rows, partitions=1), 24, 3, None)
-    five, _ = fit_reduce(features_frame(spark, rows, partitions=5), 24, 3, None)
+    one, _ = fit_reduce(features_frame(spark, rows, partitions=1), 24, 3, None, str(tmp_path / "one"))
+    five, _ = fit_reduce(features_frame(spark, rows, partitions=5), 24, 3, None, str(tmp_path / "five"))
     np.testing.assert_allclose(one.stages[-1].pc.toArray(), five.stages[-1].pc.toArray(), atol=1e-9)
     largest = np.abs(one.stages[-1].pc.toArray()).argmax(axis=0)
     assert (one.stages[-1].pc.toArray()[largest, range(3)] > 0).all()
 
 
-def test_variance_target_picks_k_from_the_spectrum(spark):
+def test_variance_target_picks_k_from_the_spectrum(spark, tmp_path):
     rng = np.random.default_rng(4)
     rows = rng.normal(size=(200, 5)) @ rng.normal(size=(5, 16)) + 0.01 * rng.normal(size=(200, 16))
-    model, summary = fit_reduce(features_frame(spark, rows), 16, None, 0.95)
+    model, summary = fit_reduce(features_frame(spark, rows), 16, None, 0.95, str(tmp_path / "model"))
     assert summary.k <= 5 and summary.cumulative[-1] >= 0.95
     assert len(summary.explained_variance) == summary.k == model.stages[-1].getK()
     reference = spark_fit(features_frame(spark, rows), 16).stages[-1].explainedVariance.toArray()
@@ -88,9 +88,10 @@ def test_variance_target_picks_k_from_the_spectrum(spark):
         (np.tile(np.arange(4.0), (6, 1)), "do not vary"),
     ],
 )
-def test_data_pca_cannot_use_is_refused_with_the_reason(spark, rows, message):
+def test_data_pca_cannot_use_is_refused_with_the_reason(spark, rows, message, tmp_path):
     with pytest.raises(ValueError, match=message):
-        fit_reduce(features_frame(spark, rows, partitions=1), 4, 2, None)
+        fit_reduce(features_frame(spark, rows, partitions=1), 4, 2, None, str(tmp_path / "model"))
+    assert not (tmp_path / "model").exists()
 
 
 def test_covariance_refuses_rows_of_the_wrong_length(spark):

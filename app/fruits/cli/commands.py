@@ -23,7 +23,7 @@ def job_config(args: argparse.Namespace, settings: Settings) -> JobConfig:
     variance = args.pca_variance if args.pca_variance is not None else (None if args.pca_k is not None else JobConfig.pca_variance)
     return JobConfig(
         input_uri=args.input, output_uri=args.output, weights=args.weights, model=args.model, pca_k=args.pca_k,
-        pca_variance=variance, batch_size=args.batch_size, master=args.master, limit=args.limit,
+        pca_variance=variance, batch_size=args.batch_size, master=args.master, remote=args.remote, limit=args.limit,
         output_format=args.output_format, files_per_partition=args.files_per_partition, seed=args.seed,
         keep_runs=args.keep_runs, incremental=args.incremental, reuse_model=args.reuse_model, verbose=args.verbose,
         evaluate=args.evaluate, precision=args.precision, lock_wait=args.lock_wait, resume=args.resume, input_list=args.input_list,

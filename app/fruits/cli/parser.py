@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", type=int, default=JobConfig.batch_size,
                      help="images per model call and per Arrow batch (default %(default)s)")
     run.add_argument("--master", help="Spark master (default local[*], or the one spark-submit gives)")
+    run.add_argument("--remote", metavar="sc://HOST:PORT",
+                     help="run on a Spark Connect server (the chart's `connect` server, port-forwarded); local[N] starts one here")
     run.add_argument("--limit", type=int, help="only the first N files, in path order")
     run.add_argument("--format", dest="output_format", choices=get_args(OutputFormat), default=JobConfig.output_format,
                      help="the tables are Iceberg (Parquet files); csv also exports the features to the run's folder, "

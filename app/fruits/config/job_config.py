@@ -9,6 +9,7 @@ Spark start-up.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from typing import Literal, Optional
 
@@ -73,6 +74,9 @@ class JobConfig:
     pca_variance: Optional[float] = 0.90
     batch_size: int = 32
     master: Optional[str] = None
+    # A Spark Connect server to run on instead of a Spark of this process: sc://HOST:PORT, or
+    # local[N] for one started here (fruits.spark.session.build_session).
+    remote: Optional[str] = None
     limit: Optional[int] = None
     output_format: OutputFormat = "parquet"
     files_per_partition: int = 256
@@ -111,6 +115,9 @@ class JobConfig:
                 if overlap(self.pack, other):
                     raise ConfigError(f"--pack {self.pack!r} overlaps {name} {other!r}: give the pack a folder of its own")
             self.pack_config().validate()
+        check_remote(self.remote, self.master)
+        if self.remote and self.pack is not None:
+            raise ConfigError("--pack runs on a Spark of this process: run `fruits pack` first, then --remote with the pack as --input")
         check_weights(self.weights)
         if self.model not in MODEL_DIMS:
             raise ConfigError(f"unknown model {self.model!r}: use {' or '.join(MODEL_DIMS)}")
@@ -160,6 +167,16 @@ class JobConfig:
     def reading_the_pack(self) -> "JobConfig":
         """`--pack`, once packed: the same run with the pack as its input (its rows are its listing)."""
         return replace(self, input_uri=self.pack, input_list=None, pack=None)
+
+
+def check_remote(remote: Optional[str], master: Optional[str]) -> None:
+    """--remote names a Spark Connect server (sc://HOST:PORT) or starts one here (local, local[N])."""
+    if remote is None:
+        return
+    if master:
+        raise ConfigError("give --master or --remote, not both: --remote runs on the Spark Connect server's own cluster")
+    if not (remote.startswith("sc://") or re.fullmatch(r"local(\[(\*|\d+)\])?", remote)):
+        raise ConfigError(f"--remote takes a Spark Connect URL like sc://spark-connect:15002 (or local[2]), got {remote!r}")
 
 
 @dataclass(frozen=True)

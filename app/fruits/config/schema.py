@@ -7,12 +7,14 @@ from __future__ import annotations
 
 # Columns of the listing: one row per entry seen under the input; `reason` is set when the listing
 # already knows the job will not read it (fruits.inputs.entry_rules).
+# A file as the listing saw it (the key that names one image's version).
+FILE_SCHEMA = "path string, size bigint, modified bigint"
 LISTING_COLUMNS = ("path", "size", "modified", "reason")
-LISTING_SCHEMA = "path string, size bigint, modified bigint, reason string"
+LISTING_SCHEMA = f"{FILE_SCHEMA}, reason string"
 
 # What the Python workers give back for each image they read: features, or the reason there are none.
 RAW_COLUMNS = ("path", "size", "modified", "features", "error")
-RAW_SCHEMA = "path string, size bigint, modified bigint, features array<float>, error string"
+RAW_SCHEMA = f"{FILE_SCHEMA}, features array<float>, error string"
 
 # An image pack (`fruits pack`): the listing's columns and the image's bytes (null when `reason` is set).
 PACK_COLUMNS = (*LISTING_COLUMNS, "content")

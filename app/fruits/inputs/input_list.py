@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterator
+from itertools import islice
+from typing import Iterator, NamedTuple, Optional
 
 from fruits.config.job_config import S3Settings
-from fruits.config.schema import LISTING_SCHEMA
+from fruits.config.schema import LISTING_COLUMNS, LISTING_SCHEMA
 from fruits.config.uris import is_s3, local_path
 from fruits.errors import ConfigError
 from fruits.inputs.entry_rules import HIDDEN_KEY_REASON, local_reason
@@ -81,7 +82,29 @@ def read_input_list(spark, list_uri: str, input_uri: str, s3: S3Settings):
                         .when(hidden, F.lit(HIDDEN_KEY_REASON))))
     spec = StoreSpec.for_uri(input_uri, s3)
     schema = LISTING_SCHEMA
-    return rows.select("path", "size", "modified", "reason").rdd.mapPartitions(lambda part: _complete(spec, part)).toDF(schema)
+    return rows.select(*LISTING_COLUMNS).mapInArrow(lambda batches: _completed_batches(spec, batches), schema)
+
+
+class _Entry(NamedTuple):
+    path: str
+    size: Optional[int]
+    modified: Optional[int]
+    reason: Optional[str]
+
+
+def _completed_batches(spec: StoreSpec, batches: Iterator) -> Iterator:
+    """`_complete` over Arrow batches of LISTING_COLUMNS, as Arrow batches again (mapInArrow)."""
+    import pyarrow as pa
+
+    def entries() -> Iterator[_Entry]:
+        for batch in batches:
+            yield from (_Entry(*row) for row in zip(*(batch.column(name).to_pylist() for name in LISTING_COLUMNS), strict=True))
+
+    done = _complete(spec, entries())
+    while chunk := list(islice(done, 1024)):
+        yield pa.RecordBatch.from_arrays([pa.array(column, type) for column, type in
+                                          zip(zip(*chunk, strict=True), (pa.string(), pa.int64(), pa.int64(), pa.string()), strict=True)],
+                                         names=list(LISTING_COLUMNS))
 
 
 def _columns(frame, list_uri: str):

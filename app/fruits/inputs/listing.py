@@ -8,7 +8,7 @@ folders one row, reasons for what will not be read); an S3 prefix is listed by L
 (fruits.storage.object_store: size and time come with the page, so no request per object). Labels, splits and the reasons that follow
 from a name or a size are Spark SQL expressions over the path (`with_labels`, `with_skip_reason`).
 
-An independent count of the same tree (os.walk locally, Hadoop's content summary on S3) must
+An independent count of the same tree (os.walk locally, a recursive LIST count on S3) must
 equal the listing's row count, or the run stops before writing anything.
 """
 
@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from itertools import islice
 from typing import TYPE_CHECKING, Iterator, Optional
 
 from fruits.config.job_config import S3Settings
-from fruits.config.schema import LISTING_SCHEMA
-from fruits.config.settings import Settings
+from fruits.config.schema import LISTING_COLUMNS, LISTING_SCHEMA
 from fruits.config.uris import is_s3, local_path, normalize_uri
 from fruits.errors import ConfigError
 from fruits.inputs.entry_rules import EMPTY_FILE_REASON, HIDDEN_FOLDER_REASON, HIDDEN_KEY_REASON, IMAGE_EXTENSIONS, SPLITS, is_hidden, local_reason
 from fruits.inputs.image_pack import PackSource, pack_listing, read_manifest
 from fruits.inputs.input_list import read_input_list
-from fruits.spark.session import effective_s3
+from fruits.spark.portable import default_parallelism
 from fruits.storage import local
 from fruits.storage.files import Files
 from fruits.storage.object_store import list_entries
@@ -143,8 +143,8 @@ def list_files(spark, input_uri: str, s3: S3Settings, limit: Optional[int] = Non
     """
     from pyspark import StorageLevel
 
-    retries = spark.sparkContext.accumulator(0)
-    pack = find_pack(spark, input_uri)
+    retries = None  # walking the input: the LIST requests its tasks retried, observed as it is counted
+    pack = find_pack(input_uri, s3)
     if pack is not None and input_list:
         raise ConfigError(f"input {input_uri} is an image pack: it lists its own files, so --input-list does not apply")
     if input_list:
@@ -152,7 +152,7 @@ def list_files(spark, input_uri: str, s3: S3Settings, limit: Optional[int] = Non
     elif pack is not None:
         frame, expected = pack_listing(spark, pack)
     else:
-        frame, expected = _walk(spark, input_uri, s3, retries)
+        frame, expected, retries = _walk(spark, input_uri, s3)
     frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
     listed = frame.count()
     if expected is not None and listed != expected:
@@ -170,23 +170,27 @@ def list_files(spark, input_uri: str, s3: S3Settings, limit: Optional[int] = Non
         listed = limited.count()
         frame.unpersist()
         frame = limited
-    return Listing(files=frame, listed=listed, retries=retries.value, pack=pack)
+    return Listing(files=frame, listed=listed, retries=observed_retries(retries), pack=pack)
 
 
-def find_pack(spark, input_uri: str) -> Optional[PackSource]:
+def find_pack(input_uri: str, s3: S3Settings) -> Optional[PackSource]:
     """The image pack at `input_uri`, or None when the input is a plain folder or prefix."""
     uri = normalize_uri(input_uri)
-    manifest = read_manifest(Files(uri, effective_s3(spark, S3Settings.from_settings(Settings.from_env()))), uri)
+    manifest = read_manifest(Files(uri, s3), uri)
     return PackSource(uri, manifest) if manifest is not None else None
 
 
-def _walk(spark, input_uri: str, s3: S3Settings, retries) -> tuple:
-    """The listing of a folder or prefix, walked by the workers, and an independent count of it."""
+def _walk(spark, input_uri: str, s3: S3Settings) -> tuple:
+    """The listing of a folder or prefix, walked by the workers; an independent count of it; the
+    observation of the LIST requests the walk retried."""
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
     if is_s3(input_uri):
         spec = StoreSpec(s3=s3)
         root = "s3a://" + s3_key(input_uri).rstrip("/")
         tasks = plan_s3(s3, root)
-        expected = _remote_count(spark, input_uri)
+        expected = _remote_count(input_uri, s3)
     else:
         spec = StoreSpec()
         top = local.absolute(str(local_path(input_uri)))
@@ -195,23 +199,57 @@ def _walk(spark, input_uri: str, s3: S3Settings, retries) -> tuple:
         tasks = plan_local(top)
         expected = local.count_entries(os.fsdecode(top), skip_folder=is_hidden)
 
-    def scan(task: FolderTask) -> Iterator[tuple]:
-        if spec.s3 is None:
-            return scan_local(task)
-        count = RetryCount()
-        rows = list(scan_s3(s3, task, count))
-        retries.add(count.take())
-        return rows
-
     # A few folders per task: enough tasks to spread the walk, not one task (and its overhead) per folder.
-    slices = max(1, min(len(tasks), 4 * spark.sparkContext.defaultParallelism))
-    rows = spark.sparkContext.parallelize(tasks, slices).flatMap(scan)
-    return spark.createDataFrame(rows, LISTING_SCHEMA), expected
+    slices = max(1, min(len(tasks), 4 * default_parallelism(spark)))
+    plan = spark.createDataFrame([(os.fsencode(t.root), os.fsencode(t.folder), t.recursive) for t in tasks], TASK_SCHEMA)
+    walked = plan.repartition(slices).mapInArrow(lambda batches: _scan_batches(spec, batches), f"{LISTING_SCHEMA}, {RETRIES} bigint")
+    retries = Observation("listing")
+    frame = walked.observe(retries, F.sum(RETRIES).alias("retries")).filter(F.col("path").isNotNull()).select(*LISTING_COLUMNS)
+    return frame, expected, retries
 
 
-def _remote_count(spark, uri: str) -> int:
+# The planned folders as rows (bytes: a local folder's name need not be UTF-8), and the hidden
+# column in which each task reports the LIST requests it retried (summed by an observation).
+TASK_SCHEMA = "root binary, folder binary, recursive boolean"
+RETRIES = "_fruits_list_retries"
+ROWS_PER_BATCH = 4096
+
+
+def observed_retries(observation) -> int:
+    """The LIST requests the walk retried (read after the listing was counted); 0 for a list or a pack."""
+    return int(observation.get.get("retries") or 0) if observation is not None else 0
+
+
+def _scan_batches(spec: StoreSpec, batches: Iterator) -> Iterator:
+    """The listing rows of each planned folder of `batches` (TASK_SCHEMA), as Arrow batches, with the
+    retries of each folder's LIST requests on its last row."""
+    import pyarrow as pa
+
+    types = (pa.string(), pa.int64(), pa.int64(), pa.string(), pa.int64())
+
+    def rows() -> Iterator[tuple]:
+        for batch in batches:
+            for root, folder, recursive in zip(*(batch.column(i).to_pylist() for i in range(3)), strict=True):
+                task = FolderTask(os.fsdecode(root), os.fsdecode(folder), recursive)
+                if spec.s3 is None:
+                    yield from (row + (0,) for row in scan_local(task))
+                    continue
+                count = RetryCount()
+                found = list(scan_s3(spec.s3, task, count))
+                yield from (row + (0,) for row in found)
+                retried = count.take()
+                if retried:  # on a row of its own that the listing drops (path null) when the folder was empty
+                    yield (None, 0, 0, None, retried)
+
+    stream = rows()
+    while chunk := list(islice(stream, ROWS_PER_BATCH)):
+        yield pa.RecordBatch.from_arrays([pa.array(column, kind) for column, kind in zip(zip(*chunk, strict=True), types, strict=True)],
+                                         names=[*LISTING_COLUMNS, RETRIES])
+
+
+def _remote_count(uri: str, s3: S3Settings) -> int:
     try:
-        return Files(uri, effective_s3(spark, S3Settings.from_settings(Settings.from_env()))).count_files(uri)
+        return Files(uri, s3).count_files(uri)
     except FileNotFoundError as exc:
         raise ConfigError(f"input {uri} does not exist") from exc
 

@@ -28,7 +28,7 @@ class ModelSpec:
 
     `local_weights` is the path a worker opens: the driver's path for `imagenet` (the same file
     is baked into the image at the same place), or the name of a file shipped with
-    `SparkContext.addFile` for `file` weights. `seed` makes `random` weights identical everywhere.
+    `fruits.spark.portable.ship_file` for `file` weights. `seed` makes `random` weights identical everywhere.
     """
 
     weights: WeightsSpec
@@ -37,7 +37,7 @@ class ModelSpec:
     threads: int = 1
     shipped_file: Optional[str] = None
     precision: str = "fp32"
-    quantized_file: Optional[str] = None  # int8: the TFLite file shipped with SparkContext.addFile
+    quantized_file: Optional[str] = None  # int8: the TFLite file shipped with fruits.spark.portable.ship_file
     quiet: bool = True  # hide TensorFlow's start-up lines while the model is built (fruits.quiet)
 
     @property

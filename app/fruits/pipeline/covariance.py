@@ -6,8 +6,11 @@ rank-1 update (`BLAS.spr`) per row. Each update reads and writes the whole 2048x
 (17 MB), so the pass runs at memory speed, not at the speed of the cores: ~50 s for 90,000 x 2048
 on 2 cores. Here each partition stacks its rows into blocks of `BLOCK_ROWS`, centres each block on
 its own mean and adds `Z.T @ Z` (a matrix product, which a BLAS runs at near the cores' peak);
-blocks and partitions are merged with the pairwise update of Chan, Golub and LeVeque (the centred
-sums stay exact, whatever the features' offset), the partitions with Spark's `treeReduce`.
+blocks are merged with the pairwise update of Chan, Golub and LeVeque (the centred sums stay
+exact, whatever the features' offset). The partitions' sums are merged by the executors too, as
+DataFrames (so on a Spark Connect session as well): each partition's matrix travels as
+`MERGE_BLOCKS` slices of rows, one group per slice merges every partition's slice of it, and the
+driver receives the merged matrix only.
 
 Why one pass: Spark ML's `StandardScaler.fit` would read every feature vector once more only to
 get the mean and standard deviation, which the centred sums already hold. The standardised
@@ -24,8 +27,9 @@ from typing import Iterator
 import numpy as np
 
 BLOCK_ROWS = 1024
-FAN_IN = 8
-PARTIAL_SCHEMA = "rows long, mean binary, centred binary"
+# Slices of each partition's dim x dim matrix merged in parallel (2 MB each at 2048 features).
+MERGE_BLOCKS = 16
+PARTIAL_SCHEMA = "slice int, rows long, mean binary, centred binary"
 
 
 @dataclass(frozen=True)
@@ -64,15 +68,34 @@ def scale_factors(std: np.ndarray) -> np.ndarray:
     return np.divide(1.0, std, out=np.zeros_like(std, dtype=np.float64), where=std != 0)
 
 
+def merge_many(rows: np.ndarray, means: np.ndarray, centred: list[np.ndarray], lines: slice) -> Moments:
+    """The moments of several groups at once, for the rows `lines` of the centred sum only:
+    sum of the groups' centred sums plus each group's `rows * (mean_i - mean)(mean_i - mean)^T`."""
+    total = int(rows.sum())
+    if total == 0:
+        return Moments(0, np.zeros(means.shape[1]), np.zeros((lines.stop - lines.start, means.shape[1])))
+    mean = (rows[:, None] * means).sum(axis=0) / total
+    delta = means - mean
+    merged = sum(centred) + (rows[:, None] * delta[:, lines]).T @ delta
+    return Moments(total, mean, merged)
+
+
+def slices_of(dim: int) -> list[slice]:
+    """The row ranges of a dim x dim matrix merged as separate groups."""
+    step = math.ceil(dim / min(dim, MERGE_BLOCKS))
+    return [slice(first, min(first + step, dim)) for first in range(0, dim, step)]
+
+
 def feature_moments(frame, column: str, dim: int) -> Moments:
     """Mean and centred outer-product sum of `frame[column]` (array<float|double> of `dim` values).
 
     Raises ValueError when a row's length differs from `dim`, or when there are fewer than 2 rows.
     """
-    partitions = frame.rdd.getNumPartitions()
+    from fruits.spark.portable import default_parallelism
+
     # One partial (8 x dim^2 bytes on the way) per core is enough to keep every core busy.
-    wanted = max(1, min(partitions, frame.sparkSession.sparkContext.defaultParallelism))
-    source = frame.select(column).coalesce(wanted)
+    source = frame.select(column).coalesce(default_parallelism(frame.sparkSession))
+    parts = slices_of(dim)
 
     def partial(batches: Iterator) -> Iterator:
         import pyarrow as pa
@@ -103,17 +126,28 @@ def feature_moments(frame, column: str, dim: int) -> Moments:
             if pending_rows >= BLOCK_ROWS:
                 flush()
         flush()
-        yield pa.RecordBatch.from_pydict(
-            {"rows": [total.rows], "mean": [total.mean.tobytes()], "centred": [total.centred.tobytes()]},
-            schema=pa.schema([("rows", pa.int64()), ("mean", pa.binary()), ("centred", pa.binary())]),
-        )
+        if total.rows:
+            yield pa.RecordBatch.from_pydict(
+                {"slice": list(range(len(parts))), "rows": [total.rows] * len(parts), "mean": [total.mean.tobytes()] * len(parts),
+                 "centred": [np.ascontiguousarray(total.centred[lines]).tobytes() for lines in parts]},
+                schema=pa.schema([("slice", pa.int32()), ("rows", pa.int64()), ("mean", pa.binary()), ("centred", pa.binary())]),
+            )
 
-    def unpack(row) -> Moments:
-        return Moments(row.rows, np.frombuffer(row.mean), np.frombuffer(row.centred).reshape(dim, dim))
+    def merge_slice(group):
+        import pandas as pd
 
-    # Partials are merged on the executors until at most FAN_IN of them reach the driver, whatever the cores.
-    depth = max(2, math.ceil(math.log(max(wanted, 2)) / math.log(FAN_IN)))
-    moments = source.mapInArrow(partial, PARTIAL_SCHEMA).rdd.map(unpack).treeReduce(merge, depth=depth)
-    if moments.rows < 2:
-        raise ValueError(f"a covariance needs at least 2 rows, got {moments.rows}")
-    return moments
+        lines = parts[int(group["slice"].iloc[0])]
+        rows = group["rows"].to_numpy(dtype=np.int64)
+        means = np.stack([np.frombuffer(m) for m in group["mean"]])
+        centred = [np.frombuffer(c).reshape(-1, dim) for c in group["centred"]]
+        merged = merge_many(rows, means, centred, lines)
+        return pd.DataFrame({"slice": [int(group["slice"].iloc[0])], "rows": [merged.rows], "mean": [merged.mean.tobytes()],
+                             "centred": [merged.centred.tobytes()]})
+
+    merged = (source.mapInArrow(partial, PARTIAL_SCHEMA).groupBy("slice").applyInPandas(merge_slice, PARTIAL_SCHEMA)
+              .orderBy("slice").collect())
+    rows = merged[0].rows if merged else 0
+    if rows < 2:
+        raise ValueError(f"a covariance needs at least 2 rows, got {rows}")
+    centred = np.concatenate([np.frombuffer(row.centred).reshape(-1, dim) for row in merged])
+    return Moments(rows, np.frombuffer(merged[0].mean).copy(), centred)

@@ -11,15 +11,16 @@ import math
 from typing import TYPE_CHECKING
 
 from fruits.config.layout import RAW
-from fruits.config.schema import FILE_KEY, RAW_SCHEMA
+from fruits.config.schema import FILE_KEY, FILE_SCHEMA, RAW_COLUMNS, RAW_SCHEMA
 from fruits.errors import JobError
 from fruits.inputs.image_pack import packed_contents
 from fruits.models.spec import ModelSpec
-from fruits.pipeline.featurizer import Counters, make_featurize_function
+from fruits.pipeline.featurizer import make_featurize_function, output_schema, worker_dict, worker_sums, worker_totals
 from fruits.pipeline.progress import report_progress
 from fruits.pipeline.quantize import int8_model
 from fruits.pipeline.run import Featurized, Listed, Run
 from fruits.pipeline.waves import RAW_ROW_GROUP_BYTES, raw_files_for, tasks_for, waves_for
+from fruits.spark.portable import TaskProgress, default_parallelism
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -33,7 +34,6 @@ def featurize_stage(r: Run, listed: Listed) -> Featurized:
     from pyspark.sql import functions as F
 
     spark, config = r.spark, r.config
-    sc = spark.sparkContext
 
     done = r.lake.finished_waves(r.run)
     earlier = list(done)
@@ -46,7 +46,7 @@ def featurize_stage(r: Run, listed: Listed) -> Featurized:
     if earlier:
         log.info("resume: %d finished waves hold %d of the images; featurizing the other %d", len(earlier),
                  resumed_images, listed.images - resumed_images)
-    counters = Counters.create(sc)
+    totals: dict = {}
     precision: dict = {"mode": config.precision}
     todo = listed.images - resumed_images
     waves = waves_for(todo, config.settings.wave_images)
@@ -55,20 +55,26 @@ def featurize_stage(r: Run, listed: Listed) -> Featurized:
     if waves or config.precision == "int8":  # int8: the model is carried into every run, even one with nothing new
         spec, precision = _model_spec(r, source)
     if waves:
-        featurize = make_featurize_function(spec, r.store, config.batch_size, counters, config.settings.max_pixels)
+        featurize = make_featurize_function(spec, r.store, config.batch_size, config.settings.max_pixels)
         first = len(done)
+        per_wave = math.ceil(todo / waves)
+        tasks = tasks_for(per_wave, config.files_per_partition, default_parallelism(spark))
+        files = raw_files_for(per_wave, config.feature_dim)
         log.info("featurizing %d images in %d wave(s) (batch %d, %d TF threads per task)", todo, waves,
                  config.batch_size, spec.threads)
-        with r.timer("featurize"), report_progress(lambda: counters.images_done.value, todo, every=config.settings.progress_seconds):
+        with r.timer("featurize"), TaskProgress(spark, "featurize") as progress, \
+                report_progress(lambda: min(todo, progress.first_stage_tasks() * per_wave // tasks), todo,
+                                every=config.settings.progress_seconds):
             for wave in range(waves):
                 part = source.filter(F.pmod(F.xxhash64("path"), F.lit(waves)) == wave)
-                per_wave = math.ceil(todo / waves)
-                tasks = tasks_for(per_wave, config.files_per_partition, sc.defaultParallelism)
-                files = raw_files_for(per_wave, config.feature_dim)
                 uri = f"{r.run[RAW]}/wave-{first + wave:05d}"
+                observed = worker_totals(f"featurize-wave-{first + wave}")
                 # The featurize tasks stay small (progress, balance); a shuffle gathers their rows into few files.
-                (part.repartition(tasks).mapInArrow(featurize, RAW_SCHEMA).repartition(files)
+                (part.repartition(tasks).mapInArrow(featurize, output_schema(FILE_SCHEMA))
+                 .observe(observed, *worker_sums()).select(*RAW_COLUMNS).repartition(files)
                  .write.option("parquet.block.size", RAW_ROW_GROUP_BYTES).parquet(uri))
+                for name, value in observed.get.items():
+                    totals[name] = totals.get(name, 0) + (value or 0)
                 done.append(uri)
     images.unpersist()
     raw = (spark.read.schema(RAW_SCHEMA).parquet(*done) if done else
@@ -78,7 +84,7 @@ def featurize_stage(r: Run, listed: Listed) -> Featurized:
     read = raw.count()
     if read != listed.images:
         raise JobError(f"listed {listed.images} images but featurized {read}: the input changed during the run")
-    return Featurized(raw=raw, worker=counters.to_dict(), precision=precision, waves=len(done), resumed_images=resumed_images)
+    return Featurized(raw=raw, worker=worker_dict(totals), precision=precision, waves=len(done), resumed_images=resumed_images)
 
 
 def _model_spec(r: Run, images: DataFrame) -> tuple[ModelSpec, dict]:

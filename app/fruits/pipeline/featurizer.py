@@ -60,17 +60,29 @@ class BatchFeatures:
     features: np.ndarray  # (n, dim) float32; zeros for images that failed to decode
     reasons: list[Optional[str]]
 
-    def to_arrow(self, batch):
-        """A RecordBatch of RAW_COLUMNS: the input batch's path, size and modified, then features and
-        error; features is a list array over the float32 block (no per-row conversion)."""
+    def to_arrow(self, batch, keep: Optional[tuple[str, ...]] = ("path", "size", "modified"), stats: Optional[dict] = None):
+        """A RecordBatch of the input batch's `keep` columns (None: all), then features and the reason
+        (RAW_COLUMNS for the job's batches) and the worker's `stats` on the first row; features is a
+        list array over the float32 block (no per-row conversion)."""
         import pyarrow as pa
 
         n, dim = self.features.shape
         offsets = pa.array(np.arange(0, (n + 1) * dim, dim, dtype=np.int32))
         failed = pa.array([reason is not None for reason in self.reasons], pa.bool_())
         values = pa.ListArray.from_arrays(offsets, pa.array(self.features.reshape(-1)), mask=failed)
-        return pa.RecordBatch.from_arrays([batch.column("path"), batch.column("size"), batch.column("modified"), values,
-                                           pa.array(self.reasons, pa.string())], names=list(RAW_COLUMNS))
+        names = list(batch.schema.names) if keep is None else list(keep)
+        columns = [batch.column(name) for name in names] + [values, pa.array(self.reasons, pa.string())]
+        names += list(RAW_COLUMNS[-2:])
+        stats = stats or {}
+        for name, kind in WORKER_STATS.items():
+            value = stats.get(name, 0)
+            zero = 0.0 if kind == "double" else 0
+            column = np.full(n, zero, dtype=np.float64 if kind == "double" else np.int64)
+            if n:
+                column[0] = value
+            columns.append(pa.array(column))
+            names.append(STAT_PREFIX + name)
+        return pa.RecordBatch.from_arrays(columns, names=names)
 
 
 def featurize_batch(model: Any, images: "list[Content]", batch_size: int, dim: int,
@@ -99,42 +111,63 @@ def featurize_batch(model: Any, images: "list[Content]", batch_size: int, dim: i
     return BatchFeatures(features=features, reasons=[d.reason for d in decoded])
 
 
-@dataclass(frozen=True)
-class Counters:
-    """Spark accumulators the UDF adds to, read on the driver for progress logs and metrics."""
-
-    model_builds: Any
-    model_calls: Any
-    images_done: Any
-    decode_seconds: Any
-    infer_seconds: Any
-    s3_retries: Any  # GETs retried after throttling or a network failure (fruits.storage.retry.with_retries)
-
-    @classmethod
-    def create(cls, sc) -> "Counters":
-        return cls(sc.accumulator(0), sc.accumulator(0), sc.accumulator(0), sc.accumulator(0.0), sc.accumulator(0.0),
-                   sc.accumulator(0))
-
-    def to_dict(self) -> dict:
-        return {"model_builds": self.model_builds.value, "model_calls": self.model_calls.value,
-                "images_done": self.images_done.value, "s3_retries": self.s3_retries.value,
-                "decode_seconds": round(self.decode_seconds.value, 3), "infer_seconds": round(self.infer_seconds.value, 3)}
+# What each worker adds up about its batches, in hidden columns on the first row of each batch:
+# summed by an observation of the stage (`worker_totals`), dropped before anything is written.
+# Unlike accumulators, this works on a Spark Connect session as on a classic one.
+WORKER_STATS = {"model_builds": "bigint", "model_calls": "bigint", "decode_seconds": "double",
+                "infer_seconds": "double", "s3_retries": "bigint"}
+STAT_PREFIX = "_fruits_"
+STAT_COLUMNS = tuple(STAT_PREFIX + name for name in WORKER_STATS)
 
 
-def make_featurize_function(spec: ModelSpec, store: StoreSpec, batch_size: int, counters: Optional[Counters] = None,
-                            max_pixels: int = MAX_PIXELS):
-    """A function for `DataFrame.mapInArrow(f, RAW_SCHEMA)` over (path, size, modified) batches: the
-    worker reads each batch's files itself (fruits.storage.reads.read_files, many at a time), then decodes
-    and featurizes them."""
+def output_schema(kept):
+    """The schema of `make_featurize_function`'s output: the `kept` columns (a DDL string or a
+    StructType; the same kind comes back), then `features`, `error` (RAW_SCHEMA's last two) and
+    the workers' statistics."""
+    if isinstance(kept, str):
+        stats = ", ".join(f"{STAT_PREFIX}{name} {kind}" for name, kind in WORKER_STATS.items())
+        return f"{kept}, features array<float>, error string, {stats}"
+    from pyspark.sql.types import ArrayType, DoubleType, FloatType, LongType, StringType, StructField, StructType
+
+    kinds = {"bigint": LongType(), "double": DoubleType()}
+    return StructType([*kept.fields, StructField("features", ArrayType(FloatType())), StructField("error", StringType()),
+                       *(StructField(STAT_PREFIX + name, kinds[kind]) for name, kind in WORKER_STATS.items())])
+
+
+def worker_totals(name: str = "worker"):
+    """An observation of a featurized frame (`frame.observe(obs, *worker_sums())`): images and the workers' sums."""
+    from pyspark.sql import Observation
+
+    return Observation(name)
+
+
+def worker_sums() -> list:
+    """The aggregate columns `worker_totals` observes: every row is an image; each statistic's sum."""
+    from pyspark.sql import functions as F
+
+    return [F.count(F.lit(1)).alias("images_done"), *(F.sum(STAT_PREFIX + name).alias(name) for name in WORKER_STATS)]
+
+
+def worker_dict(totals: dict) -> dict:
+    """metrics.json's `worker` section from the observed sums of one or more waves."""
+    out = {name: totals.get(name) or 0 for name in ("model_builds", "model_calls", "images_done", "s3_retries")}
+    out.update({name: round(float(totals.get(name) or 0.0), 3) for name in ("decode_seconds", "infer_seconds")})
+    return out
+
+
+def make_featurize_function(spec: ModelSpec, store: StoreSpec, batch_size: int, max_pixels: int = MAX_PIXELS,
+                            keep: Optional[tuple[str, ...]] = ("path", "size", "modified")):
+    """A function for `DataFrame.mapInArrow(f, output_schema(...))` over batches of rows with `path`
+    (and `size`, when known) or the image's bytes in `content`: the worker reads each batch's files
+    itself (fruits.storage.reads.read_files, many at a time), then decodes and featurizes them.
+
+    Each output batch holds the input's `keep` columns (None: all of them), the features, the
+    reason an image has none, and the worker's statistics (`WORKER_STATS`) on its first row."""
     dim = MODEL_DIMS[spec.model]
 
-    def count_build() -> None:
-        if counters is not None:
-            counters.model_builds.add(1)
-
     def featurize(batches: Iterator) -> Iterator:
-        model = get_model(spec, on_build=count_build)
-        preprocess = preprocessor(spec.model)
+        builds: list[int] = []
+        model, preprocess = None, preprocessor(spec.model)
         retries = RetryCount()
         pulled: deque = deque()  # the batches whose files the reader has been given, oldest first
         contents = task_contents(batches, pulled, store, retries)
@@ -147,14 +180,13 @@ def make_featurize_function(spec: ModelSpec, store: StoreSpec, batch_size: int, 
             batch = pulled.popleft()
             images = [first, *islice(contents, batch.num_rows - 1)]
             times.decode += time.perf_counter() - start
+            if model is None:  # built (or found in the worker's cache) once the task has an image
+                model = get_model(spec, on_build=lambda: builds.append(1))
             result = featurize_batch(model, images, batch_size, dim, times, preprocess, max_pixels)
-            if counters is not None:
-                counters.images_done.add(batch.num_rows)
-                counters.model_calls.add(times.calls)
-                counters.decode_seconds.add(times.decode)
-                counters.infer_seconds.add(times.infer)
-                counters.s3_retries.add(retries.take())
-            yield result.to_arrow(batch)
+            stats = {"model_builds": len(builds), "model_calls": times.calls, "decode_seconds": times.decode,
+                     "infer_seconds": times.infer, "s3_retries": retries.take()}
+            builds.clear()
+            yield result.to_arrow(batch, keep, stats)
 
     return featurize
 

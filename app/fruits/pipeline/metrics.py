@@ -9,6 +9,7 @@ from typing import Optional
 
 from fruits import __version__
 from fruits.pipeline.run import Featurized, Listed, Reduced, Run, Written
+from fruits.spark.portable import conf_value, is_connect
 
 
 def build_metrics(r: Run, listed: Listed, featurized: Featurized, reduced: Reduced, written: Written) -> dict:
@@ -32,7 +33,8 @@ def build_metrics(r: Run, listed: Listed, featurized: Featurized, reduced: Reduc
         "image_weights": config.settings.image_weights,
         "versions": versions(r.spark),
         "settings": {
-            "master": r.spark.sparkContext.master,
+            "master": conf_value(r.spark, "spark.master"),
+            "remote": r.config.remote,
             "batch_size": config.batch_size,
             "files_per_partition": config.files_per_partition,
             "limit": config.limit,
@@ -77,13 +79,15 @@ def driver_memory(spark) -> dict:
     """
     import resource
 
+    python = {"python_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    if is_connect(spark):  # the driver is the Connect server's; this process is its client
+        return python
     jvm = spark.sparkContext._jvm
     pools = [p for p in jvm.java.lang.management.ManagementFactory.getMemoryPoolMXBeans()
              if str(p.getType().toString()) == "Heap memory"]
     old = [p for p in pools if any(word in p.getName() for word in ("Old", "Tenured"))] or pools
     retained = sum(p.getPeakUsage().getUsed() for p in old)
-    return {"python_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "jvm_old_gen_peak_mb": round(retained / 2**20, 1),
+    return {**python, "jvm_old_gen_peak_mb": round(retained / 2**20, 1),
             "jvm_heap_max_mb": round(jvm.java.lang.Runtime.getRuntime().maxMemory() / 2**20, 1)}
 
 

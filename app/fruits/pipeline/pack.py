@@ -24,6 +24,7 @@ from fruits.errors import ConfigError, JobError
 from fruits.inputs.image_pack import Generation, PackManifest, PackSource, all_rows, read_manifest
 from fruits.inputs.listing import find_pack, list_files, with_skip_reason
 from fruits.pipeline.waves import tasks_for
+from fruits.spark.portable import default_parallelism
 from fruits.spark.session import build_session, effective_s3
 from fruits.storage.files import Files
 from fruits.storage.reads import ReadFailure, StoreSpec, read_files
@@ -56,8 +57,9 @@ def run_pack(config: PackConfig, spark: Optional[SparkSession] = None) -> PackRe
     """Add the files of `config.input_uri` that the pack does not hold yet as one new generation."""
     if spark is None:
         spark = build_session(config, app_name="fruits-pack")
-    pack = PackFolder(normalize_uri(config.output_uri), Files(normalize_uri(config.output_uri), effective_s3(spark, config.s3)))
-    if find_pack(spark, config.input_uri) is not None:
+    s3 = effective_s3(spark, config.s3)
+    pack = PackFolder(normalize_uri(config.output_uri), Files(normalize_uri(config.output_uri), s3))
+    if find_pack(config.input_uri, s3) is not None:
         raise ConfigError(f"input {config.input_uri} is an image pack already: "
                           f"`fruits run --input {config.input_uri}` reads it as it is")
     check_pack_folder(pack)
@@ -100,6 +102,7 @@ def remove_leftovers(pack: PackFolder, manifest: PackManifest) -> None:
 
 def _add_generation(spark: SparkSession, pack: PackFolder, config: PackConfig, manifest: PackManifest, name: str,
                     fence: Callable[[], None]) -> PackResult:
+    from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
     source = PackSource(pack.uri, manifest)
@@ -114,17 +117,17 @@ def _add_generation(spark: SparkSession, pack: PackFolder, config: PackConfig, m
         if totals.rows == 0:
             return PackResult(pack.uri, None, manifest, 0, (), listing.retries)
         uri = f"{pack.uri}/{name}"
-        unread = spark.sparkContext.accumulator(0)
-        examples = spark.sparkContext.accumulator([], _Examples())
-        retries = spark.sparkContext.accumulator(0)
-        cores = spark.sparkContext.defaultParallelism
-        tasks = tasks_for(max(totals.images, 1), config.files_per_partition, cores)
+        tasks = tasks_for(max(totals.images, 1), config.files_per_partition, default_parallelism(spark))
         files = max(1, math.ceil((totals.bytes or 0) / PACK_FILE_BYTES))
-        reader = _make_reader(StoreSpec.for_uri(config.input_uri, s3, config.settings.max_file_bytes), unread, examples, retries)
-        read = new.repartition(tasks).mapInArrow(reader, PACK_SCHEMA + ", unread boolean")
-        (read.filter(~F.col("unread")).select(*PACK_COLUMNS).repartition(files)
-         .write.option("parquet.block.size", ROW_GROUP_BYTES).mode("errorifexists").parquet(uri))
-        generation = _check_written(spark, uri, name, totals.rows - unread.value, held, config.input_uri)
+        reader = _make_reader(StoreSpec.for_uri(config.input_uri, s3, config.settings.max_file_bytes))
+        observed = Observation("pack")
+        read = new.repartition(tasks).mapInArrow(reader, PACK_SCHEMA + READER_EXTRA).observe(observed, *_reader_sums())
+        (read.filter(F.col("unread").isNull()).select(*PACK_COLUMNS).repartition(files)
+         .write.option("parquet.block.size", ROW_GROUP_BYTES).mode("error").parquet(uri))
+        sums = observed.get
+        unread = int(sums.get("unread") or 0)
+        examples = sorted(sums[f"example{i}"] for i in range(UNREAD_EXAMPLES) if sums.get(f"example{i}"))
+        generation = _check_written(spark, uri, name, totals.rows - unread, held, config.input_uri)
     finally:
         listing.files.unpersist()
     committed = manifest.with_generation(generation)
@@ -134,7 +137,7 @@ def _add_generation(spark: SparkSession, pack: PackFolder, config: PackConfig, m
     pack.files.replace(f"{pack.uri}/{PACK_MANIFEST}", committed.to_json().encode("utf-8"), tag=name)
     log.info("committed %s: %d files (%d images, %.1f MB) added; the pack holds %d files in %d generation(s)",
              name, generation.rows, generation.images, generation.bytes / 1e6, committed.rows, len(committed.generations))
-    return PackResult(pack.uri, generation, committed, unread.value, tuple(examples.value), listing.retries + retries.value)
+    return PackResult(pack.uri, generation, committed, unread, tuple(examples), listing.retries + int(sums.get("retries") or 0))
 
 
 def _check_written(spark, uri: str, name: str, expected: int, held, source: str) -> Generation:
@@ -151,8 +154,22 @@ def _check_written(spark, uri: str, name: str, expected: int, held, source: str)
                       supersedes=supersedes, source=normalize_uri(source))
 
 
-def _make_reader(store: StoreSpec, unread, examples, retries):
-    """A `mapInArrow` function: listing rows in, PACK_COLUMNS + `unread` out, the images' bytes read many at a time."""
+# What the reader adds to PACK_COLUMNS: why an image could not be read (null when it was), and the
+# read requests each batch retried on its first row; both summed by an observation, never written.
+READER_EXTRA = ", unread string, read_retries bigint"
+
+
+def _reader_sums() -> list:
+    """Unread images, retried reads, and at most UNREAD_EXAMPLES examples (one per hash bucket of paths)."""
+    from pyspark.sql import functions as F
+
+    bucket = F.pmod(F.xxhash64("path"), F.lit(UNREAD_EXAMPLES))
+    return [F.count("unread").alias("unread"), F.sum("read_retries").alias("retries"),
+            *(F.min(F.when(bucket == i, F.col("unread"))).alias(f"example{i}") for i in range(UNREAD_EXAMPLES))]
+
+
+def _make_reader(store: StoreSpec):
+    """A `mapInArrow` function: listing rows in, PACK_COLUMNS + READER_EXTRA out, the images' bytes read many at a time."""
 
     def read(batches: Iterator) -> Iterator:
         import pyarrow as pa
@@ -165,25 +182,17 @@ def _make_reader(store: StoreSpec, unread, examples, retries):
             column, failed = [], []
             for path, reason in zip(paths, reasons, strict=True):
                 data = next(contents) if reason is None else None
+                unread = None
                 if isinstance(data, ReadFailure):
-                    unread.add(1)
-                    examples.add([f"{path}: {data.reason}"])
-                    data = None
-                failed.append(reason is None and data is None)
+                    unread, data = f"{path}: {data.reason}", None
+                failed.append(unread)
                 column.append(data)
-            retries.add(count.take())
+            retried = [0] * batch.num_rows
+            if retried:
+                retried[0] = count.take()
             yield pa.RecordBatch.from_arrays(
-                [*(batch.column(c) for c in LISTING_COLUMNS), pa.array(column, pa.binary()), pa.array(failed, pa.bool_())],
-                names=[*PACK_COLUMNS, "unread"])
+                [*(batch.column(c) for c in LISTING_COLUMNS), pa.array(column, pa.binary()), pa.array(failed, pa.string()),
+                 pa.array(retried, pa.int64())],
+                names=[*PACK_COLUMNS, "unread", "read_retries"])
 
     return read
-
-
-class _Examples:
-    """An accumulator of at most UNREAD_EXAMPLES strings: what the operator is shown, never one per image."""
-
-    def zero(self, value: list) -> list:
-        return []
-
-    def addInPlace(self, first: list, second: list) -> list:  # noqa: N802 - pyspark's AccumulatorParam name
-        return (first + second)[:UNREAD_EXAMPLES]

@@ -5,8 +5,8 @@ array_to_vector is a column function applied before it), so new images are proje
 later and any Spark ML user can load it. Both are fitted here, in one pass over the features:
 `fruits.pipeline.covariance` gives the mean, the standard deviation and the covariance of the scaler's
 output (block matrix products, ~10x faster than Spark's per-row updates), NumPy's LAPACK the
-eigen-decomposition on the driver; they become a Spark ML StandardScalerModel (`scaler_model`)
-and PCAModel (`pca_model`), the first k components. Spark's `PCA.fit`
+eigen-decomposition on the driver; they become a Spark ML StandardScalerModel and PCAModel
+(`save_model`), the first k components. Spark's `PCA.fit`
 does the same three steps (covariance, decomposition of the whole matrix, first k columns); the
 spark tier checks that both give the same explained variance and the same projection, up to the
 sign of each component. Signs are fixed here (the largest entry of each component is positive)
@@ -17,6 +17,8 @@ explained variance reaches it.
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
@@ -88,14 +90,13 @@ def principal_components(covariance: np.ndarray) -> Spectrum:
     return Spectrum(components=vectors, ratios=values / total)
 
 
-def fit_reduce(features_df, dim: int, k: Optional[int], variance: Optional[float]):
-    """Fit scaler + PCA on `features_df` (column `features`: array<float> of `dim` values), in one pass.
+def fit_reduce(features_df, dim: int, k: Optional[int], variance: Optional[float], folder: str):
+    """Fit scaler + PCA on `features_df` (column `features`: array<float> of `dim` values), in one pass;
+    the model is saved in `folder` (a URI the Spark session can write) and loaded from there.
 
     Returns (PipelineModel, PcaSummary). Raises ValueError for fewer than 2 rows or features that
     do not vary.
     """
-    from pyspark.ml import PipelineModel
-
     from fruits.pipeline.covariance import feature_moments
 
     moments = feature_moments(features_df, "features", dim)
@@ -103,51 +104,55 @@ def fit_reduce(features_df, dim: int, k: Optional[int], variance: Optional[float
     if k is None:
         assert variance is not None
         k = components_for_variance(spectrum.ratios, variance)
-    scaler = scaler_model(moments.mean, moments.std, VECTOR_COL, SCALED_COL)
-    pca = pca_model(spectrum.components[:, :k], spectrum.ratios[:k], SCALED_COL, PCA_COL)
+    model = save_model(features_df.sparkSession, folder, moments.mean, moments.std, spectrum.components[:, :k], spectrum.ratios[:k])
     ratios = [float(x) for x in spectrum.ratios[:k]]
     kept = [float(x) for x in spectrum.ratios[:SPECTRUM_COMPONENTS]]
-    return PipelineModel(stages=[scaler, pca]), PcaSummary(k=k, explained_variance=ratios, target_variance=variance, spectrum=kept)
+    return model, PcaSummary(k=k, explained_variance=ratios, target_variance=variance, spectrum=kept)
 
 
-def scaler_model(mean: np.ndarray, std: np.ndarray, input_col: str, output_col: str):
-    """A Spark ML StandardScalerModel (withMean, withStd) with the given mean and std.
+def save_model(spark, folder: str, mean: np.ndarray, std: np.ndarray, components: np.ndarray, ratios: np.ndarray):
+    """Save a Spark ML PipelineModel (StandardScalerModel withMean/withStd -> PCAModel onto
+    `components`, dim x k) in `folder`, and load it back: an ordinary fitted model.
 
-    Hand-rolled like `pca_model`, for the same reason: Spark ML builds one only by fitting, which
-    would read every feature vector again for numbers `fruits.pipeline.covariance` already has.
+    Hand-rolled because Spark ML builds these models only by fitting, which would read every
+    feature vector again for numbers `fruits.pipeline.covariance` already has. What is written is
+    Spark ML's own persistence format (JSON metadata, Parquet data with its vector and matrix
+    types), which Spark keeps loadable across versions, through DataFrames only, so it works on a
+    Spark Connect session too; tests/spark compares it with models Spark fitted itself.
     """
-    from pyspark.ml.common import _py2java
-    from pyspark.ml.feature import StandardScalerModel
-    from pyspark.ml.linalg import DenseVector
-    from pyspark.sql import SparkSession
-
-    sc = SparkSession.getActiveSession().sparkContext
-    java_std = _py2java(sc, DenseVector(np.asarray(std, dtype=np.float64)))
-    java_mean = _py2java(sc, DenseVector(np.asarray(mean, dtype=np.float64)))
-    uid = f"StandardScaler_{uuid.uuid4().hex[-12:]}"  # Spark's own form of a scaler uid
-    model = StandardScalerModel(sc._jvm.org.apache.spark.ml.feature.StandardScalerModel(uid, java_std, java_mean))
-    return model.setInputCol(input_col).setOutputCol(output_col)._set(withMean=True, withStd=True)
-
-
-def pca_model(components: np.ndarray, ratios: np.ndarray, input_col: str, output_col: str):
-    """A Spark ML PCAModel projecting onto `components` (dim x k), with `ratios` as its explained variance.
-
-    Hand-rolled because Spark ML has no public way to build a PCAModel from given components:
-    this calls its JVM constructor (Scala `private[ml]`, public in bytecode). The result is an
-    ordinary PCAModel: it saves, loads and transforms like a fitted one (tests/spark checks it).
-    """
-    from pyspark.ml.common import _py2java
-    from pyspark.ml.feature import PCAModel
-    from pyspark.ml.linalg import DenseMatrix, DenseVector
-    from pyspark.sql import SparkSession
+    from pyspark.ml import PipelineModel
+    from pyspark.ml.linalg import DenseMatrix, DenseVector, MatrixUDT, VectorUDT
+    from pyspark.sql.types import StructField, StructType
 
     dim, k = components.shape
-    sc = SparkSession.getActiveSession().sparkContext
-    java_pc = _py2java(sc, DenseMatrix(dim, k, np.asarray(components, dtype=np.float64).ravel(order="F").tolist()))
-    java_ratios = _py2java(sc, DenseVector(np.asarray(ratios, dtype=np.float64)))
-    uid = f"pca_{uuid.uuid4().hex[-12:]}"  # Spark's own form of a PCA uid
-    model = PCAModel(sc._jvm.org.apache.spark.ml.feature.PCAModel(uid, java_pc, java_ratios))
-    return model.setInputCol(input_col).setOutputCol(output_col)._set(k=k)
+    scaler_uid, pca_uid = f"StandardScaler_{uuid.uuid4().hex[-12:]}", f"PCA_{uuid.uuid4().hex[-12:]}"  # Spark's uid forms
+    stages = [
+        (scaler_uid, "org.apache.spark.ml.feature.StandardScalerModel",
+         {"inputCol": VECTOR_COL, "outputCol": SCALED_COL, "withMean": True, "withStd": True},
+         {"outputCol": f"{scaler_uid}__output", "withMean": False, "withStd": True},
+         StructType([StructField("std", VectorUDT()), StructField("mean", VectorUDT())]),
+         (DenseVector(np.asarray(std, dtype=np.float64)), DenseVector(np.asarray(mean, dtype=np.float64)))),
+        (pca_uid, "org.apache.spark.ml.feature.PCAModel",
+         {"inputCol": SCALED_COL, "k": int(k), "outputCol": PCA_COL}, {"outputCol": f"{pca_uid}__output"},
+         StructType([StructField("pc", MatrixUDT()), StructField("explainedVariance", VectorUDT())]),
+         (DenseMatrix(dim, k, np.asarray(components, dtype=np.float64).ravel(order="F").tolist()),
+          DenseVector(np.asarray(ratios, dtype=np.float64)))),
+    ]
+    for index, (uid, cls, params, defaults, schema, row) in enumerate(stages):
+        stage = f"{folder}/stages/{index}_{uid}"
+        spark.createDataFrame([row], schema).coalesce(1).write.mode("overwrite").parquet(f"{stage}/data")
+        _write_metadata(spark, f"{stage}/metadata", cls, uid, params, defaults)
+    # The pipeline's own metadata last: a folder without it is no model (PipelineModel.load fails).
+    _write_metadata(spark, f"{folder}/metadata", "org.apache.spark.ml.PipelineModel", f"PipelineModel_{uuid.uuid4().hex[-12:]}",
+                    {"stageUids": [scaler_uid, pca_uid]}, {})
+    return PipelineModel.load(folder)
+
+
+def _write_metadata(spark, uri: str, cls: str, uid: str, params: dict, defaults: dict) -> None:
+    """One line of JSON in a text file: what Spark ML's DefaultParamsWriter writes for a stage."""
+    line = json.dumps({"class": cls, "timestamp": int(time.time() * 1000), "sparkVersion": spark.version, "uid": uid,
+                       "paramMap": params, "defaultParamMap": defaults}, separators=(",", ":"))
+    spark.createDataFrame([(line,)], "value string").coalesce(1).write.mode("overwrite").text(uri)
 
 
 def project(model, features_df):

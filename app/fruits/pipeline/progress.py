@@ -33,7 +33,7 @@ class StageTimer:
 def report_progress(done: Callable[[], int], total: int, what: str = "images", every: float = 10.0) -> Iterator[None]:
     """Log `done()/total` with the rate every `every` seconds until the block ends.
 
-    `done` is typically a Spark accumulator's value, which grows as tasks finish.
+    `done` typically counts the finished tasks' images (fruits.spark.portable.TaskProgress).
     """
     stop = threading.Event()
     start = time.perf_counter()

@@ -24,6 +24,7 @@ from fruits.models.build import preprocessor
 from fruits.models.quantize import CALIBRATION_IMAGES, CHECK_IMAGES, Fp32Prebuild, QuantizationReport, prepare_int8
 from fruits.models.spec import ModelSpec
 from fruits.pipeline.run import Run
+from fruits.spark.portable import ship_file
 from fruits.storage.reads import StoreSpec, read_files
 
 if TYPE_CHECKING:
@@ -60,8 +61,7 @@ def int8_model(r: Run, spec: ModelSpec, images: DataFrame) -> tuple[str, dict]:
     digest = hashlib.sha256((folder / name).read_bytes()).hexdigest()[:16]
     shipped = folder / f"{spec.model}-int8-{digest}.tflite"
     (folder / name).rename(shipped)
-    r.spark.sparkContext.addFile(str(shipped))
-    return shipped.name, report
+    return ship_file(r.spark, str(shipped)), report
 
 
 def sample_pixels(images: DataFrame, store: StoreSpec, seed: int, count: int, max_pixels: int = MAX_PIXELS) -> np.ndarray:

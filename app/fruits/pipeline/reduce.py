@@ -44,11 +44,12 @@ def reduce_stage(r: Run, listed: Listed, featurized: Featurized) -> Reduced:
             if n_accepted < 2:
                 raise JobError(f"PCA needs at least 2 decoded images, got {n_accepted}; nothing was written")
             try:
-                model, pca = fit_reduce(accepted, config.feature_dim, config.pca_k, config.pca_variance)
+                model, pca = fit_reduce(accepted, config.feature_dim, config.pca_k, config.pca_variance, r.run[MODEL])
             except ValueError as exc:
                 raise JobError(f"cannot fit the PCA: {exc}; nothing was written") from exc
         log.info("PCA: k=%d components explain %.1f%% of the variance", pca.k, 100 * pca.cumulative[-1])
     return Reduced(table=project(model, accepted), rejected=rejected, model=model, pca=pca,
-                   accepted=n_accepted, rejected_count=n_rejected, carried_files=plan.carried_files)
+                   accepted=n_accepted, rejected_count=n_rejected, carried_files=plan.carried_files,
+                   model_saved=not config.reuse_model)
 
 

@@ -11,7 +11,6 @@ counts, plans and summaries.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from functools import cached_property
@@ -27,6 +26,7 @@ from fruits.models.spec import ModelSpec, WeightsSpec
 from fruits.pipeline.incremental import PreviousRun, load_previous
 from fruits.pipeline.pca import PcaSummary
 from fruits.pipeline.progress import StageTimer
+from fruits.spark.portable import is_connect, ship_file, task_cpus
 from fruits.spark.session import effective_s3
 from fruits.storage.reads import StoreSpec
 from fruits.table.lake import Lake
@@ -61,12 +61,12 @@ class Run:
     @cached_property
     def model_spec(self) -> ModelSpec:
         """The fp32 model every worker builds (int8: the one the driver quantizes); weights files shipped once."""
-        sc = self.spark.sparkContext
         shipped = None
-        if self.weights.kind == "file":
-            sc.addFile(self.weights.uri)  # every executor gets its own copy, local or s3a://
-            shipped = os.path.basename(self.weights.uri)
-        threads = int(sc.getConf().get("spark.task.cpus", "1"))
+        # Every executor gets its own copy of a weights file, local or s3a://; over Spark Connect
+        # also of the ImageNet file this machine has, which the server's workers cannot see.
+        if self.weights.uri and (self.weights.kind == "file" or is_connect(self.spark)):
+            shipped = ship_file(self.spark, self.weights.uri, self.s3)
+        threads = task_cpus(self.spark)
         return ModelSpec(weights=self.weights, model=self.config.model, seed=self.config.seed, threads=threads,
                          shipped_file=shipped, quiet=not self.config.verbose)
 
@@ -125,6 +125,7 @@ class Reduced:
     accepted: int
     rejected_count: int
     carried_files: tuple[str, ...] = ()  # previous features files the new snapshot keeps as they are (table URIs)
+    model_saved: bool = False  # the model is in the run folder already (a fitted one is saved as it is built)
 
 
 @dataclass(frozen=True)

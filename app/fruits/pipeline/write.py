@@ -28,14 +28,15 @@ def write_stage(r: Run, reduced: Reduced) -> Written:
     config, run = r.config, r.run
     features = r.lake.data_folder(FEATURES, r.attempt)
     with r.timer("write"):
-        reduced.table.withColumn("path", F.expr(TABLE_PATH)).write.mode("errorifexists").parquet(features)
+        reduced.table.withColumn("path", F.expr(TABLE_PATH)).write.mode("error").parquet(features)
         if reduced.carried_files:
             log.info("features: %d files of run %s stay in the table as they are", len(reduced.carried_files),
                      r.previous.run.run_id)
         rejected_files = max(1, math.ceil(reduced.rejected_count / REJECTED_ROWS_PER_FILE))
         rejected = reduced.rejected.withColumn("path", F.expr(TABLE_PATH)).coalesce(rejected_files)
-        rejected.write.mode("errorifexists").parquet(r.lake.data_folder(REJECTED, r.attempt))
-        reduced.model.write().overwrite().save(run[MODEL])
+        rejected.write.mode("error").parquet(r.lake.data_folder(REJECTED, r.attempt))
+        if not reduced.model_saved:
+            reduced.model.write().overwrite().save(run[MODEL])
         written = r.spark.read.parquet(features, *[spark_uri(f) for f in reduced.carried_files])
         if config.output_format == "csv":
             write_csv(written, run[CSV_EXPORT], config.feature_dim)

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from dataclasses import replace
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 from fruits.config.job_config import JobConfig, PackConfig, S3Settings
 from fruits.config.settings import Settings, set_process_env
 from fruits.errors import ConfigError
 from fruits.quiet import QUIET_LOG4J, jvm_startup_notice_hidden, set_tensorflow_log_level
+from fruits.spark.portable import conf_value, is_connect, set_log_level
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,9 @@ def s3a_settings(s3: S3Settings) -> dict[str, str]:
 
 
 DRIVER_MAX_RESULT_SIZE = "512m"
+# The job's settings a client may set on a running Spark Connect server's session (SQL settings).
+SESSION_SETTINGS = ("spark.sql.execution.arrow.pyspark.enabled", "spark.sql.execution.arrow.maxRecordsPerBatch",
+                    "spark.sql.session.timeZone")
 
 
 def use_utf8_for_the_jvm(settings: Settings) -> None:
@@ -74,10 +79,15 @@ def build_session(config: Union[JobConfig, PackConfig], app_name: str = "fruits-
     from pyspark.sql import SparkSession
 
     env = config.settings
-    submitted = env.launched_by_spark_submit
+    remote = getattr(config, "remote", None)
+    submitted = env.launched_by_spark_submit and not remote
     builder = SparkSession.builder.appName(app_name)
     local = False
-    if config.master:
+    if remote:
+        # A Connect server: sc://HOST:PORT is the cluster's (its own settings stand), local[N] starts one in this process.
+        builder = SparkSession.builder.remote(remote)
+        local = remote.startswith("local")
+    elif config.master:
         builder = builder.master(config.master)
         local = config.master.startswith("local")
     elif not submitted:
@@ -115,11 +125,13 @@ def build_session(config: Union[JobConfig, PackConfig], app_name: str = "fruits-
             # Spark's start-up hints and warnings stay off the console (fruits.quiet).
             java_options += f" -Dlog4j2.configurationFile={QUIET_LOG4J.as_uri()}"
         wanted["spark.driver.extraJavaOptions"] = java_options
-    if config.uses_s3:
+    if config.uses_s3 and (local or not remote):
         wanted.update(s3a_settings(config.s3))
         jars = s3a_jars(env)
         if jars and not submitted:
             wanted["spark.jars"] = ",".join(jars)
+    if remote and not local:  # a running server takes only the settings a session may change
+        wanted = {key: value for key, value in wanted.items() if key in SESSION_SETTINGS}
 
     existing = SparkConf()
     for key, value in wanted.items():
@@ -128,16 +140,23 @@ def build_session(config: Union[JobConfig, PackConfig], app_name: str = "fruits-
     for key, value in config.spark_conf:  # --conf: the user's word is last
         builder = builder.config(key, value)
     # The local JVM starts here; its incubator-module notice stays off the console (fruits.quiet).
-    with jvm_startup_notice_hidden(local and not config.verbose and not submitted):
+    with jvm_startup_notice_hidden(local and not config.verbose and not submitted), warnings.catch_warnings():
+        if remote:
+            # A local Connect server starts with every setting, then its client tries them all again
+            # as session settings and warns for each one only a server start can take.
+            warnings.filterwarnings("ignore", message="Failed to set spark", category=UserWarning)
         spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel(env.spark_log_level)
+    set_log_level(spark, env.spark_log_level)
     if config.uses_s3:
         check_s3a_available(spark)
     return spark
 
 
 def check_s3a_available(spark) -> None:
-    """Fail with the fix in the message, not a ClassNotFoundException deep in a Spark stack trace."""
+    """Fail with the fix in the message, not a ClassNotFoundException deep in a Spark stack trace.
+    (A Connect server is the cluster's: its image carries the jars, and its errors say so.)"""
+    if is_connect(spark):
+        return
     loader = spark.sparkContext._jvm.java.lang.Thread.currentThread().getContextClassLoader()
     try:
         loader.loadClass("org.apache.hadoop.fs.s3a.S3AFileSystem")
@@ -154,12 +173,20 @@ def effective_s3(spark, s3: S3Settings) -> S3Settings:
     Flags and FRUITS_S3_* win; else the Hadoop configuration (spark-submit's and the chart's
     `spark.hadoop.fs.s3a.*`), so that both clients always talk to the same endpoint.
     """
-    conf = spark.sparkContext._jsc.hadoopConfiguration()
-    endpoint = s3.endpoint or conf.get("fs.s3a.endpoint") or None
+    endpoint = s3.endpoint or hadoop_setting(spark, "fs.s3a.endpoint") or None
     if endpoint and "://" not in endpoint:
-        secure = (conf.get("fs.s3a.connection.ssl.enabled") or "true").strip().lower() != "false"
+        secure = (hadoop_setting(spark, "fs.s3a.connection.ssl.enabled") or "true").strip().lower() != "false"
         endpoint = ("https://" if secure else "http://") + endpoint
     path_style = s3.path_style
-    if path_style is None and conf.get("fs.s3a.path.style.access"):
-        path_style = conf.get("fs.s3a.path.style.access").strip().lower() == "true"
+    style = hadoop_setting(spark, "fs.s3a.path.style.access")
+    if path_style is None and style:
+        path_style = style.strip().lower() == "true"
     return replace(s3, endpoint=endpoint, path_style=path_style)
+
+
+def hadoop_setting(spark, key: str) -> Optional[str]:
+    """A Hadoop setting of the session: its Hadoop configuration (core-site.xml included) on a classic
+    session; over Spark Connect, the server's `spark.hadoop.*` settings."""
+    if is_connect(spark):
+        return conf_value(spark, f"spark.hadoop.{key}")
+    return spark.sparkContext._jsc.hadoopConfiguration().get(key)

@@ -170,23 +170,23 @@ def _scrub(text: str) -> str:
     return re.sub(r"\?[^\s\"']*", "?...", text)[:300]
 
 
-def get(s3: S3Settings, uri: str, size: int) -> bytes:
+def get(s3: S3Settings, uri: str, size: Optional[int]) -> bytes:
     """The object's bytes in one GET, `size` of them as listed; `ObjectChanged` (without reading its
-    body) when it has another size now."""
+    body) when it has another size now. `size` None: whatever it holds now (a path with no listing)."""
     import obstore
 
     bucket, key = split(uri)
     try:
         result = obstore.get(store(s3, bucket), key)
         found = int(result.meta["size"])
-        if found != size:
+        if size is not None and found != size:
             raise ObjectChanged(found, size)
         data = bytes(result.bytes())
     except ObjectChanged:
         raise
     except Exception as exc:  # noqa: BLE001 - obstore's errors, mapped to what the job retries or reports
         raise os_error(exc, uri) from None
-    if len(data) != size:
+    if size is not None and len(data) != size:
         raise ObjectChanged(len(data), size)
     return data
 

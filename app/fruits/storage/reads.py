@@ -93,36 +93,42 @@ def read_local_file(uri: str, limit: int = MAX_FILE_BYTES) -> Content:
     return data
 
 
-def read_s3_file(s3: S3Settings, uri: str, size: int, retries: Optional[RetryCount] = None) -> Content:
-    """The object's bytes (one GET), retried when S3 pushes back; another size than the listed one is a failure."""
+def read_s3_file(s3: S3Settings, uri: str, size: Optional[int], retries: Optional[RetryCount] = None,
+                 limit: int = MAX_FILE_BYTES) -> Content:
+    """The object's bytes (one GET), retried when S3 pushes back; another size than the listed one is
+    a failure. With no listed size (a DataFrame of paths alone), an object over `limit` is one too."""
     try:
-        return with_retries(lambda: object_store.get(s3, uri, size), retries)
+        data = with_retries(lambda: object_store.get(s3, uri, size), retries)
     except ObjectChanged as exc:
         return ReadFailure(str(exc))
     except OSError as exc:
         return read_failure(exc, "object")
+    return ReadFailure(too_large_reason(len(data), limit)) if size is None and len(data) > limit else data
 
 
-def read_files(spec: StoreSpec, files: Iterable[tuple[str, int]], threads: int = READ_THREADS,
+def read_files(spec: StoreSpec, files: Iterable[tuple[str, Optional[int]]], threads: int = READ_THREADS,
                ahead_bytes: int = READ_AHEAD_BYTES, retries: Optional[RetryCount] = None) -> Iterator[Content]:
-    """The contents of `files` ((uri, listed size) pairs), in order, read `threads` at a time.
+    """The contents of `files` ((uri, listed size or None) pairs), in order, read `threads` at a time.
 
     At most `ahead_bytes` of listed sizes are requested beyond the file being yielded (at least
     one file), so a batch of large files cannot fill the worker's memory.
     """
     def read(item: tuple[str, int]) -> Content:
         uri, size = item
-        return read_s3_file(spec.s3, uri, size, retries) if spec.s3 is not None else read_local_file(uri, spec.max_file_bytes)
+        if spec.s3 is not None:
+            return read_s3_file(spec.s3, uri, size, retries, spec.max_file_bytes)
+        return read_local_file(uri, spec.max_file_bytes)
 
     pending: list = []
     pending_bytes = 0
     with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="fruits-read") as pool:
         for item in files:
-            while pending and (len(pending) >= threads * 2 or pending_bytes + item[1] > ahead_bytes):
+            expected = item[1] or 0
+            while pending and (len(pending) >= threads * 2 or pending_bytes + expected > ahead_bytes):
                 size, future = pending.pop(0)
                 pending_bytes -= size
                 yield future.result()
-            pending.append((item[1], pool.submit(read, item)))
-            pending_bytes += item[1]
+            pending.append((expected, pool.submit(read, item)))
+            pending_bytes += expected
         for _, future in pending:
             yield future.result()

@@ -21,7 +21,7 @@ _RETRYABLE = re.compile(r"SlowDown|SLOW_DOWN|\b50[0-4]\b|InternalError|ServiceUn
 
 
 class RetryCount:
-    """Retries made by a task's threads; added to a Spark accumulator by the task's own thread."""
+    """Retries made by a task's threads; taken by the task's own thread into the statistics it reports."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
