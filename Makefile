@@ -119,6 +119,23 @@ standalone-up: install ## Start a Spark standalone master and 2 workers here (th
 standalone-down: ## Stop the standalone cluster
 	@scripts/standalone.sh down
 
+.PHONY: connect-up
+connect-up: install ## Start a Spark Connect server here on 127.0.0.1:15002 (then: fruits run --remote sc://127.0.0.1:15002)
+	@scripts/connect-server.sh up
+
+.PHONY: connect-down
+connect-down: ## Stop the Spark Connect server
+	@scripts/connect-server.sh down
+
+.PHONY: notebook
+notebook: install ## Run examples/fruits.ipynb on a generated sample; the executed copy: out/notebook/fruits.ipynb
+	@mkdir -p out/notebook
+	FRUITS_EXAMPLE_WORK=$(CURDIR)/out/notebook $(VENV_PY) -c 'import nbformat, nbclient; \
+	nb = nbformat.read("examples/fruits.ipynb", as_version=4); \
+	nbclient.NotebookClient(nb, timeout=1800, kernel_name="python3").execute(); \
+	nbformat.write(nb, "out/notebook/fruits.ipynb")'
+	@echo "executed: out/notebook/fruits.ipynb (pictures in out/notebook/)"
+
 ##@ Measurements
 
 .PHONY: bench

@@ -32,7 +32,6 @@ def test_no_module_but_the_settings_reads_or_writes_the_environment():
 CLIENTS = (r"\bimport (pycurl|botocore|boto3|obstore)\b|from (pycurl|botocore|boto3|obstore|pyarrow\.fs|pyarrow import fs)\b"
            r"|\bpyarrow\.fs\b|\bos\.scandir\(|\bos\.walk\(")
 HADOOP_FILES = r"hadoop\.fs\.(Path|FileSystem|FileUtil)\b"
-JVM = r"\._(jvm|jsc)\b"
 
 
 def test_only_the_storage_package_talks_to_s3_or_walks_folders():
@@ -44,8 +43,18 @@ def test_no_file_goes_through_the_jvm():
     """A Spark Connect client has no JVM: files, the lock and the tables' bookkeeping are the Python
     side's (fruits.storage), never Hadoop's filesystem through py4j."""
     offenders = lines_matching(HADOOP_FILES, ())
-    offenders += lines_matching(JVM, tuple(p for p in PACKAGE.iterdir() if p.name not in ("storage", "table", "inputs", "report")))
-    assert not offenders, "storage, tables, inputs and reports must not reach the JVM:\n" + "\n".join(offenders)
+    assert not offenders, "files go through fruits.storage, not Hadoop's filesystem:\n" + "\n".join(offenders)
+
+
+CLASSIC_ONLY = r"\._(jvm|jsc)\b|\bsparkContext\b|\.rdd\b|\baccumulator\(|\baddFile\("
+
+
+def test_only_the_spark_package_uses_what_spark_connect_lacks():
+    """The stages speak DataFrames; what differs between a classic session and a Connect one
+    (parallelism, shipped files, progress, the driver's JVM) is fruits.spark's alone."""
+    offenders = lines_matching(CLASSIC_ONLY, (PACKAGE / "spark",))
+    assert not offenders, ("use DataFrames, or fruits.spark.portable, so the job runs on Spark Connect too:\n"
+                           + "\n".join(offenders))
 
 
 def test_the_checks_see_what_they_look_for():
@@ -53,4 +62,6 @@ def test_the_checks_see_what_they_look_for():
     assert lines_matching(r"\bos\.environ\b", ())  # the settings module itself does read it
     assert re.search(CLIENTS, "from obstore.store import S3Store") and re.search(CLIENTS, "with os.scandir(folder) as entries:")
     assert re.search(HADOOP_FILES, "fs = jvm.org.apache.hadoop.fs.Path(uri).getFileSystem(conf)")
-    assert re.search(JVM, "conf = spark.sparkContext._jsc.hadoopConfiguration()") and re.search(JVM, "spark.sparkContext._jvm.java")
+    assert re.search(CLASSIC_ONLY, "conf = spark.sparkContext._jsc.hadoopConfiguration()")
+    assert re.search(CLASSIC_ONLY, "moments = frame.rdd.treeReduce(merge)") and re.search(CLASSIC_ONLY, "sc.accumulator(0)")
+    assert not re.search(CLASSIC_ONLY, "rows = frame.mapInArrow(scan, schema)")

@@ -9,7 +9,7 @@ from typing import Optional
 
 from fruits import __version__
 from fruits.pipeline.run import Featurized, Listed, Reduced, Run, Written
-from fruits.spark.portable import conf_value, is_connect
+from fruits.spark.portable import conf_value, driver_heap
 
 
 def build_metrics(r: Run, listed: Listed, featurized: Featurized, reduced: Reduced, written: Written) -> dict:
@@ -71,24 +71,11 @@ def build_metrics(r: Run, listed: Listed, featurized: Featurized, reduced: Reduc
 
 
 def driver_memory(spark) -> dict:
-    """Peak memory of the driver so far: its Python process (RSS) and its JVM's heap.
-
-    The heap figure is the old generation's peak: what survived collections, which is what grows
-    when something is held per image (the young generation fills and empties whatever is held).
-    In local mode the executors share that JVM, so it counts their blocks too.
-    """
+    """Peak memory of the driver so far: its Python process (RSS) and, where the driver's JVM is in
+    this process (not over Spark Connect), its heap (`fruits.spark.portable.driver_heap`)."""
     import resource
 
-    python = {"python_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
-    if is_connect(spark):  # the driver is the Connect server's; this process is its client
-        return python
-    jvm = spark.sparkContext._jvm
-    pools = [p for p in jvm.java.lang.management.ManagementFactory.getMemoryPoolMXBeans()
-             if str(p.getType().toString()) == "Heap memory"]
-    old = [p for p in pools if any(word in p.getName() for word in ("Old", "Tenured"))] or pools
-    retained = sum(p.getPeakUsage().getUsed() for p in old)
-    return {**python, "jvm_old_gen_peak_mb": round(retained / 2**20, 1),
-            "jvm_heap_max_mb": round(jvm.java.lang.Runtime.getRuntime().maxMemory() / 2**20, 1)}
+    return {"python_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), **driver_heap(spark)}
 
 
 def versions(spark) -> dict:

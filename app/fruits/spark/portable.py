@@ -76,6 +76,25 @@ def set_log_level(spark: Any, level: str) -> None:
         spark.sparkContext.setLogLevel(level)
 
 
+def driver_heap(spark: Any) -> dict:
+    """The driver JVM's old-generation peak and maximum heap, in MB; {} over Spark Connect (the
+    driver is the server's, not in this process).
+
+    The old generation's peak is what survived collections, which is what grows when something is
+    held per image (the young generation fills and empties whatever is held). In local mode the
+    executors share that JVM, so it counts their blocks too.
+    """
+    if is_connect(spark):
+        return {}
+    jvm = spark.sparkContext._jvm
+    pools = [p for p in jvm.java.lang.management.ManagementFactory.getMemoryPoolMXBeans()
+             if str(p.getType().toString()) == "Heap memory"]
+    old = [p for p in pools if any(word in p.getName() for word in ("Old", "Tenured"))] or pools
+    retained = sum(p.getPeakUsage().getUsed() for p in old)
+    return {"jvm_old_gen_peak_mb": round(retained / 2**20, 1),
+            "jvm_heap_max_mb": round(jvm.java.lang.Runtime.getRuntime().maxMemory() / 2**20, 1)}
+
+
 class TaskProgress:
     """Tasks finished so far by the actions run inside a `with` block, for progress lines.
 
