@@ -171,8 +171,13 @@ def _scratch_folder(spark: SparkSession) -> str:
 
 
 def project(model: PipelineModel, df: DataFrame) -> DataFrame:
-    """`df` with `pca` (array<double>, k): its `features` standardised and projected by `model`."""
-    return project_with(model, df)
+    """`df` with `pca` (array<double>, k): its `features` standardised and projected by `model`;
+    null for rows without features (images that could not be read)."""
+    from pyspark.sql import functions as F
+
+    has = F.col("features").isNotNull()
+    missing = df.filter(~has).withColumn("pca", F.lit(None).cast("array<double>"))
+    return project_with(model, df.filter(has)).unionByName(missing)
 
 
 def read_table(spark: SparkSession, output: str, *, run: Optional[str] = None, table: str = "features",
