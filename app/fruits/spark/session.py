@@ -85,7 +85,7 @@ def build_session(config: Union[JobConfig, PackConfig], app_name: str = "fruits-
     local = False
     if remote:
         # A Connect server: sc://HOST:PORT is the cluster's (its own settings stand), local[N] starts one in this process.
-        builder = SparkSession.builder.remote(remote)
+        builder = builder.remote(remote)
         local = remote.startswith("local")
     elif config.master:
         builder = builder.master(config.master)
