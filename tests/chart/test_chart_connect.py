@@ -153,7 +153,10 @@ def test_server_listens_on_15002_and_is_ready_once_it_does(connect):
     assert box["name"] == "spark-kubernetes-driver"
     assert box["ports"] == [{"name": "spark-connect", "containerPort": PORT, "protocol": "TCP"}]
     assert box["readinessProbe"]["tcpSocket"] == {"port": "spark-connect"}
-    assert result.one("SparkConnect")["spec"]["sparkConf"]["spark.connect.grpc.binding.port"] == str(PORT)
+    conf = result.one("SparkConnect")["spec"]["sparkConf"]
+    assert conf["spark.connect.grpc.binding.port"] == str(PORT)
+    # Executors dial the server at its pod IP (spark.driver.host), not at its bind address 0.0.0.0.
+    assert conf["spark.kubernetes.executor.useDriverPodIP"] == "false"
     # The operator names its Service after the SparkConnect: "<name>-server".
     meta = result.one("SparkConnect")["metadata"]
     assert (meta["name"], meta["namespace"]) == ("fruits-pipeline-connect", NAMESPACE)

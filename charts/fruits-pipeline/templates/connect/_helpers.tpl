@@ -38,6 +38,9 @@ sparkConf of the server: the SparkApplication's (event logs, decommissioning, me
 spark.conf), its idle timeouts from connect.dynamicAllocation, and what the operator's
 SparkConnect has no field for: executor CPU request and limit, memory overhead, pull policy,
 deletion, the gRPC port. spark.conf from values still wins.
+The operator binds the server to 0.0.0.0 and names its pod IP in spark.driver.host; Spark 4 on
+Kubernetes would hand the executors the bind address instead (useDriverPodIP, right in cluster
+mode, where both are the pod IP), and they would dial 0.0.0.0.
 */}}
 {{- define "fruits-pipeline.connect.conf" -}}
 {{- $da := merge (dict "enabled" true) (deepCopy .Values.connect.dynamicAllocation) }}
@@ -49,6 +52,7 @@ deletion, the gRPC port. spark.conf from values still wins.
   "spark.kubernetes.executor.request.cores" (toString $executor.coreRequest)
   "spark.executor.memoryOverhead" $executor.memoryOverhead
   "spark.kubernetes.executor.deleteOnTermination" (toString $executor.deleteOnTermination)
+  "spark.kubernetes.executor.useDriverPodIP" "false"
 -}}
 {{- with $executor.coreLimit }}
 {{- $_ := set $own "spark.kubernetes.executor.limit.cores" (toString .) }}
