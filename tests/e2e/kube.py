@@ -27,6 +27,8 @@ RELEASE = "fruits-pipeline"
 # Pod Security "restricted", enforced on both namespaces: every pod that runs there meets it.
 RESTRICTED = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "warn", "audit")}
 SPARK_GROUP, SPARK_VERSION, SPARK_PLURAL = "sparkoperator.k8s.io", "v1beta2", "sparkapplications"
+# The operator's Spark Connect servers (their own API version, alpha in operator 2.5.2).
+CONNECT_VERSION, CONNECT_PLURAL = "v1alpha1", "sparkconnects"
 TERMINAL = {"COMPLETED", "FAILED", "SUBMISSION_FAILED", "INVALIDATING"}
 
 
@@ -66,14 +68,17 @@ class ExecutorRecord:
     gone: dict[str, float] = field(default_factory=dict)  # pod -> deleted or finished
     peak_running: int = 0
     timeline: list[tuple[float, int]] = field(default_factory=list)  # (t, running) on each change
+    first_running: object = None  # the first pod seen Running, as the API returned it then
 
 
 class ExecutorWatcher(threading.Thread):
-    """Polls the executor pods of one SparkApplication every second until stopped."""
+    """Polls the executor pods of one SparkApplication (or those `selector` picks: a Spark Connect
+    server's) every second until stopped."""
 
-    def __init__(self, core: client.CoreV1Api, app: str, interval: float = 1.0):
+    def __init__(self, core: client.CoreV1Api, app: str, interval: float = 1.0, selector: str | None = None):
         super().__init__(daemon=True, name=f"executors-{app}")
         self.core, self.app, self.interval = core, app, interval
+        self.selector = selector or f"spark-role=executor,sparkoperator.k8s.io/app-name={app}"
         self.record = ExecutorRecord()
         self.start_time = time.monotonic()
         self._stop_event = threading.Event()
@@ -88,9 +93,7 @@ class ExecutorWatcher(threading.Thread):
         while not self._stop_event.is_set():
             now = time.monotonic() - self.start_time
             try:
-                pods = self.core.list_namespaced_pod(
-                    NAMESPACE, label_selector=f"spark-role=executor,sparkoperator.k8s.io/app-name={self.app}"
-                ).items
+                pods = self.core.list_namespaced_pod(NAMESPACE, label_selector=self.selector).items
             except Exception:  # a poll that fails is skipped, the next one counts
                 time.sleep(self.interval)
                 continue
@@ -104,6 +107,8 @@ class ExecutorWatcher(threading.Thread):
                 if pod.status.phase == "Running" and pod.metadata.deletion_timestamp is None:
                     running += 1
                     rec.running.setdefault(name, now)
+                    if rec.first_running is None:
+                        rec.first_running = pod
             for name in set(rec.seen) - live - set(rec.gone):
                 rec.gone[name] = now
             if not rec.timeline or rec.timeline[-1][1] != running:
@@ -171,13 +176,20 @@ class Cluster:
         node = self.core.list_node().items[0]
         return next(a.address for a in node.status.addresses if a.type == "InternalIP")
 
-    def sparkapp(self, name: str) -> dict | None:
+    def spark_object(self, version: str, plural: str, name: str) -> dict | None:
+        """One of the operator's objects in the job's namespace, or None when it is not there."""
         try:
-            return self.custom.get_namespaced_custom_object(SPARK_GROUP, SPARK_VERSION, NAMESPACE, SPARK_PLURAL, name)
+            return self.custom.get_namespaced_custom_object(SPARK_GROUP, version, NAMESPACE, plural, name)
         except ApiException as exc:
             if exc.status == 404:
                 return None
             raise
+
+    def sparkapp(self, name: str) -> dict | None:
+        return self.spark_object(SPARK_VERSION, SPARK_PLURAL, name)
+
+    def sparkconnect(self, name: str) -> dict | None:
+        return self.spark_object(CONNECT_VERSION, CONNECT_PLURAL, name)
 
     def app_state(self, name: str) -> str:
         app = self.sparkapp(name) or {}
@@ -254,6 +266,12 @@ class Cluster:
                        f"executors={status.get('executorState')} attempts={status.get('submissionAttempts')}/"
                        f"{status.get('executionAttempts')}")
             out.append(f"--- driver log tail ({app['metadata']['name']}) ---\n" + self.driver_log(app["metadata"]["name"], 60))
+        for conn in self.custom.list_namespaced_custom_object(SPARK_GROUP, CONNECT_VERSION, NAMESPACE, CONNECT_PLURAL)["items"]:
+            status = conn.get("status", {})
+            server = status.get("server", {}).get("podName") or f"{conn['metadata']['name']}-server"
+            out.append(f"SparkConnect {conn['metadata']['name']}: state={status.get('state')} executors={status.get('executors')} "
+                       f"conditions={[(c.get('type'), c.get('status'), c.get('message')) for c in status.get('conditions', [])]}")
+            out.append(f"--- Spark Connect server log tail ({server}) ---\n" + self.log_tail(server, lines=60))
         for pod in self.pods("app.kubernetes.io/name=spark-operator", OPERATOR_NAMESPACE):
             out.append(f"--- operator log tail ({pod.metadata.name}) ---\n"
                        + self.log_tail(pod.metadata.name, OPERATOR_NAMESPACE, lines=40))

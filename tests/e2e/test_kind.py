@@ -8,7 +8,9 @@ committed, found through the in-cluster PostgreSQL catalog and read by Polars (n
 the plain manifest completes although an executor is killed mid-run, and the chart's schedule runs
 the job twice, the second run featurizing nothing. The cluster has a control plane, an on-demand
 and a spot worker (hack/kind/cluster.yaml); mid-run the spot worker is drained, its executors
-decommission, and the run still completes with every file counted once."""
+decommission, and the run still completes with every file counted once. Last, the chart's Spark
+Connect server: `fruits.api` on the host featurizes images from MinIO through it, its executors
+coming up for the work and going back after."""
 
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ from minio.credentials import StaticProvider
 from minio.minioadmin import MinioAdmin
 from pyiceberg.catalog import Catalog, load_catalog
 
-from kube import CHART, NAMESPACE, OPERATOR_NAMESPACE, RELEASE, ROOT, SPARK_GROUP, SPARK_PLURAL, SPARK_VERSION, Cluster, run, wait_for
+from kube import CHART, NAMESPACE, OPERATOR_NAMESPACE, RELEASE, ROOT, SPARK_GROUP, SPARK_PLURAL, SPARK_VERSION, Cluster, ExecutorWatcher, run, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
@@ -85,6 +87,21 @@ SCHEDULE_VALUES = ("--set", "schedule.enabled=true", "--set", "schedule.cron=* *
                    "--set", "schedule.concurrencyPolicy=Forbid")
 SCHEDULED = f"{RELEASE}-scheduled"
 SCHEDULED_RUNS = 2
+# The chart's Spark Connect server, turned on by a helm upgrade at the end, and the Service the
+# operator puts in front of it. Its executors go back 10 s after the work (idle, shuffle data and
+# cached blocks alike), so that the scale-down is seen within the test's bounds.
+CONNECT = f"{RELEASE}-connect"
+CONNECT_SERVICE = f"{CONNECT}-server"
+CONNECT_PORT = 15002
+CONNECT_IDLE_S = 10
+CONNECT_VALUES = ("--set", "connect.enabled=true",
+                  *(arg for key in ("executorIdleTimeoutSeconds", "shuffleTrackingTimeoutSeconds", "cachedExecutorIdleTimeoutSeconds")
+                    for arg in ("--set", f"connect.dynamicAllocation.{key}={CONNECT_IDLE_S}")))
+CONNECT_EXECUTORS = f"spark-role=executor,sparkoperator.k8s.io/connect-name={CONNECT}"
+CONNECT_READY_TIMEOUT_S = 240
+CONNECT_WORK_TIMEOUT_S = 420
+CONNECT_SCALE_DOWN_TIMEOUT_S = 180
+CONNECT_SAMPLE = 8
 
 
 # The job caches its features on the executors until it ends, and Spark never releases an executor
@@ -612,6 +629,151 @@ def test_scheduled_runs_featurize_only_what_changed(cluster: Cluster, s3, catalo
     assert second["run_id"] != first["run_id"] and second["incremental"]["previous_run"] == first["run_id"]
     assert second["incremental"]["new"] == 0 and second["incremental"]["reused"] == len(uploaded), second["incremental"]
     assert second["model_calls"] == 0, second["model_calls"]
+
+
+def live_executors(cluster: Cluster) -> list[str]:
+    """The Connect server's executor pods that are starting or running (not going)."""
+    return sorted(p.metadata.name for p in cluster.pods(CONNECT_EXECUTORS)
+                  if p.metadata.deletion_timestamp is None and p.status.phase in ("Pending", "Running"))
+
+
+def connect_client_work(port: int) -> list:
+    """What a notebook on a laptop does: a Spark Connect session on the forwarded port, the
+    featurizer of `fruits.api` on images the executors read from MinIO themselves."""
+    from pyspark.sql import SparkSession
+
+    import fruits.api as api
+
+    spark = SparkSession.builder.remote(f"sc://127.0.0.1:{port}").getOrCreate()
+    try:
+        images = api.list_images(spark, f"s3a://{BUCKET}/{INPUT_PREFIX}")
+        out = api.featurize(images.filter("reason is null").limit(CONNECT_SAMPLE), model="efficientnet-lite0", weights="random",
+                            batch_size=8)
+        return out.select("path", "features", "reason").collect()
+    finally:
+        spark.stop()
+
+
+def admit_until_ready(cluster: Cluster, values: list[str], tmp_path: Path) -> None:
+    """Wait until the operator's webhook admits the chart's SparkConnect (a server-side dry run): a
+    webhook that has just started may still serve a certificate its configuration does not trust."""
+    manifest = tmp_path / "sparkconnect.yaml"
+    manifest.write_text(cluster.helm("template", RELEASE, str(CHART), "-n", OPERATOR_NAMESPACE, *values,
+                                     "--show-only", "templates/connect/sparkconnect.yaml").stdout)
+    refusals: list[str] = []
+
+    def admitted() -> bool:
+        proc = cluster.kubectl("create", "--dry-run=server", "-f", str(manifest), check=False)
+        refusals.append(proc.stderr.strip())
+        return proc.returncode == 0
+
+    try:
+        wait_for("the operator's webhook admitting the chart's SparkConnect", admitted, timeout=120, interval=3)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nlast refusal: {refusals[-1:]}") from None
+
+
+def bounded(what: str, fn, timeout: float, diagnose) -> object:
+    """fn() in a daemon thread, failing with `what` and diagnose() after `timeout` s (the thread is
+    left behind: closing the port-forward ends its gRPC call)."""
+    outcome: dict[str, object] = {}
+
+    def call() -> None:
+        try:
+            outcome["value"] = fn()
+        except BaseException as exc:  # re-raised in the test's own thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=call, daemon=True, name=what)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise AssertionError(f"{what} did not finish within {timeout:.0f} s\n{diagnose()}")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def test_connect_server_featurizes_from_outside_and_scales_its_executors(cluster: Cluster, s3, uploaded, monkeypatch, tmp_path):
+    """`helm upgrade` with connect.enabled (the SparkApplication left out, as at the first install):
+    the operator starts the chart's Spark Connect server; the test forwards its Service's port and,
+    from outside the cluster, lists the sample and featurizes 8 images with `fruits.api`. The
+    server's executors (none while idle) come up for the work and go back to none after it.
+
+    `fruits.api` runs its driver's side in the client (the listing's plan and count, the check for
+    an image pack), which S3 must answer there too: the server's S3 endpoint is one the host and
+    the pods both reach (the NodePort in front of MinIO), which the client and the executors take
+    from the server's session; the client has the job's keys in its environment, as a laptop has
+    its own."""
+    started = time.monotonic()
+    timings: dict[str, float] = {}
+    minimum = KIND_VALUES["connect"]["dynamicAllocation"]["minExecutors"]
+    server_log = lambda: f"server log tail:\n{cluster.log_tail(f'{CONNECT}-server', lines=60)}"  # noqa: E731
+    keys = KIND_VALUES["s3"]["credentials"]
+    for name, value in (("AWS_ACCESS_KEY_ID", keys["accessKeyId"]), ("AWS_SECRET_ACCESS_KEY", keys["secretAccessKey"]),
+                        ("AWS_REGION", KIND_VALUES["s3"]["region"])):
+        monkeypatch.setenv(name, value)
+    values = helm_values(*CONNECT_VALUES, "--set", f"s3.endpoint={s3.meta.endpoint_url}")
+    admit_until_ready(cluster, values, tmp_path)
+    cluster.helm("upgrade", RELEASE, str(CHART), "-n", OPERATOR_NAMESPACE, *values,
+                 "--post-renderer", sys.executable, "--post-renderer-args", str(Path(__file__).with_name("drop_sparkapp.py")),
+                 "--wait", "--timeout", "5m")
+    watcher = ExecutorWatcher(cluster.core, CONNECT, selector=CONNECT_EXECUTORS)
+    try:
+        def ready():
+            status = (cluster.sparkconnect(CONNECT) or {}).get("status", {})
+            return status if status.get("state") == "Ready" else None
+
+        try:
+            status = wait_for(f"SparkConnect {CONNECT} Ready (its server pod listening on {CONNECT_PORT})", ready,
+                              timeout=CONNECT_READY_TIMEOUT_S, interval=3)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{server_log()}") from None
+        timings["server ready after (s)"] = time.monotonic() - started
+        assert status["server"]["serviceName"] == CONNECT_SERVICE, status
+        server = cluster.core.read_namespaced_pod(status["server"]["podName"], NAMESPACE)
+        assert server.metadata.labels["app.kubernetes.io/component"] == "connect-server"
+        assert server.spec.service_account_name == f"{RELEASE}-driver"
+        assert server.spec.containers[0].security_context.read_only_root_filesystem is True
+        idle = live_executors(cluster)
+        assert len(idle) == minimum, f"the idle server runs {idle}, not its minimum of {minimum} executors"
+
+        watcher.start()
+        work_started = time.monotonic()
+        with cluster.port_forward(CONNECT_SERVICE, CONNECT_PORT) as port:
+            rows = bounded("fruits.api over Spark Connect", lambda: connect_client_work(port), CONNECT_WORK_TIMEOUT_S,
+                           lambda: f"executors over time: {watcher.record.timeline}\n{server_log()}")
+        timings["fruits.api work (s)"] = time.monotonic() - work_started
+        assert len(rows) == CONNECT_SAMPLE, f"{len(rows)} rows, not {CONNECT_SAMPLE}"
+        bad = [(r["path"], r["reason"], len(r["features"] or [])) for r in rows if r["reason"] is not None or len(r["features"] or []) != 1280]
+        assert not bad, f"rows without 1280 features or with a reason: {bad}"
+        elsewhere = [r["path"] for r in rows if not re.match(rf"s3a?://{BUCKET}/{INPUT_PREFIX}", r["path"])]
+        assert not elsewhere, f"paths not under the uploaded sample: {elsewhere}"
+
+        record = watcher.record
+        assert record.peak_running > minimum, \
+            f"the server's executors never went above its minimum of {minimum} during the work: {record.timeline}"
+        executor = record.first_running
+        assert executor.spec.service_account_name == f"{RELEASE}-executor", executor.spec.service_account_name
+        assert executor.metadata.labels["app.kubernetes.io/component"] == "executor"
+        assert not mounts_api_token(executor) and executor.spec.containers[0].security_context.read_only_root_filesystem is True
+
+        scale_down_started = time.monotonic()
+        try:
+            wait_for(f"the server's executors back to its minimum of {minimum}", lambda: len(live_executors(cluster)) <= minimum,
+                     timeout=CONNECT_SCALE_DOWN_TIMEOUT_S, interval=2)
+        except AssertionError as exc:
+            lines = [line for line in cluster.log_tail(f"{CONNECT}-server", lines=400).splitlines() if "idle" in line.lower()]
+            raise AssertionError(f"{exc}\nexecutors over time: {watcher.record.timeline}\nserver's idle lines: {lines[-10:]}") from None
+        timings["executors back to the minimum after (s)"] = time.monotonic() - scale_down_started
+    finally:
+        record = watcher.stop() if watcher.is_alive() else watcher.record
+        SUMMARY.update({f"connect: {k}": round(v) for k, v in timings.items()})
+        SUMMARY.update({"connect: peak executors running": record.peak_running,
+                        "connect: running executors over time (s, n)": record.timeline,
+                        "connect: test wall time (s)": round(time.monotonic() - started)})
+        # Its server, Service and executors go with it (owner references); the cluster is deleted next anyway.
+        cluster.kubectl("-n", NAMESPACE, "delete", "sparkconnect", CONNECT, "--ignore-not-found", "--wait=false", check=False)
 
 
 def pytest_terminal_summary_lines() -> list[str]:
