@@ -1,12 +1,15 @@
-"""A real Spark Connect server for the tier: pip's pyspark started on a free port, the tests its clients.
+"""A real Spark Connect server for the tier: pip's pyspark started on a free port.
 
-The server is a separate process (spark-submit of Spark's own SparkConnectServer), so the clients
-here have no JVM of their own, as on a laptop talking to the cluster's server.
+The server is a separate process (spark-submit of Spark's own SparkConnectServer); its clients are
+processes of their own too (`fruits run --remote`, api_client.py), with no JVM, as on a laptop
+talking to the cluster's server, and apart from the local Sparks of the tests' own process.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +22,14 @@ from helpers import free_port, stop_process
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 START_SECONDS = 180
+
+
+def stop_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the test process dies, even killed, so no server outlives it."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +46,8 @@ def connect_url(tmp_path_factory):
                "--conf", "spark.ui.enabled=false", "--conf", "spark.ui.showConsoleProgress=false",
                "--conf", "spark.driver.memory=2g", "--conf", "spark.python.worker.reuse=true"]
     with open(log, "wb") as out:
-        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                  preexec_fn=stop_with_parent)
     url = f"sc://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + START_SECONDS
@@ -51,14 +63,3 @@ def connect_url(tmp_path_factory):
         yield url
     finally:
         stop_process(server)
-
-
-@pytest.fixture(scope="session")
-def remote(connect_url):
-    """A Spark Connect session: the client side only."""
-    from pyspark.sql import SparkSession
-
-    session = SparkSession.builder.remote(connect_url).getOrCreate()
-    assert type(session).__module__.startswith("pyspark.sql.connect")
-    yield session
-    session.stop()

@@ -63,7 +63,7 @@ def featurize_stage(r: Run, listed: Listed) -> Featurized:
         log.info("featurizing %d images in %d wave(s) (batch %d, %d TF threads per task)", todo, waves,
                  config.batch_size, spec.threads)
         with r.timer("featurize"), TaskProgress(spark, "featurize") as progress, \
-                report_progress(lambda: min(todo, progress.first_stage_tasks() * per_wave // tasks), todo,
+                report_progress(lambda: min(todo, progress.finished_tasks(tasks) * per_wave // tasks), todo,
                                 every=config.settings.progress_seconds):
             for wave in range(waves):
                 part = source.filter(F.pmod(F.xxhash64("path"), F.lit(waves)) == wave)

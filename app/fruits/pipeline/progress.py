@@ -31,7 +31,8 @@ class StageTimer:
 
 @contextmanager
 def report_progress(done: Callable[[], int], total: int, what: str = "images", every: float = 10.0) -> Iterator[None]:
-    """Log `done()/total` with the rate every `every` seconds until the block ends.
+    """Log `done()/total` with the rate every `every` seconds until the block ends, and once more
+    when it ends well (the count the work reached).
 
     `done` typically counts the finished tasks' images (fruits.spark.portable.TaskProgress).
     """
@@ -49,6 +50,7 @@ def report_progress(done: Callable[[], int], total: int, what: str = "images", e
     finally:
         stop.set()
         thread.join(timeout=1)
+    log.info("%s", progress_line(done(), total, time.perf_counter() - start, what))
 
 
 def progress_line(count: int, total: int, elapsed: float, what: str = "images") -> str:

@@ -152,12 +152,15 @@ class TaskProgress:
         with self._lock:
             return dict(self._seen)
 
-    def first_stage_tasks(self) -> int:
-        """Tasks finished in the first stage of each action: the stage that reads the input and
-        does the work (the stages after it gather its rows). A stage two actions share counts once."""
-        stages = self.stages()
-        first: dict[Optional[str], int] = {}
-        for action, stage_id in stages:
-            first[action] = min(first.get(action, stage_id), stage_id)
-        counts = {stage_id: stages[(action, stage_id)] for action, stage_id in first.items()}
-        return sum(min(done, total) for done, total in counts.values())
+    def finished_tasks(self, stage_tasks: int) -> int:
+        """Tasks finished so far in the stage of `stage_tasks` tasks of each action (the work's own
+        stage, a `repartition(stage_tasks)` away from its input), summed over the actions.
+
+        Stages are told apart by their task count only (a Connect client learns nothing else): where
+        the stage reading the input has the same count, a line may run ahead until the work starts.
+        """
+        best: dict[Optional[str], int] = {}
+        for (action, _), (done, total) in self.stages().items():
+            if total == stage_tasks:
+                best[action] = max(best.get(action, 0), min(done, total))
+        return sum(best.values())
