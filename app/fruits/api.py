@@ -30,7 +30,7 @@ from fruits.inputs.listing import list_files, with_labels, with_skip_reason
 from fruits.models.spec import ModelSpec
 from fruits.models.weights import resolve_weights
 from fruits.pipeline.featurizer import STAT_COLUMNS, make_featurize_function, output_schema
-from fruits.pipeline.pca import components_for_variance, principal_components, save_model
+from fruits.pipeline.pca import fit_reduce
 from fruits.pipeline.pca import project as project_with
 from fruits.pipeline.quantize import quantize_for_run
 from fruits.spark.portable import conf_value, is_connect, ship_file, task_cpus
@@ -140,8 +140,6 @@ def fit_pca(df: DataFrame, *, k: Optional[int] = None, variance: Optional[float]
     """
     from pyspark.sql import functions as F
 
-    from fruits.pipeline.covariance import feature_moments
-
     if k is not None and variance is not None:
         raise ConfigError("give k or variance, not both")
     variance = JobConfig.pca_variance if k is None and variance is None else variance
@@ -155,11 +153,8 @@ def fit_pca(df: DataFrame, *, k: Optional[int] = None, variance: Optional[float]
     dim = int(first.dim)
     if k is not None and not 1 <= k <= dim:
         raise ConfigError(f"k must be between 1 and {dim} (the feature size), got {k}")
-    folder = path or _scratch_folder(spark)
-    moments = feature_moments(rows, "features", dim)
-    spectrum = principal_components(moments.standardized_covariance())
-    k = k if k is not None else components_for_variance(spectrum.ratios, variance)
-    return save_model(spark, folder, moments.mean, moments.std, spectrum.components[:, :k], spectrum.ratios[:k])
+    model, _ = fit_reduce(rows, dim, k, variance, path or _scratch_folder(spark))
+    return model
 
 
 def _scratch_folder(spark: SparkSession) -> str:
