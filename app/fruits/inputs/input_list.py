@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from itertools import islice
 from typing import Iterator, NamedTuple, Optional
 
 from fruits.config.job_config import S3Settings
@@ -28,6 +27,7 @@ from fruits.config.schema import LISTING_COLUMNS, LISTING_SCHEMA
 from fruits.config.uris import is_s3, local_path
 from fruits.errors import ConfigError
 from fruits.inputs.entry_rules import HIDDEN_KEY_REASON, local_reason
+from fruits.spark.arrow import record_batches
 from fruits.storage import local
 from fruits.storage.object_store import head
 from fruits.storage.reads import READ_THREADS, StoreSpec
@@ -100,11 +100,8 @@ def _completed_batches(spec: StoreSpec, batches: Iterator) -> Iterator:
         for batch in batches:
             yield from (_Entry(*row) for row in zip(*(batch.column(name).to_pylist() for name in LISTING_COLUMNS), strict=True))
 
-    done = _complete(spec, entries())
-    while chunk := list(islice(done, 1024)):
-        yield pa.RecordBatch.from_arrays([pa.array(column, type) for column, type in
-                                          zip(zip(*chunk, strict=True), (pa.string(), pa.int64(), pa.int64(), pa.string()), strict=True)],
-                                         names=list(LISTING_COLUMNS))
+    types = [pa.string(), pa.int64(), pa.int64(), pa.string()]
+    return record_batches(_complete(spec, entries()), list(LISTING_COLUMNS), types, 1024)
 
 
 def _columns(frame, list_uri: str):

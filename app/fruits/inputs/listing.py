@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from itertools import islice
 from typing import TYPE_CHECKING, Iterator, Optional
 
 from fruits.config.job_config import S3Settings
@@ -26,6 +25,7 @@ from fruits.errors import ConfigError
 from fruits.inputs.entry_rules import EMPTY_FILE_REASON, HIDDEN_FOLDER_REASON, HIDDEN_KEY_REASON, IMAGE_EXTENSIONS, SPLITS, is_hidden, local_reason
 from fruits.inputs.image_pack import PackSource, pack_listing, read_manifest
 from fruits.inputs.input_list import read_input_list
+from fruits.spark.arrow import record_batches
 from fruits.spark.portable import default_parallelism
 from fruits.storage import local
 from fruits.storage.files import Files
@@ -222,10 +222,8 @@ def observed_retries(observation) -> int:
 
 def _scan_batches(spec: StoreSpec, batches: Iterator) -> Iterator:
     """The listing rows of each planned folder of `batches` (TASK_SCHEMA), as Arrow batches, with the
-    retries of each folder's LIST requests on its last row."""
+    retries of each folder's LIST requests on a row of their own (path null)."""
     import pyarrow as pa
-
-    types = (pa.string(), pa.int64(), pa.int64(), pa.string(), pa.int64())
 
     def rows() -> Iterator[tuple]:
         for batch in batches:
@@ -241,10 +239,8 @@ def _scan_batches(spec: StoreSpec, batches: Iterator) -> Iterator:
                 if retried:  # on a row of its own that the listing drops (path null) when the folder was empty
                     yield (None, 0, 0, None, retried)
 
-    stream = rows()
-    while chunk := list(islice(stream, ROWS_PER_BATCH)):
-        yield pa.RecordBatch.from_arrays([pa.array(column, kind) for column, kind in zip(zip(*chunk, strict=True), types, strict=True)],
-                                         names=[*LISTING_COLUMNS, RETRIES])
+    types = [pa.string(), pa.int64(), pa.int64(), pa.string(), pa.int64()]
+    return record_batches(rows(), [*LISTING_COLUMNS, RETRIES], types, ROWS_PER_BATCH)
 
 
 def _remote_count(uri: str, s3: S3Settings) -> int:
