@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Optional
 from fruits.config.catalog import CatalogSettings
 from fruits.config.job_config import MODEL_DIMS, PRECISIONS, JobConfig, S3Settings, check_weights
 from fruits.config.settings import Settings
-from fruits.config.uris import is_s3
 from fruits.errors import ConfigError
 from fruits.inputs.listing import list_files, with_labels, with_skip_reason
 from fruits.models.spec import ModelSpec
@@ -101,8 +100,8 @@ def featurize(df: DataFrame, *, model: str = "resnet50", weights: str = "imagene
     todo = df.filter(F.col("reason").isNull()).drop("reason") if has_reason else df
     if "size" not in todo.columns and "content" not in todo.columns:
         todo = todo.withColumn("size", F.lit(None).cast("bigint"))
-    paths = todo.select("path").limit(1).first() if "path" in todo.columns else None
-    store = StoreSpec(s3=store_s3 if paths is not None and is_s3(paths.path) else None, max_file_bytes=settings.max_file_bytes)
+    # Each row's path picks its store (fruits.storage.reads): a DataFrame may mix local files and S3.
+    store = StoreSpec(s3=store_s3, max_file_bytes=settings.max_file_bytes)
     if precision == "int8":
         spec = _int8_spec(spec, todo, store, settings)
     images = todo.count()

@@ -11,6 +11,7 @@ import pytest
 
 from fruits.config.job_config import S3Settings
 from fruits.storage import object_store
+from fruits.storage.local import local_uri
 from fruits.storage.object_store import ConditionFailed, ObjectChanged
 from fruits.storage.reads import ReadFailure, StoreSpec, read_files, read_s3_file
 from fruits.storage.retry import is_retryable
@@ -78,6 +79,17 @@ def test_odd_keys_are_read_whole_with_one_get_each(minio, keys):
     assert contents == list(payloads.values())
     assert after.get("headobject", 0) == before.get("headobject", 0), "no HEAD before a GET"
     assert after.get("getobject", 0) - before.get("getobject", 0) == len(ODD_KEYS)
+
+
+def test_one_read_takes_local_files_and_s3_objects_each_from_its_own_store(minio, keys, tmp_path):
+    minio.client().put_object(Bucket=BUCKET, Key="mixed/remote.jpg", Body=b"from s3")
+    (tmp_path / "local é.jpg").write_bytes(b"from disk")
+    files = [(local_uri(os.fsencode(tmp_path / "local é.jpg")), 9), (f"s3a://{BUCKET}/mixed/remote.jpg", 7)]
+    with_s3 = StoreSpec(s3=S3Settings(endpoint=minio.endpoint, path_style=True))
+    assert list(read_files(with_s3, files, threads=2)) == [b"from disk", b"from s3"]
+    # Without S3 settings an s3:// row is a rejected row with its reason, not a local read of a wrong path.
+    assert list(read_files(StoreSpec(), files, threads=2)) == [
+        b"from disk", ReadFailure("an S3 path, but this read has no S3 settings")]
 
 
 def test_missing_object_is_final_and_reported_as_disappeared(minio, keys):

@@ -108,16 +108,19 @@ def read_s3_file(s3: S3Settings, uri: str, size: Optional[int], retries: Optiona
 
 def read_files(spec: StoreSpec, files: Iterable[tuple[str, Optional[int]]], threads: int = READ_THREADS,
                ahead_bytes: int = READ_AHEAD_BYTES, retries: Optional[RetryCount] = None) -> Iterator[Content]:
-    """The contents of `files` ((uri, listed size or None) pairs), in order, read `threads` at a time.
+    """The contents of `files` ((uri, listed size or None) pairs), in order, read `threads` at a time,
+    each from the store its URI names (an s3:// URI needs `spec.s3`).
 
     At most `ahead_bytes` of listed sizes are requested beyond the file being yielded (at least
     one file), so a batch of large files cannot fill the worker's memory.
     """
     def read(item: tuple[str, int]) -> Content:
         uri, size = item
-        if spec.s3 is not None:
-            return read_s3_file(spec.s3, uri, size, retries, spec.max_file_bytes)
-        return read_local_file(uri, spec.max_file_bytes)
+        if not is_s3(uri):
+            return read_local_file(uri, spec.max_file_bytes)
+        if spec.s3 is None:
+            return ReadFailure("an S3 path, but this read has no S3 settings")
+        return read_s3_file(spec.s3, uri, size, retries, spec.max_file_bytes)
 
     pending: list = []
     pending_bytes = 0
