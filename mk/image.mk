@@ -5,7 +5,8 @@
 IMAGE_NAME     ?= fruits-pipeline
 IMAGE_TAG      ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 IMAGE          ?= $(IMAGE_NAME):$(IMAGE_TAG)
-BASE_IMAGE     ?= debian:bookworm-slim
+# The dated Debian tag written once, as images/Dockerfile's ARG default.
+BASE_IMAGE     ?= $(shell sed -n 's/^ARG BASE_IMAGE=//p' images/Dockerfile)
 # random | imagenet | file (IMAGE_WEIGHTS_FILE=path/to/notop.h5 is copied in)
 IMAGE_WEIGHTS_FILE ?=
 IMAGE_WEIGHTS  ?= $(if $(IMAGE_WEIGHTS_FILE),file,random)
@@ -14,6 +15,16 @@ OPERATOR_IMAGE ?= fruits-spark-operator:$(SPARK_OPERATOR_VERSION:v%=%)
 OPERATOR_BIN   := $(FRUITS_CACHE)/operator/spark-operator-$(SPARK_OPERATOR_VERSION)
 
 ##@ Container images
+
+.PHONY: lock
+lock: install ## Re-resolve images/requirements.lock (hashed) from pyproject.toml; run after changing its dependencies
+	set -o pipefail; $(VENV_PY) -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]))' \
+	  | $(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version $(LOCK_PYTHON) --python-platform $(LOCK_PLATFORM) \
+	      --custom-compile-command 'make lock' $(LOCK_ARGS) -o $(IMAGE_LOCK) pyproject.toml -
+
+.PHONY: apt-pins
+apt-pins: ## The Debian mirror's current version of each apt pin in the Dockerfiles; WRITE=1 updates the pins
+	eval "$$(images/docker-up.sh)" && hack/airgap/base-image.sh '$(BASE_IMAGE)' && images/apt-pins.sh $(if $(WRITE),--write) '$(BASE_IMAGE)' $(DOCKERFILES)
 
 .PHONY: image
 image: ## Build the app image fruits-pipeline:<version> (engine and base image made if missing; prints its size)
@@ -29,6 +40,17 @@ operator-image: image $(OPERATOR_BIN) ## Build the spark-operator image (SPARK_O
 	  --build-arg APP_IMAGE='$(IMAGE)' \
 	  --build-arg SPARK_OPERATOR_VERSION='$(SPARK_OPERATOR_VERSION)'
 
+# The image's Python dependencies, every one pinned with its hashes: pyproject.toml's runtime pins
+# and build requirements resolved for the image's Python (Debian bookworm's 3.11, glibc 2.36, x86_64).
+IMAGE_LOCK     := images/requirements.lock
+# Every Dockerfile of the repository: make lint runs hadolint over them, make apt-pins reads their pins.
+DOCKERFILES     = $(shell git ls-files '*Dockerfile' 2>/dev/null)
+LOCK_PYTHON    ?= 3.11
+LOCK_PLATFORM  ?= x86_64-manylinux_2_36
+# Versions already in the lock are kept unless pyproject.toml moves them; LOCK_ARGS=--upgrade
+# takes the newest of every unpinned one.
+LOCK_ARGS      ?=
+
 $(OPERATOR_BIN):
 	hack/airgap/build-operator.sh '$(SPARK_OPERATOR_VERSION)' '$@'
 
@@ -37,7 +59,7 @@ image-test: ## Smoke-test the app image: imports, spark-submit as an arbitrary U
 	images/smoke-test.sh '$(IMAGE)'
 
 .PHONY: base-image
-base-image: ## Make sure the base image (debian:bookworm-slim) exists: pulled, or debootstrapped and imported
+base-image: ## Make sure the base image (BASE_IMAGE, images/Dockerfile's default) exists: pulled, or debootstrapped and imported
 	eval "$$(images/docker-up.sh)" && hack/airgap/base-image.sh '$(BASE_IMAGE)'
 
 .PHONY: docker-up
