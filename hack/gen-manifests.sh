@@ -50,7 +50,7 @@ metadata:
 YAML
 } > "$out/namespace.yaml"
 render rbac.yaml rbac/serviceaccount.yaml rbac/role.yaml
-render networkpolicy.yaml network/networkpolicy.yaml network/catalog.yaml
+render networkpolicy.yaml network/driver.yaml network/networkpolicy.yaml network/catalog.yaml
 render minio.yaml s3/secret.yaml minio/secret.yaml minio/service.yaml minio/deployment.yaml
 render catalog.yaml catalog/secret.yaml catalog/service.yaml catalog/deployment.yaml
 render sparkapp.yaml spark/sparkapplication.yaml

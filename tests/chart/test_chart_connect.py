@@ -75,7 +75,7 @@ def test_crd_schema_rejects_a_misspelt_field(validate, connect):
 def test_pods_are_the_sparkapplications_driver_and_executors(connect, values_file):
     result = connect[values_file]
     conn = result.one("SparkConnect")["spec"]
-    app = result.one("SparkApplication")["spec"]
+    app = result.app_spec()
     assert (conn["image"], conn["sparkVersion"]) == (app["image"], app["sparkVersion"])
     assert conn["hadoopConf"] == app["hadoopConf"]
     for role, template in zip(("driver", "executor"), server_and_executor(result), strict=True):

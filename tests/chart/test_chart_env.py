@@ -74,7 +74,7 @@ def test_env_values_are_rendered_as_the_exact_strings(template):
 
 def test_scheduled_application_gets_the_same_role_env(rendered):
     result = rendered[SCHEDULED]
-    once = result.one("SparkApplication")["spec"]
+    once = result.app_spec()
     scheduled = result.one("ScheduledSparkApplication")["spec"]["template"]
     for spec in (once, scheduled):
         driver, executor = dict(env(spec["driver"])), dict(env(spec["executor"]))
@@ -120,7 +120,7 @@ def test_a_name_the_chart_sets_itself_is_refused_not_duplicated(template, values
 
 @pytest.mark.parametrize("values_file, args, role, name", [
     # On eks the chart sets no AWS_* variable (IRSA or Pod Identity), so the name is free.
-    ("values-eks.yaml", [], "driver", "AWS_REGION"),
+    ("values-eks.yaml", ["--set", "job.runOnce=true"], "driver", "AWS_REGION"),
     # DECOM_TIMEOUT_S is the executors' only, and only with decommissioning.
     ("values-kind.yaml", ["--set", "decommission.enabled=false"], "executor", "DECOM_TIMEOUT_S"),
     # The catalog is the driver's: the executors never reach it.

@@ -14,7 +14,7 @@ POD_IDENTITY = "ci/pod-identity-values.yaml"
 
 
 def app_spec(result) -> dict:
-    return result.one("SparkApplication")["spec"]
+    return result.app_spec()
 
 
 # -- batch scheduling ---------------------------------------------------------------------------
@@ -46,15 +46,15 @@ def test_pod_identity_needs_no_role_and_uses_container_credentials(rendered):
     for account in result.of_kind("ServiceAccount"):
         assert "eks.amazonaws.com/role-arn" not in account["metadata"].get("annotations", {}), account["metadata"]["name"]
     assert not {e["name"] for role in ("driver", "executor") for e in spec[role]["env"]} & {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
-    (policy,) = result.of_kind("NetworkPolicy")
+    policy = result.one("NetworkPolicy", "fruits-pipeline-executor")
     agent = [r for r in policy["spec"]["egress"] if {"ipBlock": {"cidr": "169.254.170.23/32"}} in r.get("to", [])]
     assert agent and agent[0]["ports"] == [{"protocol": "TCP", "port": 80}]
     assert policy["spec"]["egress"][-1]["to"] == [{"ipBlock": {"cidr": "10.0.0.0/16"}}]
 
 
 def test_irsa_still_needs_a_role_and_reaches_no_agent(rendered, template):
-    (policy,) = rendered["values-eks.yaml"].of_kind("NetworkPolicy")
-    assert not [r for r in policy["spec"]["egress"] if {"ipBlock": {"cidr": "169.254.170.23/32"}} in r.get("to", [])]
+    for policy in rendered["values-eks.yaml"].of_kind("NetworkPolicy"):
+        assert not [r for r in policy["spec"]["egress"] if {"ipBlock": {"cidr": "169.254.170.23/32"}} in r.get("to", [])]
     proc = template(POD_IDENTITY, "--set", "serviceAccount.awsIdentity=irsa")
     assert proc.returncode != 0 and "at '/serviceAccount/roleArn': '' does not match pattern '^arn:aws" in proc.stderr, proc.stderr
 
@@ -131,19 +131,29 @@ def test_a_drain_waits_for_the_running_driver_on_eks(rendered):
 
 
 def test_the_driver_can_have_a_priority_class_of_its_own(template):
-    proc = template("values-eks.yaml", "--set", "priorityClassName=batch-low", "--set", "driver.priorityClassName=run-critical",
+    proc = template("values-eks.yaml", "--set", "job.runOnce=true", "--set", "priorityClassName=batch-low",
+                    "--set", "driver.priorityClassName=run-critical",
                     "--show-only", "templates/spark/sparkapplication.yaml")
     assert proc.returncode == 0, describe(proc)
     spec = yaml.safe_load(proc.stdout)["spec"]
     assert (spec["driver"]["priorityClassName"], spec["executor"]["priorityClassName"]) == ("run-critical", "batch-low")
 
 
-def test_driver_stays_on_demand_and_executors_go_to_spot(rendered):
+def test_driver_stays_on_demand_and_executors_prefer_spot_with_on_demand_fallback(rendered):
+    """Spot is a preference of the executors, not a requirement: with no spot capacity left they go
+    on on-demand nodes (Karpenter relaxes preferences) instead of staying Pending for ever."""
     spec = app_spec(rendered["values-eks.yaml"])
     driver, executor = spec["driver"], spec["executor"]
     assert driver["nodeSelector"] == {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "karpenter.sh/capacity-type": "on-demand"}
     assert driver["annotations"]["karpenter.sh/do-not-disrupt"] == "true"
-    assert executor["nodeSelector"] == {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "karpenter.sh/capacity-type": "spot"}
+    assert "affinity" not in driver
+    assert executor["nodeSelector"] == {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
+    node_affinity = executor["affinity"]["nodeAffinity"]
+    assert "requiredDuringSchedulingIgnoredDuringExecution" not in node_affinity
+    (preferred,) = node_affinity["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert preferred["weight"] == 100
+    assert preferred["preference"]["matchExpressions"] == [
+        {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["spot"]}]
     assert "karpenter.sh/do-not-disrupt" not in executor.get("annotations", {})
 
 
@@ -191,7 +201,7 @@ def test_scheduled_application_runs_the_same_job_incrementally(rendered):
 
 def test_int8_runs_may_be_incremental_and_scheduled(template):
     """An int8 lake's later runs reuse its first run's int8 model, so the chart lets them be incremental."""
-    proc = template("values-kind.yaml", "--set", "job.precision=int8,job.incremental=true,schedule.enabled=true")
+    proc = template("values-kind.yaml", "--set", "job.precision=int8,job.incremental=true,schedule.enabled=true,job.runOnce=true")
     assert proc.returncode == 0, describe(proc)
     objects = [o for o in yaml.safe_load_all(proc.stdout) if o]
     once = next(o for o in objects if o["kind"] == "SparkApplication")["spec"]["arguments"]

@@ -17,7 +17,8 @@ FIELDS = {
 }
 # Chosen apart on purpose: a restarted driver must wait out the lock of the attempt that died, and
 # then finish its run (`--resume auto`) rather than featurize everything again.
-CHART_ONLY = {"input", "output", "lockWaitSeconds", "resume", "extraArgs"}
+# `runOnce` picks the objects, not an argument; `deadlineSeconds` is `--deadline`, off (0) as in the CLI.
+CHART_ONLY = {"input", "output", "lockWaitSeconds", "resume", "extraArgs", "runOnce", "deadlineSeconds"}
 
 
 def test_every_job_value_is_a_job_setting():

@@ -36,14 +36,15 @@ def test_every_pod_is_pinned_to_amd64_nodes(rendered, values_file):
 
 
 def test_the_eks_nodes_selectors_keep_the_arch_pin_beside_their_own(rendered):
-    spec = rendered["values-eks.yaml"].one("SparkApplication")["spec"]
-    assert spec["executor"]["nodeSelector"] == {"karpenter.sh/capacity-type": "spot", "kubernetes.io/os": "linux", ARCH[0]: ARCH[1]}
+    spec = rendered["values-eks.yaml"].app_spec()
+    assert spec["driver"]["nodeSelector"] == {"karpenter.sh/capacity-type": "on-demand", "kubernetes.io/os": "linux", ARCH[0]: ARCH[1]}
+    assert spec["executor"]["nodeSelector"] == {"kubernetes.io/os": "linux", ARCH[0]: ARCH[1]}
 
 
 def test_arch_pin_can_be_lifted_for_a_multi_arch_image(template):
     import yaml
 
-    proc = template("values-eks.yaml", "--set", "nodeSelector.kubernetes\\.io/arch=null",
+    proc = template("values-eks.yaml", "--set", "nodeSelector.kubernetes\\.io/arch=null", "--set", "job.runOnce=true",
                     "--show-only", "templates/spark/sparkapplication.yaml")
     assert proc.returncode == 0, proc.stderr
     assert ARCH[0] not in yaml.safe_load(proc.stdout)["spec"]["driver"]["nodeSelector"]
@@ -51,7 +52,7 @@ def test_arch_pin_can_be_lifted_for_a_multi_arch_image(template):
 
 @pytest.mark.parametrize("values_file", ["values-eks.yaml", "values-kind.yaml"])
 def test_idle_executors_holding_cached_blocks_are_released(rendered, values_file):
-    conf = rendered[values_file].one("SparkApplication")["spec"]["sparkConf"]
+    conf = rendered[values_file].app_spec()["sparkConf"]
     assert conf["spark.dynamicAllocation.cachedExecutorIdleTimeout"].endswith("s")
     assert int(conf["spark.dynamicAllocation.cachedExecutorIdleTimeout"][:-1]) >= int(conf["spark.dynamicAllocation.executorIdleTimeout"][:-1])
 

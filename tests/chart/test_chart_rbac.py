@@ -26,7 +26,7 @@ def test_driver_role_is_least_privilege(rendered, values_file):
 @pytest.mark.parametrize("values_file", ["values-kind.yaml", "values-eks.yaml"])
 def test_role_is_bound_to_the_account_the_pods_use(rendered, values_file):
     result = rendered[values_file]
-    spec = result.one("SparkApplication")["spec"]
+    spec = result.app_spec()
     bindings = [b for b in result.of_kind("RoleBinding") if b["metadata"]["name"].endswith("-spark-driver")]
     (binding,) = bindings
     assert binding["subjects"] == [

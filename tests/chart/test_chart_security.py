@@ -62,7 +62,7 @@ def test_operator_pods_are_restricted(rendered, values_file):
 @pytest.mark.parametrize("values_file", ENVIRONMENTS)
 def test_executor_account_has_no_rights_and_no_token(rendered, values_file):
     result = rendered[values_file]
-    spec = result.one("SparkApplication")["spec"]
+    spec = result.app_spec()
     executor = result.one("ServiceAccount", spec["executor"]["serviceAccount"])
     assert executor["automountServiceAccountToken"] is False
     bound = {(s["kind"], s["name"]) for b in result.of_kind("RoleBinding") + result.of_kind("ClusterRoleBinding") for s in b["subjects"]}
@@ -72,7 +72,7 @@ def test_executor_account_has_no_rights_and_no_token(rendered, values_file):
 
 def test_irsa_annotates_both_accounts(rendered):
     result = rendered["values-eks.yaml"]
-    spec = result.one("SparkApplication")["spec"]
+    spec = result.app_spec()
     for role in ("driver", "executor"):
         account = result.one("ServiceAccount", spec[role]["serviceAccount"])
         assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::"), role
@@ -80,7 +80,7 @@ def test_irsa_annotates_both_accounts(rendered):
 
 @pytest.mark.parametrize("values_file", ENVIRONMENTS)
 def test_spark_pods_are_restricted_with_writable_dirs_on_empty_dirs(rendered, values_file):
-    spec = rendered[values_file].one("SparkApplication")["spec"]
+    spec = rendered[values_file].app_spec()
     volumes = {v["name"]: v for v in spec["volumes"]}
     for role in ("driver", "executor"):
         pod = spec[role]
@@ -121,7 +121,7 @@ def test_executors_reach_only_the_driver_each_other_dns_and_s3(rendered, values_
         (aws,) = s3
         assert peers(aws) == ["0.0.0.0/0"] and aws["ports"] == [{"protocol": "TCP", "port": 443}]
     # The pods it selects are the executors the SparkApplication labels.
-    labels = result.one("SparkApplication")["spec"]["executor"]["labels"]
+    labels = result.app_spec()["executor"]["labels"]
     assert spec["podSelector"]["matchLabels"].items() <= labels.items()
 
 

@@ -30,7 +30,7 @@ def eks(rendered):
 
 @pytest.mark.parametrize("values_file", ["values-kind.yaml", "values-eks.yaml"])
 def test_job_is_a_cluster_mode_python_app_from_the_image(rendered, values_file):
-    spec = rendered[values_file].one("SparkApplication")["spec"]
+    spec = rendered[values_file].app_spec()
     assert (spec["type"], spec["mode"], spec["pythonVersion"]) == ("Python", "cluster", "3")
     assert spec["sparkVersion"] == versions()["SPARK_VERSION"]
     assert spec["mainApplicationFile"] == "local:///opt/fruits/app/main.py"
@@ -38,7 +38,7 @@ def test_job_is_a_cluster_mode_python_app_from_the_image(rendered, values_file):
 
 
 def test_kind_arguments_follow_the_job_cli(kind):
-    args = kind.one("SparkApplication")["spec"]["arguments"]
+    args = kind.app_spec()["arguments"]
     assert args == [
         "run", "--input", "s3a://fruits/input", "--output", "s3a://fruits/lake",
         "--model", "resnet50", "--weights", "random", "--precision", "fp32", "--pca-k", "8",
@@ -56,19 +56,19 @@ def test_kind_arguments_follow_the_job_cli(kind):
 
 
 def test_variance_target_limit_and_pack_become_arguments(rendered):
-    args = rendered["ci/ci-values.yaml"].one("SparkApplication")["spec"]["arguments"]
+    args = rendered["ci/ci-values.yaml"].app_spec()["arguments"]
     assert "--pca-k" not in args
     assert args[args.index("--pca-variance") + 1] == "0.9"
     assert args[args.index("--limit") + 1] == "100"
     from fruits.cli import build_parser
 
     assert build_parser().parse_args(args).pack == "s3a://lake/fruits-pack"
-    assert "--pack" not in rendered["values-kind.yaml"].one("SparkApplication")["spec"]["arguments"]
+    assert "--pack" not in rendered["values-kind.yaml"].app_spec()["arguments"]
 
 
 @pytest.mark.parametrize("values_file, bounds", [("values-kind.yaml", (1, 1, 3)), ("values-eks.yaml", (2, 1, 20))])
 def test_dynamic_allocation_uses_shuffle_tracking(rendered, values_file, bounds):
-    spec = rendered[values_file].one("SparkApplication")["spec"]
+    spec = rendered[values_file].app_spec()
     da = spec["dynamicAllocation"]
     assert da["enabled"] is True
     assert (da["initialExecutors"], da["minExecutors"], da["maxExecutors"]) == bounds
@@ -79,14 +79,14 @@ def test_dynamic_allocation_uses_shuffle_tracking(rendered, values_file, bounds)
 
 def test_driver_and_executors_run_under_accounts_of_their_own(rendered):
     for values_file, result in rendered.items():
-        spec = result.one("SparkApplication")["spec"]
+        spec = result.app_spec()
         assert spec["driver"]["serviceAccount"] != spec["executor"]["serviceAccount"], values_file
 
 
 def test_kind_reads_s3_keys_from_the_secret_on_driver_and_executors(kind):
     secret = kind.one("Secret", "fruits-pipeline-s3")
     assert set(secret["stringData"]) == S3_KEY_VARS
-    spec = kind.one("SparkApplication")["spec"]
+    spec = kind.app_spec()
     for role in ("driver", "executor"):
         refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in spec[role]["env"]
                 if "secretKeyRef" in e.get("valueFrom", {}) and e["name"].startswith("AWS_")}
@@ -95,7 +95,7 @@ def test_kind_reads_s3_keys_from_the_secret_on_driver_and_executors(kind):
 
 
 def test_kind_hadoop_conf_points_at_the_in_cluster_minio(kind):
-    conf = kind.one("SparkApplication")["spec"]["hadoopConf"]
+    conf = kind.app_spec()["hadoopConf"]
     service = kind.one("Service", "minio")
     assert conf["fs.s3a.endpoint"] == f"http://minio.{service['metadata']['namespace']}.svc:9000"
     assert conf["fs.s3a.path.style.access"] == "true"
@@ -108,14 +108,14 @@ def test_s3a_retries_like_production_and_sets_no_committer_it_cannot_use(rendere
     """The job alone gives up after 2 attempts (a wrong endpoint fails in seconds); the cluster's
     runs retry as long as Hadoop's defaults. An S3A committer does nothing for Spark's Parquet
     without spark-hadoop-cloud, so none is named."""
-    conf = rendered[values_file].one("SparkApplication")["spec"]["hadoopConf"]
+    conf = rendered[values_file].app_spec()["hadoopConf"]
     assert int(conf["fs.s3a.attempts.maximum"]) >= 5 and int(conf["fs.s3a.retry.limit"]) >= 5
     assert int(conf["fs.s3a.retry.throttle.limit"]) >= 20
     assert not [key for key in conf if key.startswith("fs.s3a.committer")]
 
 
 def test_eks_uses_irsa_and_no_keys(eks):
-    spec = eks.one("SparkApplication")["spec"]
+    spec = eks.app_spec()
     for role in ("driver", "executor"):
         assert not env_names(spec[role]) & S3_KEY_VARS, role
     assert not eks.of_kind("Secret") or all(
@@ -134,7 +134,7 @@ def test_eks_uses_irsa_and_no_keys(eks):
 
 def test_restart_policy_is_on_failure_with_bounded_retries(rendered):
     for values_file, result in rendered.items():
-        spec = result.one("SparkApplication")["spec"]
+        spec = result.app_spec()
         policy = spec["restartPolicy"]
         assert policy["type"] == "OnFailure", values_file
         assert 0 <= policy["onFailureRetries"] <= 10 and 0 <= policy["onSubmissionFailureRetries"] <= 10
@@ -143,7 +143,7 @@ def test_restart_policy_is_on_failure_with_bounded_retries(rendered):
 
 def test_pods_run_as_non_root_without_privilege_escalation(rendered):
     for values_file, result in rendered.items():
-        spec = result.one("SparkApplication")["spec"]
+        spec = result.app_spec()
         for role in ("driver", "executor"):
             assert spec[role]["podSecurityContext"]["runAsNonRoot"] is True, (values_file, role)
             assert spec[role]["podSecurityContext"]["runAsUser"] == 185, (values_file, role)
@@ -152,7 +152,7 @@ def test_pods_run_as_non_root_without_privilege_escalation(rendered):
 
 def test_kind_fits_two_cpus(kind):
     """Driver + the most executors + MinIO + the operator request less than the machine's 2 CPUs."""
-    spec = kind.one("SparkApplication")["spec"]
+    spec = kind.app_spec()
     requested = cpu(spec["driver"]["coreRequest"])
     requested += spec["dynamicAllocation"]["maxExecutors"] * cpu(spec["executor"]["coreRequest"])
     for deployment in kind.of_kind("Deployment"):
@@ -165,7 +165,7 @@ def test_kind_fits_two_cpus(kind):
 
 def test_metrics_placement_and_existing_secret_from_ci_values(rendered):
     result = rendered["ci/ci-values.yaml"]
-    spec = result.one("SparkApplication")["spec"]
+    spec = result.app_spec()
     assert spec["sparkConf"]["spark.ui.prometheus.enabled"] == "true"
     assert "PrometheusServlet" in spec["sparkConf"]["spark.metrics.conf.*.sink.prometheusServlet.class"]
     assert spec["driver"]["annotations"]["prometheus.io/scrape"] == "true"

@@ -49,6 +49,17 @@ commit keeps readers from ever seeing half a run (docs/decisions.md).
   "fs.s3a.retry.limit" (toString (int .Values.s3.attempts))
   "fs.s3a.retry.throttle.limit" (toString (int .Values.s3.throttleAttempts))
 -}}
+{{- if .Values.s3.requesterPays }}
+{{- $_ := set $conf "fs.s3a.requester.pays.enabled" "true" }}
+{{- end }}
+{{- with .Values.s3.encryption }}
+{{- with .algorithm }}
+{{- $_ := set $conf "fs.s3a.encryption.algorithm" . }}
+{{- end }}
+{{- with .kmsKeyId }}
+{{- $_ := set $conf "fs.s3a.encryption.key" . }}
+{{- end }}
+{{- end }}
 {{- with include "fruits-pipeline.s3.endpoint" . }}
 {{- $_ := set $conf "fs.s3a.endpoint" . }}
 {{- $_ := set $conf "fs.s3a.connection.ssl.enabled" (toString (hasPrefix "https://" .)) }}
@@ -72,5 +83,26 @@ commit keeps readers from ever seeing half a run (docs/decisions.md).
       key: AWS_SECRET_ACCESS_KEY
 - name: AWS_REGION
   value: {{ .Values.s3.region | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+The same requester-pays and encryption settings for the job's own S3 requests (obstore: the
+workers' reads, the driver's files), as the driver's FRUITS_S3_* variables; it hands them to its tasks.
+*/}}
+{{- define "fruits-pipeline.s3.jobEnv" -}}
+{{- if .Values.s3.requesterPays }}
+- name: FRUITS_S3_REQUESTER_PAYS
+  value: "true"
+{{- end }}
+{{- with .Values.s3.encryption }}
+{{- with .algorithm }}
+- name: FRUITS_S3_ENCRYPTION
+  value: {{ . | quote }}
+{{- end }}
+{{- with .kmsKeyId }}
+- name: FRUITS_S3_KMS_KEY_ID
+  value: {{ . | quote }}
+{{- end }}
 {{- end }}
 {{- end }}

@@ -4,6 +4,20 @@
 {{- include "fruits-pipeline.fullname" . }}
 {{- end }}
 
+{{/*
+"true" when the one-off SparkApplication is rendered, else empty: job.runOnce `auto` renders it
+only without a schedule. Operator 2.5.2 runs a SparkApplication again whenever its spec changes, so
+next to a schedule a `helm upgrade` would start a second run beside the scheduled one.
+*/}}
+{{- define "fruits-pipeline.spark.runOnce" -}}
+{{- $once := .Values.job.runOnce }}
+{{- if eq (toString $once) "auto" }}
+{{- ternary "" "true" .Values.schedule.enabled }}
+{{- else if $once }}
+{{- "true" }}
+{{- end }}
+{{- end }}
+
 {{/* The job image: repository@digest when a digest is given, else repository:tag (tag: appVersion when empty). */}}
 {{- define "fruits-pipeline.spark.image" -}}
 {{- if .Values.image.digest }}
@@ -34,6 +48,17 @@ relative to the bundled operator (its own namespace, one the operator watches).
 {{- fail (printf "set exactly one of job.pcaK (%v) and job.pcaVariance (%v) above 0, the other to 0" .Values.job.pcaK .Values.job.pcaVariance) }}
 {{- end }}
 {{- include "fruits-pipeline.catalog.validate" . }}
+{{- if and .Values.metrics.podMonitor.enabled (not .Values.metrics.enabled) }}
+{{- fail "metrics.podMonitor.enabled needs metrics.enabled: the PodMonitor scrapes the driver's Prometheus servlet" }}
+{{- end }}
+{{- if and .Values.security.networkEncryption (not .Values.security.authenticate) }}
+{{- fail "security.networkEncryption needs security.authenticate: Spark derives the keys from the authentication secret" }}
+{{- end }}
+{{- with .Values.s3.encryption }}
+{{- if and .kmsKeyId (not (has .algorithm (list "SSE-KMS" "DSSE-KMS"))) }}
+{{- fail (printf "s3.encryption.kmsKeyId is set but s3.encryption.algorithm is %q: a KMS key needs SSE-KMS or DSSE-KMS" .algorithm) }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -77,6 +102,9 @@ Executor bounds of one dynamic allocation block: min <= initial <= max. Called w
 {{- with $job.pack }}
 {{- $args = concat $args (list "--pack" .) }}
 {{- end }}
+{{- if gt (int $job.deadlineSeconds) 0 }}
+{{- $args = concat $args (list "--deadline" (toString (int $job.deadlineSeconds))) }}
+{{- end }}
 {{- toYaml (concat $args $job.extraArgs) }}
 {{- end }}
 
@@ -117,6 +145,20 @@ Called with (dict "root" $ "dynamicAllocation" BLOCK): the job's block, or the C
 {{- $_ := set $conf "spark.eventLog.dir" .dir }}
 {{- $_ := set $conf "spark.eventLog.rolling.enabled" "true" }}
 {{- $_ := set $conf "spark.eventLog.rolling.maxFileSize" .maxFileSize }}
+{{- end }}
+{{- end }}
+{{- with .Values.security }}
+{{- $_ := set $conf "spark.authenticate" (toString .authenticate) }}
+{{- if .networkEncryption }}
+{{- $_ := set $conf "spark.network.crypto.enabled" "true" }}
+{{- end }}
+{{- end }}
+{{- /* Spark's local dirs (shuffle, spills, migrated blocks) on an emptyDir of bounded size. */}}
+{{- range $role := list "driver" "executor" }}
+{{- with (index $.root.Values $role).localDirSizeLimit }}
+{{- $prefix := printf "spark.kubernetes.%s.volumes.emptyDir.spark-local-dir-1" $role }}
+{{- $_ := set $conf (printf "%s.mount.path" $prefix) "/var/data/spark-local-dir-1" }}
+{{- $_ := set $conf (printf "%s.options.sizeLimit" $prefix) (toString .) }}
 {{- end }}
 {{- end }}
 {{- if .Values.metrics.enabled }}
@@ -176,6 +218,28 @@ affinity:
 {{- with default $root.Values.priorityClassName $values.priorityClassName }}
 priorityClassName: {{ . }}
 {{- end }}
+{{- with include "fruits-pipeline.spark.ephemeralStorage" $values | fromYaml }}
+# Spark's pod template (operator 2.5.2 hands it to spark-submit): what its own settings cannot say.
+template:
+  spec:
+    containers:
+      - name: {{ printf "spark-kubernetes-%s" $.role }}
+        resources:
+          {{- toYaml . | nindent 10 }}
+{{- end }}
+{{- end }}
+
+{{/* requests/limits of ephemeral-storage of one role's values (driver or executor); empty when neither is set. */}}
+{{- define "fruits-pipeline.spark.ephemeralStorage" -}}
+{{- $resources := dict }}
+{{- range $kind, $quantity := .ephemeralStorage }}
+{{- if $quantity }}
+{{- $_ := set $resources (printf "%ss" $kind) (dict "ephemeral-storage" (toString $quantity)) }}
+{{- end }}
+{{- end }}
+{{- with $resources }}
+{{- toYaml . }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -217,6 +281,7 @@ Called with (dict "root" $ "role" "driver"|"executor").
 - name: HOME
   value: {{ $root.Values.writableDirs.tmp | default "/tmp" | quote }}
 {{- if eq .role "driver" }}
+{{- include "fruits-pipeline.s3.jobEnv" $root }}
 # Names the holder of the output's lock uniquely, whatever the pod's host name (fruits.table.lock).
 - name: FRUITS_POD_UID
   valueFrom:
