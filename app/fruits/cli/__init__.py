@@ -1,7 +1,8 @@
 """The `fruits` command: run, pack, sample, report, evaluate, weights.
 
 Exit codes: 0 done; 1 the run failed (one line says why, the log above has the details);
-2 a bad argument or setting, reported before Spark starts whenever it can be.
+2 a bad argument or setting, reported before Spark starts whenever it can be; 124 the run passed
+its `--deadline` (fruits.cli.deadline).
 
 The environment's settings are read here, once (`Settings.from_env()`), and passed to the command;
 the heavy modules (Spark, TensorFlow) are imported only when a command needs them.
@@ -13,6 +14,7 @@ import logging
 import sys
 from typing import Optional, Sequence
 
+from fruits.cli.deadline import EXIT_DEADLINE, DeadlineExceeded
 from fruits.cli.parser import build_parser
 from fruits.config.settings import Settings
 from fruits.errors import ConfigError, explain
@@ -41,6 +43,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ConfigError as exc:
         print(f"fruits: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except DeadlineExceeded as exc:
+        print(f"fruits: run failed: {exc}", file=sys.stderr)
+        return EXIT_DEADLINE
     except KeyboardInterrupt:
         print("fruits: interrupted; the previous complete output is untouched", file=sys.stderr)
         return 130

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Optional
 
+from fruits.cli.deadline import Deadline, DeadlineExceeded
 from fruits.cli.outputs import ExistingOutput, evaluate_output, migrate_output, report_output
 from fruits.config.catalog import CatalogSettings
 from fruits.config.job_config import JobConfig, PackConfig, S3Settings
@@ -38,7 +39,15 @@ def catalog_settings(args: argparse.Namespace, settings: Settings) -> CatalogSet
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     config = job_config(args, settings).validate()
-    result = run_job(config)
+    if args.deadline < 0:
+        raise ConfigError(f"--deadline must be 0 (none) or a positive number of seconds, got {args.deadline:g}")
+    with Deadline(args.deadline, args.termination_log) as deadline:
+        try:
+            result = run_job(config)
+        except Exception as exc:
+            if deadline.expired.is_set():
+                raise DeadlineExceeded(deadline.message) from exc
+            raise
     if result.pack is not None:
         print_pack(result.pack, config.input_uri, then="")
     print(summarize(result.metrics))

@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="runs kept as snapshots of the tables, readable by run id; older ones expire (default %(default)s)")
     run.add_argument("--lock-wait", type=float, default=JobConfig.lock_wait, metavar="SECONDS",
                      help="if another run is writing the same output, wait up to this long for it (default: refuse at once)")
+    run.add_argument("--deadline", type=float, default=0.0, metavar="SECONDS",
+                     help="fail the run once it has taken this long: its Spark jobs are cancelled, nothing is committed, "
+                          "the exit code is 124 (default: no deadline)")
+    run.add_argument("--termination-log", type=Path, default=Path("/dev/termination-log"), metavar="PATH",
+                     help="where a run past its deadline writes why, if the file exists (Kubernetes' termination message; "
+                          "default %(default)s)")
     run.add_argument("--input-list", metavar="URI",
                      help="read the input's files from this list instead of listing --input: a text file (one path per line), "
                           "CSV or Parquet with a path column, or an S3 Inventory manifest.json")
