@@ -123,7 +123,7 @@ def _int8_spec(spec: ModelSpec, images: DataFrame, store: StoreSpec, settings: S
     folder = Path(tempfile.mkdtemp(prefix="fruits-int8-"))
     destination = folder / f"{spec.model}-int8.tflite"
     quantize_for_run(spec, images, store, destination, max_pixels=settings.max_pixels)
-    return dataclasses.replace(spec, precision="int8", quantized_file=ship_file(images.sparkSession, str(destination)))
+    return dataclasses.replace(spec, precision="int8", model_file=ship_file(images.sparkSession, str(destination)))
 
 
 def fit_pca(df: DataFrame, *, k: Optional[int] = None, variance: Optional[float] = None,

@@ -9,6 +9,9 @@ NOTES.txt name these constants or point here.
       rejected/                 Apache Iceberg table: REJECTED_COLUMNS, laid out as features/
       catalog.db                the embedded catalog (SQLite) of a local output with no other catalog
       _LOCK                     held by the one run writing here (fruits.table.lock)
+      models/<key>/             converted models (.tflite) the workers run, one per key: a hash of the
+        model.tflite            model, weights, precision, calibration and converter; found and checked
+        model.json              by hash by every later run, which pays no conversion (fruits.pipeline.converted)
       runs/<run_id>/            what a run made beside the tables, named by the snapshot's run id:
         model/                  Spark ML PipelineModel (scaler + PCA)
         metrics.json            what the run did
@@ -51,6 +54,12 @@ LOCK = "_LOCK"
 CATALOG_FILE = "catalog.db"  # the embedded catalog of a local output (fruits.config.catalog)
 # The pointer file of the layout before the tables (read by `fruits migrate` only).
 LEGACY_POINTER = "_CURRENT"
+
+# Converted models of the whole output, by key: models/<key>/model.tflite, and its manifest
+# (sha256 of the file, what it was made from) written after it.
+CONVERTED = "models"
+CONVERTED_FILE = "model.tflite"
+CONVERTED_MANIFEST = "model.json"
 
 # Artifacts of a run folder, written before the commit.
 MODEL = "model"

@@ -96,6 +96,15 @@ def _log_level(name: str, text: str) -> str:
     return level
 
 
+MODEL_RUNTIMES = ("litert", "tensorflow")  # fruits.models.runtime
+
+
+def _model_runtime(name: str, text: str) -> str:
+    if text not in MODEL_RUNTIMES:
+        raise ConfigError(f"{name} must be {' or '.join(MODEL_RUNTIMES)}, got {text!r}")
+    return text
+
+
 def _env(name: str, default: Any, parse: Parser, doc: str, foreign: bool = False) -> Any:
     """A dataclass field read from the environment variable `name`; `doc` is its one-line meaning;
     `foreign`: another tool's variable, documented apart from the FRUITS_* table."""
@@ -162,6 +171,9 @@ class Settings:
         "FRUITS_MAX_FILE_BYTES", 64 << 20, _positive_int, "larger files are rejected unread (64 MiB)")
     max_pixels: int = _env(
         "FRUITS_MAX_PIXELS", 50_000_000, _positive_int, "images with more pixels are rejected before decoding")
+    model_runtime: str = _env(
+        "FRUITS_MODEL_RUNTIME", "litert", _model_runtime,
+        "what runs the model on the workers: litert (a converted .tflite file, no TensorFlow) or tensorflow")
     image_weights: Optional[str] = _env(
         "FRUITS_IMAGE_WEIGHTS", None, _text, "set by the job image: the weights baked into it, copied into metrics.json")
     # Other tools' variables (docs/configuration.md lists them apart): read here, never elsewhere.

@@ -1,31 +1,34 @@
 """Building a featurizer: ResNet50 (Keras, 2048 features) or EfficientNet-Lite0 (1280), fp32 or the
-int8 TFLite model a run quantized, and the preprocessing each was trained with.
+converted .tflite file (fp32, or the int8 model a run quantized), and the preprocessing each was trained with.
 
 Shapes: (n, 224, 224, 3) uint8 -> `preprocessor(model)` float32 -> the model -> (n, dim) float32.
+TensorFlow is imported only where a Keras model is built: a worker running a converted file
+(`fruits.models.runtime`) never imports it.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Optional
-
-import numpy as np
+from typing import Any, Optional
 
 from fruits.config.job_config import MODEL_DIMS
 from fruits.config.settings import set_process_env
 from fruits.imaging import TARGET_SIZE
+from fruits.models.preprocess import preprocessor  # noqa: F401 - where the benchmarks have always found it
+from fruits.models.runtime import load_model_file
 from fruits.models.spec import ModelSpec
-from fruits.models.tflite import TFLiteFeaturizer
 from fruits.quiet import QUIET_TF_LEVEL
 
 
 def build_model(spec: ModelSpec) -> Any:
-    """The spec's featurizer: ResNet50 (2048) or EfficientNet-Lite0 (1280), random ones seeded."""
-    if spec.precision == "int8":
-        configure_tensorflow(spec.threads)
+    """The spec's featurizer: its converted file run by its runtime (no TensorFlow with LiteRT), else
+    the Keras ResNet50 (2048) or EfficientNet-Lite0 (1280), random ones seeded."""
+    if spec.model_file is not None:
         from pyspark import SparkFiles
 
-        model = TFLiteFeaturizer(SparkFiles.get(spec.quantized_file), spec.threads)
+        model = load_model_file(spec.runtime, SparkFiles.get(spec.model_file), spec.threads)
+    elif spec.precision == "int8":
+        raise ValueError("an int8 model runs from its quantized file, and this spec names none")
     elif spec.model == "efficientnet-lite0":
         configure_tensorflow(spec.threads)
         import keras
@@ -40,17 +43,6 @@ def build_model(spec: ModelSpec) -> Any:
     if model.output_shape[-1] != MODEL_DIMS[spec.model]:
         raise ValueError(f"{spec.model} gives {model.output_shape[-1]} features, expected {MODEL_DIMS[spec.model]}")
     return model
-
-
-def preprocessor(model: str) -> Callable[[np.ndarray], np.ndarray]:
-    """(n, 224, 224, 3) uint8 -> the float32 input the model was trained on."""
-    if model == "efficientnet-lite0":
-        from fruits.models.efficientnet_lite0 import preprocess
-
-        return preprocess
-    from keras.applications.resnet50 import preprocess_input
-
-    return lambda pixels: preprocess_input(pixels.astype(np.float32))
 
 
 def configure_tensorflow(threads: int) -> None:

@@ -25,8 +25,9 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from fruits.models.build import build_model
+from fruits.models.convert import convert_to_tflite
+from fruits.models.runtime import load_model_file
 from fruits.models.spec import ModelSpec
-from fruits.models.tflite import TFLiteFeaturizer
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class QuantizationReport:
     cosine_mean: float
     cosine_min: float
     seconds: float
+    stored: bool = False  # found in the output's converted models (fruits.pipeline.converted), not made now
 
     def to_dict(self) -> dict:
         return {
@@ -73,19 +75,7 @@ def quantize_int8(model: Any, inputs: np.ndarray, saved_model: Optional[Path] = 
     `inputs` is the representative sample, already preprocessed (n, 224, 224, 3) float32.
     `saved_model`: `model` already exported there (fruits.models.quantize.Fp32Prebuild).
     """
-    import tensorflow as tf
-
-    with tempfile.TemporaryDirectory() as tmp:
-        if saved_model is None:
-            saved_model = Path(tmp)
-            model.export(tmp, format="tf_saved_model", verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([inputs[i : i + 1]] for i in range(len(inputs)))
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.float32
-        converter.inference_output_type = tf.float32
-        return converter.convert()
+    return convert_to_tflite(model, saved_model, calibration=inputs)
 
 
 @dataclass(frozen=True)
@@ -130,10 +120,12 @@ class Fp32Prebuild:
 
 
 def prepare_int8(model: Any, preprocess: Callable[[np.ndarray], np.ndarray], pixels: np.ndarray,
-                 destination: Path, threads: int, saved_model: Optional[Path] = None) -> QuantizationReport:
+                 destination: Path, threads: int, saved_model: Optional[Path] = None,
+                 runtime: str = "litert") -> QuantizationReport:
     """Quantize `model`, calibrated on the first CALIBRATION_IMAGES of `pixels` (uint8, n x 224 x 224 x 3),
     write it to `destination`, and compare int8 with fp32 features on the images after those.
 
+    The int8 features are those of `runtime`, the one the workers run it with.
     Raises ValueError when there are fewer than 2 images (one to calibrate, one to check).
     """
     if len(pixels) < 2:
@@ -143,7 +135,7 @@ def prepare_int8(model: Any, preprocess: Callable[[np.ndarray], np.ndarray], pix
     inputs = preprocess(pixels)
     destination.write_bytes(quantize_int8(model, inputs[:calibrate], saved_model=saved_model))
     check = inputs[calibrate : calibrate + CHECK_IMAGES]
-    int8 = TFLiteFeaturizer(str(destination), threads).predict_on_batch(check)
+    int8 = load_model_file(runtime, str(destination), threads).predict_on_batch(check)
     fp32 = np.asarray(model.predict_on_batch(check))
     similarity = cosine_similarity(int8, fp32)
     report = QuantizationReport(calibration_images=calibrate, check_images=len(check), cosine_mean=float(similarity.mean()),

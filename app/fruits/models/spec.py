@@ -37,9 +37,13 @@ class ModelSpec:
     threads: int = 1
     shipped_file: Optional[str] = None
     precision: str = "fp32"
-    quantized_file: Optional[str] = None  # int8: the TFLite file shipped with fruits.spark.portable.ship_file
+    # The converted .tflite file (fp32 or int8) shipped with fruits.spark.portable.ship_file, run by
+    # `runtime` (fruits.models.runtime); None: the Keras model is built on the worker (TensorFlow).
+    model_file: Optional[str] = None
+    runtime: str = "litert"
     quiet: bool = True  # hide TensorFlow's start-up lines while the model is built (fruits.quiet)
 
     @property
     def cache_key(self) -> tuple:
-        return (self.model, self.weights.kind, self.weights.uri, self.seed, self.threads, self.precision, self.quantized_file)
+        return (self.model, self.weights.kind, self.weights.uri, self.seed, self.threads, self.precision, self.model_file,
+                self.runtime)

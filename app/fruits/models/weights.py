@@ -53,7 +53,7 @@ def resolve_weights(weights: str, model: str = "resnet50", settings: Optional[Se
         candidates = [Path(named)] if named else [keras_cache_file(settings)]
         for path in candidates:
             if path.is_file():
-                return WeightsSpec(kind="imagenet", uri=str(path.resolve()), sha256=_sha256(path))
+                return WeightsSpec(kind="imagenet", uri=str(path.resolve()), sha256=sha256_file(path))
         raise ConfigError(
             f"ImageNet weights not found at {candidates[0]}; options: run 'fruits weights download' where the "
             f"internet is reachable, set {Settings.env_name('resnet50_weights')} or --weights to a {KERAS_NOTOP_FILE} file, "
@@ -63,7 +63,7 @@ def resolve_weights(weights: str, model: str = "resnet50", settings: Optional[Se
         return WeightsSpec(kind="file", uri=weights)
     path = local_path(weights)
     check_weights_file(path)
-    return WeightsSpec(kind="file", uri=str(path.resolve()), sha256=_sha256(path))
+    return WeightsSpec(kind="file", uri=str(path.resolve()), sha256=sha256_file(path))
 
 
 def check_weights_file(path: Path) -> None:
@@ -157,7 +157,8 @@ def download_imagenet_weights(settings: Settings) -> Path:
     return Path(path)
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """The file's sha256, read a MiB at a time (weights and converted models run to 100 MB)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):

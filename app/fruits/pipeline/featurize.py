@@ -8,16 +8,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from fruits.config.layout import RAW
 from fruits.config.schema import FILE_KEY, FILE_SCHEMA, RAW_COLUMNS, RAW_SCHEMA
 from fruits.errors import JobError
 from fruits.inputs.image_pack import packed_contents
+from fruits.models.runtime import converts_fp32
 from fruits.models.spec import ModelSpec
 from fruits.pipeline.featurizer import make_featurize_function, output_schema, worker_dict, worker_sums, worker_totals
 from fruits.pipeline.progress import report_progress
-from fruits.pipeline.quantize import int8_model
+from fruits.pipeline.quantize import fp32_model, int8_model
 from fruits.pipeline.run import Featurized, Listed, Run
 from fruits.pipeline.waves import RAW_ROW_GROUP_BYTES, raw_files_for, tasks_for, waves_for
 from fruits.spark.portable import TaskProgress, default_parallelism
@@ -48,19 +49,20 @@ def featurize_stage(r: Run, listed: Listed) -> Featurized:
                  resumed_images, listed.images - resumed_images)
     totals: dict = {}
     precision: dict = {"mode": config.precision}
+    model_file: Optional[dict] = None  # no image to featurize: no model
     todo = listed.images - resumed_images
     waves = waves_for(todo, config.settings.wave_images)
     # From a pack, the rows carry their bytes; from a folder, the workers read each batch's files.
     source = packed_contents(spark, listed.pack, images) if listed.pack is not None else images
     if waves or config.precision == "int8":  # int8: the model is carried into every run, even one with nothing new
-        spec, precision = _model_spec(r, source)
+        spec, precision, model_file = _model_spec(r, source)
     if waves:
         featurize = make_featurize_function(spec, r.store, config.batch_size, config.settings.max_pixels)
         first = len(done)
         per_wave = math.ceil(todo / waves)
         tasks = tasks_for(per_wave, config.files_per_partition, default_parallelism(spark))
         files = raw_files_for(per_wave, config.feature_dim)
-        log.info("featurizing %d images in %d wave(s) (batch %d, %d TF threads per task)", todo, waves,
+        log.info("featurizing %d images in %d wave(s) (batch %d, %d threads per task)", todo, waves,
                  config.batch_size, spec.threads)
         with r.timer("featurize"), TaskProgress(spark, "featurize") as progress, \
                 report_progress(lambda: min(todo, progress.finished_tasks(tasks) * per_wave // tasks), todo,
@@ -77,6 +79,9 @@ def featurize_stage(r: Run, listed: Listed) -> Featurized:
                     totals[name] = totals.get(name, 0) + (value or 0)
                 done.append(uri)
     images.unpersist()
+    if r.prebuild is not None:  # started for a conversion that nothing needed (no image to featurize)
+        r.prebuild.close()
+        r.prebuild = None
     raw = (spark.read.schema(RAW_SCHEMA).parquet(*done) if done else
            spark.createDataFrame([], RAW_SCHEMA))
     if earlier:  # a lost attempt may have featurized files that have changed or gone since
@@ -84,13 +89,20 @@ def featurize_stage(r: Run, listed: Listed) -> Featurized:
     read = raw.count()
     if read != listed.images:
         raise JobError(f"listed {listed.images} images but featurized {read}: the input changed during the run")
-    return Featurized(raw=raw, worker=worker_dict(totals), precision=precision, waves=len(done), resumed_images=resumed_images)
+    return Featurized(raw=raw, worker=worker_dict(totals), precision=precision, waves=len(done), resumed_images=resumed_images,
+                      model_file=model_file)
 
 
-def _model_spec(r: Run, images: DataFrame) -> tuple[ModelSpec, dict]:
-    """The spec every worker builds its model from (int8: `int8_model`)."""
-    spec = r.model_spec
-    if r.config.precision != "int8":
-        return spec, {"mode": "fp32"}
-    name, report = int8_model(r, spec, images)
-    return dataclasses.replace(spec, precision="int8", quantized_file=name), report
+def _model_spec(r: Run, images: DataFrame) -> tuple[ModelSpec, dict, dict]:
+    """The spec every worker builds its model from: a converted file run by the chosen runtime
+    (int8 always; fp32 unless the runtime is tensorflow), else the Keras model. Also metrics.json's
+    `precision` and `model_file` (the runtime, whether this run converted, the file's sha256)."""
+    runtime = r.config.settings.model_runtime
+    spec = dataclasses.replace(r.model_spec, runtime=runtime)
+    if r.config.precision == "int8":
+        name, report, about = int8_model(r, spec, images)
+        return dataclasses.replace(spec, precision="int8", model_file=name), report, about
+    if not converts_fp32(runtime):
+        return spec, {"mode": "fp32"}, {"runtime": runtime, "converted": False, "sha256": None}
+    name, about = fp32_model(r, spec)
+    return dataclasses.replace(spec, model_file=name), {"mode": "fp32"}, about

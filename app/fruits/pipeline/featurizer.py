@@ -2,8 +2,10 @@
 
 Shapes: an Arrow batch of listed files (path, size, modified) -> their bytes, read by the worker
 itself many at a time (`fruits.storage.reads.read_files`) -> decoded (n, 224, 224, 3) uint8 ->
-the model's preprocessing (`fruits.models.build.preprocessor`) float32 -> ResNet50 without its
+the model's preprocessing in NumPy (`fruits.models.preprocess`) float32 -> ResNet50 without its
 top, global average pooling -> (n, 2048) float32; or EfficientNet-Lite0 -> (n, 1280) float32.
+The model is the driver's converted .tflite file run by LiteRT (`fruits.models.runtime`): nothing
+on this path imports TensorFlow, unless the run chose the tensorflow runtime.
 
 Why a per-worker cache: Spark reuses a Python worker process for many tasks
 (`spark.python.worker.reuse`, on by default), so a model kept in a module global survives from one
@@ -24,10 +26,12 @@ reaches it inside the function's closure, made on the driver: the workers read n
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import deque
 from dataclasses import dataclass
 from itertools import chain, islice
+from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
@@ -35,8 +39,8 @@ import numpy as np
 from fruits.config.job_config import MODEL_DIMS
 from fruits.config.schema import RAW_COLUMNS
 from fruits.imaging import MAX_PIXELS, Decoded, decode_image
-from fruits.models.build import preprocessor
 from fruits.models.cache import get_model
+from fruits.models.preprocess import preprocessor
 from fruits.models.spec import ModelSpec
 from fruits.storage.reads import Content, ReadFailure, StoreSpec, read_files
 from fruits.storage.retry import RetryCount
@@ -115,7 +119,10 @@ def featurize_batch(model: Any, images: "list[Content]", batch_size: int, dim: i
 # summed by an observation of the stage (`worker_totals`), dropped before anything is written.
 # Unlike accumulators, this works on a Spark Connect session as on a classic one.
 WORKER_STATS = {"model_builds": "bigint", "model_calls": "bigint", "decode_seconds": "double",
-                "infer_seconds": "double", "s3_retries": "bigint"}
+                "infer_seconds": "double", "s3_retries": "bigint", "first_result_seconds": "double"}
+# Observed as the largest over the workers, not summed: the slowest start of a task to its first
+# result, counted from the worker process's start when the task built the model (a cold worker).
+WORKER_MAXIMA = ("first_result_seconds",)
 STAT_PREFIX = "_fruits_"
 STAT_COLUMNS = tuple(STAT_PREFIX + name for name in WORKER_STATS)
 
@@ -145,13 +152,15 @@ def worker_sums() -> list:
     """The aggregate columns `worker_totals` observes: every row is an image; each statistic's sum."""
     from pyspark.sql import functions as F
 
-    return [F.count(F.lit(1)).alias("images_done"), *(F.sum(STAT_PREFIX + name).alias(name) for name in WORKER_STATS)]
+    return [F.count(F.lit(1)).alias("images_done"),
+            *((F.max if name in WORKER_MAXIMA else F.sum)(STAT_PREFIX + name).alias(name) for name in WORKER_STATS)]
 
 
 def worker_dict(totals: dict) -> dict:
     """metrics.json's `worker` section from the observed sums of one or more waves."""
     out = {name: totals.get(name) or 0 for name in ("model_builds", "model_calls", "images_done", "s3_retries")}
-    out.update({name: round(float(totals.get(name) or 0.0), 3) for name in ("decode_seconds", "infer_seconds")})
+    out.update({name: round(float(totals.get(name) or 0.0), 3)
+                for name in ("decode_seconds", "infer_seconds", "first_result_seconds")})
     return out
 
 
@@ -166,6 +175,8 @@ def make_featurize_function(spec: ModelSpec, store: StoreSpec, batch_size: int, 
     dim = MODEL_DIMS[spec.model]
 
     def featurize(batches: Iterator) -> Iterator:
+        entered = time.time()
+        first_result: Optional[float] = None
         builds: list[int] = []
         model, preprocess = None, preprocessor(spec.model)
         retries = RetryCount()
@@ -183,12 +194,24 @@ def make_featurize_function(spec: ModelSpec, store: StoreSpec, batch_size: int, 
             if model is None:  # built (or found in the worker's cache) once the task has an image
                 model = get_model(spec, on_build=lambda: builds.append(1))
             result = featurize_batch(model, images, batch_size, dim, times, preprocess, max_pixels)
+            if first_result is None:
+                first_result = time.time() - (process_started() if builds else entered)
             stats = {"model_builds": len(builds), "model_calls": times.calls, "decode_seconds": times.decode,
-                     "infer_seconds": times.infer, "s3_retries": retries.take()}
+                     "infer_seconds": times.infer, "s3_retries": retries.take(), "first_result_seconds": first_result}
             builds.clear()
             yield result.to_arrow(batch, keep, stats)
 
     return featurize
+
+
+def process_started() -> float:
+    """When this process started, in seconds since the epoch (Linux: /proc; elsewhere: now)."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return time.time() - uptime + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return time.time()
 
 
 def task_contents(batches: Iterator, pulled: deque, store: StoreSpec, retries: RetryCount) -> Iterator[Content]:

@@ -29,6 +29,8 @@ def build_metrics(r: Run, listed: Listed, featurized: Featurized, reduced: Reduc
         "model": config.model,
         "feature_dim": config.feature_dim,
         "precision": featurized.precision,
+        # The runtime that ran the model on the workers, and whether this run converted its file.
+        "model_file": featurized.model_file,
         "weights": r.weights.to_dict(),
         "image_weights": config.settings.image_weights,
         "versions": versions(r.spark),
@@ -56,6 +58,8 @@ def build_metrics(r: Run, listed: Listed, featurized: Featurized, reduced: Reduc
         "s3_retries": {"list": listed.list_retries, "read": featurized.worker["s3_retries"]},
         "model_builds": featurized.worker["model_builds"],
         "model_calls": featurized.worker["model_calls"],
+        # The slowest task from its start (a cold worker: the process's start) to its first result.
+        "worker_first_result_seconds": featurized.worker["first_result_seconds"],
         # Summed over all Python workers (CPU-seconds when each task owns one core); decode includes reading.
         "worker_seconds": {"decode": featurized.worker["decode_seconds"], "featurize": featurized.worker["infer_seconds"]},
         "stage_seconds": {k: round(v, 3) for k, v in timer.seconds.items()},

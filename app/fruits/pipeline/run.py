@@ -22,7 +22,9 @@ from fruits.config.uris import normalize_uri
 from fruits.errors import ConfigError
 from fruits.inputs.image_pack import PackSource
 from fruits.models.quantize import Fp32Prebuild
+from fruits.models.runtime import converts_fp32
 from fruits.models.spec import ModelSpec, WeightsSpec
+from fruits.pipeline.converted import ConvertedStore, model_key
 from fruits.pipeline.incremental import PreviousRun, load_previous
 from fruits.pipeline.pca import PcaSummary
 from fruits.pipeline.progress import StageTimer
@@ -56,7 +58,7 @@ class Run:
     resumed: bool
     timer: StageTimer
     started: float
-    prebuild: Optional[Fp32Prebuild] = None  # int8: the driver's fp32 model, built while the input is listed
+    prebuild: Optional[Fp32Prebuild] = None  # the driver's fp32 model to convert, built while the input is listed
 
     @cached_property
     def model_spec(self) -> ModelSpec:
@@ -79,6 +81,20 @@ class Run:
         """The run whose int8 model this run uses as it is: its own (resumed), else the previous run's."""
         sources = [self.run] + ([self.previous.run] if self.previous is not None else [])
         return next((run for run in sources if self.lake.files.exists(f"{run[INT8]}/{self.int8_name}")), None)
+
+    @property
+    def converted(self) -> ConvertedStore:
+        """The output's converted models, made once and found by every later run."""
+        return ConvertedStore(self.lake.files, self.lake.output)
+
+    @property
+    def needs_fp32_model(self) -> bool:
+        """Whether this run builds the Keras model on the driver: int8 with no model to reuse, or an
+        fp32 model to convert that the output does not hold yet."""
+        if self.config.precision == "int8":
+            return self.stored_int8 is None
+        runtime = self.config.settings.model_runtime
+        return converts_fp32(runtime) and not self.converted.has(model_key(self.model_spec, "fp32"))
 
     @cached_property
     def s3(self) -> S3Settings:
@@ -114,6 +130,7 @@ class Featurized:
     precision: dict
     waves: int
     resumed_images: int
+    model_file: Optional[dict] = None  # the converted model the workers ran (fruits.pipeline.quantize), None: no model
 
 
 @dataclass(frozen=True)
@@ -176,6 +193,6 @@ def start(config: JobConfig, spark, lake: Lake, weights: WeightsSpec, run_id: st
     lake.mark_run(run, settings)
     log.info("run %s: %s -> %s (weights: %s)", run.run_id, config.input_uri, run.root, weights.description)
     r = Run(config, spark, lake, run, run_id, weights, previous, resumed, StageTimer(), time.time())
-    if config.precision == "int8" and r.stored_int8 is None:
+    if r.needs_fp32_model:
         r.prebuild = Fp32Prebuild(r.model_spec)
     return r

@@ -30,6 +30,7 @@ from fruits.config.catalog import CatalogSettings
 from fruits.config.job_config import S3Settings
 from fruits.config.layout import (
     CATALOG_FILE,
+    CONVERTED,
     CSV_EXPORT,
     FEATURES,
     LEGACY_POINTER,
@@ -157,7 +158,7 @@ class Lake:
         """Refuse to write into a non-empty folder that is not a fruits output: it is someone's data."""
         self.refuse_legacy_layout()
         names = set(self.files.names(self.output))
-        foreign = names - {RUNS, LOCK, *TABLES, *_CATALOG_FILES} - {n for n in names if n.startswith(f".{LOCK}.")}
+        foreign = names - {RUNS, CONVERTED, LOCK, *TABLES, *_CATALOG_FILES} - {n for n in names if n.startswith(f".{LOCK}.")}
         if foreign:
             shown = ", ".join(sorted(foreign)[:5])
             raise ConfigError(
