@@ -45,13 +45,17 @@ class S3Settings:
     credentials_provider: Optional[str] = None
     region: str = DEFAULT_REGION
     ca_bundle: Optional[str] = None
+    # Requester pays, and server-side encryption as S3A names it (SSE-S3, SSE-KMS, DSSE-KMS) with its KMS key.
+    requester_pays: bool = False
+    encryption: Optional[str] = None
+    kms_key_id: Optional[str] = None
 
     @classmethod
     def from_settings(cls, settings: Settings, endpoint: Optional[str] = None, path_style: Optional[bool] = None) -> "S3Settings":
         """The flags where given, else FRUITS_S3_* (`fruits.config.settings`).
 
         >>> S3Settings.from_settings(Settings(s3_endpoint="http://minio:9000", aws_region="eu-west-1"), path_style=True)
-        S3Settings(endpoint='http://minio:9000', path_style=True, credentials_provider=None, region='eu-west-1', ca_bundle=None)
+        S3Settings(endpoint='http://minio:9000', path_style=True, credentials_provider=None, region='eu-west-1', ca_bundle=None, requester_pays=False, encryption=None, kms_key_id=None)
         """
         return cls(
             endpoint=endpoint or settings.s3_endpoint,
@@ -59,6 +63,9 @@ class S3Settings:
             credentials_provider=settings.s3_credentials_provider,
             region=settings.region,
             ca_bundle=settings.aws_ca_bundle,
+            requester_pays=settings.s3_requester_pays,
+            encryption=settings.s3_encryption,
+            kms_key_id=settings.s3_kms_key_id,
         )
 
 

@@ -130,6 +130,12 @@ class Settings:
         "FRUITS_S3_PATH_STYLE", None, parse_bool, "path-style S3 URLs (MinIO needs them), as --s3-path-style")
     s3_credentials_provider: Optional[str] = _env(
         "FRUITS_S3_CREDENTIALS_PROVIDER", None, _text, "S3A credentials provider class; unset: Hadoop's default chain")
+    s3_requester_pays: bool = _env(
+        "FRUITS_S3_REQUESTER_PAYS", False, parse_bool, "send `x-amz-request-payer: requester` (buckets whose owner bills the reader)")
+    s3_encryption: Optional[str] = _env(
+        "FRUITS_S3_ENCRYPTION", None, _text, "server-side encryption of the job's own writes: SSE-S3, SSE-KMS or DSSE-KMS")
+    s3_kms_key_id: Optional[str] = _env(
+        "FRUITS_S3_KMS_KEY_ID", None, _text, "KMS key of SSE-KMS / DSSE-KMS (ARN, id or alias); unset: the account's aws/s3 key")
     cache: str = _env(
         "FRUITS_CACHE", ".cache", _text, "folder for downloaded jars and tools, relative to the working folder")
     jars_dir: Optional[str] = _env(
