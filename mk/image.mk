@@ -18,9 +18,10 @@ OPERATOR_BIN   := $(FRUITS_CACHE)/operator/spark-operator-$(SPARK_OPERATOR_VERSI
 
 .PHONY: lock
 lock: install ## Re-resolve images/requirements.lock (hashed) from pyproject.toml; run after changing its dependencies
-	set -o pipefail; $(VENV_PY) -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]))' \
-	  | $(VENV)/bin/uv pip compile --quiet --generate-hashes --python-version $(LOCK_PYTHON) --python-platform $(LOCK_PLATFORM) \
-	      --custom-compile-command 'make lock' $(LOCK_ARGS) -o $(IMAGE_LOCK) pyproject.toml -
+	@$(VENV_PY) -c 'import platform, sys; sys.exit(None if sys.version_info[:2] == (3, 11) and sys.platform == "linux" and platform.machine() == "x86_64" \
+	  else "make lock resolves for the image (Python 3.11, Linux, x86_64) in $(VENV), which is Python %d.%d on %s %s" % (*sys.version_info[:2], sys.platform, platform.machine()))'
+	CUSTOM_COMPILE_COMMAND='make lock' $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --all-build-deps \
+	  --strip-extras --no-emit-find-links $(LOCK_ARGS) --output-file=$(IMAGE_LOCK) pyproject.toml
 
 .PHONY: apt-pins
 apt-pins: ## The Debian mirror's current version of each apt pin in the Dockerfiles; WRITE=1 updates the pins
@@ -41,12 +42,10 @@ operator-image: image $(OPERATOR_BIN) ## Build the spark-operator image (SPARK_O
 	  --build-arg SPARK_OPERATOR_VERSION='$(SPARK_OPERATOR_VERSION)'
 
 # The image's Python dependencies, every one pinned with its hashes: pyproject.toml's runtime pins
-# and build requirements resolved for the image's Python (Debian bookworm's 3.11, glibc 2.36, x86_64).
+# and build requirements, resolved by pip in .venv, whose Python is the image's (3.11, Linux, x86_64).
 IMAGE_LOCK     := images/requirements.lock
 # Every Dockerfile of the repository: make lint runs hadolint over them, make apt-pins reads their pins.
 DOCKERFILES     = $(shell git ls-files '*Dockerfile' 2>/dev/null)
-LOCK_PYTHON    ?= 3.11
-LOCK_PLATFORM  ?= x86_64-manylinux_2_36
 # Versions already in the lock are kept unless pyproject.toml moves them; LOCK_ARGS=--upgrade
 # takes the newest of every unpinned one.
 LOCK_ARGS      ?=
