@@ -24,6 +24,7 @@ from typing import Any, Optional, Union
 from urllib.parse import urlsplit
 
 from fruits.config.job_config import S3Settings
+from fruits.errors import ConfigError
 from fruits.storage.retry import FinalError
 from fruits.storage.s3 import CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS, endpoint_url, list_with_pyarrow, s3_key
 
@@ -87,13 +88,42 @@ def virtual_hosted(s3: S3Settings, bucket: str) -> bool:
     return not s3.path_style and "." not in bucket
 
 
+# S3A's names of the server-side encryption algorithms (fs.s3a.encryption.algorithm) -> S3's, as obstore takes them.
+ENCRYPTION_ALGORITHMS = {"SSE-S3": "AES256", "SSE-KMS": "aws:kms", "DSSE-KMS": "aws:kms:dsse"}
+
+
+def encryption_config(s3: S3Settings) -> dict[str, Any]:
+    """obstore's request-payer and server-side encryption settings, from the names S3A uses.
+
+    >>> encryption_config(S3Settings(requester_pays=True, encryption="SSE-KMS", kms_key_id="alias/lake"))
+    {'request_payer': True, 'server_side_encryption': 'aws:kms', 'sse_kms_key_id': 'alias/lake'}
+    >>> encryption_config(S3Settings(kms_key_id="alias/lake"))
+    Traceback (most recent call last):
+      ...
+    fruits.errors.ConfigError: FRUITS_S3_KMS_KEY_ID is set but FRUITS_S3_ENCRYPTION is not SSE-KMS or DSSE-KMS (None)
+    """
+    config: dict[str, Any] = {}
+    if s3.requester_pays:
+        config["request_payer"] = True
+    if s3.encryption is not None:
+        if s3.encryption not in ENCRYPTION_ALGORITHMS:
+            raise ConfigError(f"FRUITS_S3_ENCRYPTION must be one of {', '.join(ENCRYPTION_ALGORITHMS)}, got {s3.encryption!r}")
+        config["server_side_encryption"] = ENCRYPTION_ALGORITHMS[s3.encryption]
+    if s3.kms_key_id is not None:
+        if s3.encryption not in ("SSE-KMS", "DSSE-KMS"):
+            raise ConfigError(f"FRUITS_S3_KMS_KEY_ID is set but FRUITS_S3_ENCRYPTION is not SSE-KMS or DSSE-KMS ({s3.encryption})")
+        config["sse_kms_key_id"] = s3.kms_key_id
+    return config
+
+
 def store_config(s3: S3Settings, bucket: str) -> dict[str, Any]:
     """obstore's S3 settings for `bucket`.
 
     >>> store_config(S3Settings(endpoint="minio.lake:9000", path_style=False), "fruits")["endpoint"]
     'https://fruits.minio.lake:9000'
     """
-    config: dict[str, Any] = {"region": s3.region, "virtual_hosted_style_request": virtual_hosted(s3, bucket)}
+    config: dict[str, Any] = {"region": s3.region, "virtual_hosted_style_request": virtual_hosted(s3, bucket),
+                              **encryption_config(s3)}
     endpoint = s3.endpoint
     if not endpoint and s3.region.startswith("cn-"):  # AWS China: its own domain, which obstore does not derive
         endpoint = f"https://s3.{s3.region}.amazonaws.com.cn"
