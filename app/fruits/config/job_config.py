@@ -54,8 +54,9 @@ class S3Settings:
     def from_settings(cls, settings: Settings, endpoint: Optional[str] = None, path_style: Optional[bool] = None) -> "S3Settings":
         """The flags where given, else FRUITS_S3_* (`fruits.config.settings`).
 
-        >>> S3Settings.from_settings(Settings(s3_endpoint="http://minio:9000", aws_region="eu-west-1"), path_style=True)
-        S3Settings(endpoint='http://minio:9000', path_style=True, credentials_provider=None, region='eu-west-1', ca_bundle=None, requester_pays=False, encryption=None, kms_key_id=None)
+        >>> s3 = S3Settings.from_settings(Settings(s3_endpoint="http://minio:9000", aws_region="eu-west-1"), path_style=True)
+        >>> s3.endpoint, s3.path_style, s3.credentials_provider, s3.region, s3.ca_bundle, s3.requester_pays, s3.encryption
+        ('http://minio:9000', True, None, 'eu-west-1', None, False, None)
         """
         return cls(
             endpoint=endpoint or settings.s3_endpoint,
