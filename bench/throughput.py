@@ -1,14 +1,17 @@
 """`make bench`: how close the full job gets to the speed of its model itself, in one run.
 
 (a) ceiling: `bench/ceiling.py`, the model alone over pre-decoded images, one process using
-    every core: a Keras predict_on_batch loop (fp32), or the model quantized to TFLite the way
-    `--precision int8` does it (int8);
+    every core, run by the runtime the job uses (`--runtime`, default litert: the converted
+    .tflite file, fp32 or int8), so that the ratio compares like with like;
+(t) today's ceiling: the same with TensorFlow, a Keras predict_on_batch loop (fp32) or the model
+    quantized to TFLite and run by `tf.lite` (int8);
 (b) the job: `fruits run --model M --precision P` (local[*], every core) from JPEG files to a
-    committed Parquet table.
-Both on the same generated images, the same weights (random for ResNet50, ImageNet for Lite0,
-whose random weights the PCA refuses) and batch size. Prints both rates, the ratio b/a (the
-job's whole run over the ceiling), the job's featurize-stage rate, its per-stage split, the peak
-RSS of the Python workers and of the JVM, a projection for Fruits-360, and writes everything to a
+    committed Parquet table, its workers on that runtime (FRUITS_MODEL_RUNTIME).
+All on the same generated images, the same weights (random for ResNet50, ImageNet for Lite0,
+whose random weights the PCA refuses) and batch size. Prints the rates, the ratio b/a (the
+job's whole run over its runtime's ceiling), `speedup vs tensorflow` (b over t), the job's
+featurize-stage rate, its per-stage split, the workers' time to their first result, the peak RSS
+of the Python workers and of the JVM, a projection for Fruits-360, and writes everything to a
 JSON file. Timings are reported, never asserted.
 """
 
@@ -136,12 +139,30 @@ def print_projection(p: dict, label: str) -> None:
           + (" + quantize" if p.get("quantize_seconds") else "") + ")")
 
 
+# Today's runtime for each precision, as bench/ceiling.py --runtime names it.
+TENSORFLOW_RUNTIME = {"fp32": "tensorflow", "int8": "tflite"}
+
+
+def measure_ceiling(images: Path, args: argparse.Namespace, runtime: str) -> dict:
+    """bench/ceiling.py's JSON line for the model run by `runtime`, in its fastest layout."""
+    done = subprocess.run(
+        [sys.executable, str(HERE / "ceiling.py"), "--runtime", runtime, "--images", str(images),
+         "--batch-size", str(args.batch_size), "--model", args.model, "--precision", args.precision],
+        capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"ceiling ({runtime}) failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=8000)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--model", choices=MODELS, default="resnet50")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32")
+    parser.add_argument("--runtime", choices=("litert", "tensorflow"), default="litert",
+                        help="what runs the model on the job's workers (FRUITS_MODEL_RUNTIME)")
     parser.add_argument("--work", type=Path, default=Path("out/bench"))
     parser.add_argument("--result", type=Path, help="default: out/bench/result.json for resnet50 fp32, "
                         "else out/bench/result-MODEL-PRECISION.json")
@@ -155,21 +176,22 @@ def main() -> int:
     print(f"bench: {n} JPEGs in {images_dir}, {args.model} {args.precision} ({weights} weights), "
           f"batch {args.batch_size}, {os.cpu_count()} cores", flush=True)
 
-    ceiling = json.loads(subprocess.run(
-        [sys.executable, str(HERE / "ceiling.py"), "--images", str(images_dir), "--batch-size", str(args.batch_size),
-         "--model", args.model, "--precision", args.precision],
-        check=True, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    ).stdout.strip().splitlines()[-1])
-    engine = "TFLite int8" if args.precision == "int8" else "Keras fp32"
-    print(f"(a) ceiling: {ceiling['images_per_second']:.1f} images/s ({engine}, model calls only, "
-          f"{ceiling['threads']} threads in one process)", flush=True)
+    today = measure_ceiling(images_dir, args, TENSORFLOW_RUNTIME[args.precision])
+    ceiling = today if args.runtime == "tensorflow" else measure_ceiling(images_dir, args, args.runtime)
+    today_engine = "TFLite int8" if args.precision == "int8" else "Keras fp32"
+    print(f"(a) ceiling: {ceiling['images_per_second']:.1f} images/s ({args.runtime} {args.precision}, the job's runtime; "
+          f"model calls only, {ceiling.get('layout', ceiling['threads'])})", flush=True)
+    print(f"(t) today:   {today['images_per_second']:.1f} images/s ({today_engine}, the same way, "
+          f"{today.get('layout', today['threads'])})", flush=True)
 
     output = args.work / "lake"
     # The job's defaults (PCA to 90% of the variance, files per partition...), the ceiling's weights.
     command = [FRUITS, "run", "--input", str(images_dir), "--output", str(output), "--weights", weights,
                "--model", args.model, "--precision", args.precision, "--batch-size", str(args.batch_size)]
     started = time.perf_counter()
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as job, PeakRss(job.pid) as peak:
+    job_env = {**os.environ, "FRUITS_MODEL_RUNTIME": args.runtime}
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=job_env) as job, \
+            PeakRss(job.pid) as peak:
         log, _ = job.communicate()
     wall = time.perf_counter() - started
     if job.returncode != 0:
@@ -182,13 +204,17 @@ def main() -> int:
     result = {
         "images": n, "batch_size": args.batch_size, "cores": os.cpu_count(),
         "model": args.model, "precision": args.precision, "weights": weights,
-        "ceiling": ceiling,
+        "runtime": args.runtime, "ceiling": ceiling, "ceiling_tensorflow": today,
         "job": {"images_per_second": job_rate, "featurize_images_per_second": featurize_rate,
                 "seconds_files_to_commit": job_seconds,
                 "seconds_with_spark_start": round(wall, 3), "stage_seconds": metrics["stage_seconds"],
                 "worker_seconds": metrics["worker_seconds"], "model_builds": metrics["model_builds"]},
         "ratio_job_to_ceiling": job_rate / ceiling["images_per_second"],
         "ratio_featurize_to_ceiling": featurize_rate / ceiling["images_per_second"],
+        "speedup_vs_tensorflow": job_rate / today["images_per_second"],
+        "speedup_vs_tensorflow_featurize": featurize_rate / today["images_per_second"],
+        "worker_start_seconds": metrics.get("worker_start_seconds"),
+        "model_file": metrics.get("model_file"),
         "peak_rss_mb": {"jvm": round(peak.jvm), "python_worker_max": round(max(peak.workers.values(), default=0)),
                         "python_workers_seen": len(peak.workers)},
     }
@@ -201,6 +227,11 @@ def main() -> int:
           f"(metrics.json images_per_second, {metrics['stage_seconds'].get('featurize', 0.0):.1f} s)")
     print(f"ratio b/a:   {result['ratio_job_to_ceiling']:.2f}  (whole run; featurize stage alone: "
           f"{result['ratio_featurize_to_ceiling']:.2f})")
+    print(f"speedup vs tensorflow {result['speedup_vs_tensorflow']:.2f}  (the job's whole run over today's "
+          f"{today_engine} ceiling; featurize stage alone: {result['speedup_vs_tensorflow_featurize']:.2f})")
+    start = result["worker_start_seconds"] or {}
+    print(f"worker start: model ready {start.get('model_ready', 0.0):.2f} s, first result (a batch of "
+          f"{args.batch_size}) {start.get('first_result', 0.0):.2f} s after a cold worker's start (the slowest task)")
     print("stages (s):  " + ", ".join(f"{k} {v:.1f}" for k, v in metrics["stage_seconds"].items()))
     print("in workers:  " + ", ".join(f"{k} {v:.1f} s" for k, v in metrics["worker_seconds"].items()))
     print(f"peak RSS:    JVM {peak.jvm:.0f} MB, largest Python worker {max(peak.workers.values(), default=0):.0f} MB "

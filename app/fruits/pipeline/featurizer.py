@@ -119,10 +119,12 @@ def featurize_batch(model: Any, images: "list[Content]", batch_size: int, dim: i
 # summed by an observation of the stage (`worker_totals`), dropped before anything is written.
 # Unlike accumulators, this works on a Spark Connect session as on a classic one.
 WORKER_STATS = {"model_builds": "bigint", "model_calls": "bigint", "decode_seconds": "double",
-                "infer_seconds": "double", "s3_retries": "bigint", "first_result_seconds": "double"}
-# Observed as the largest over the workers, not summed: the slowest start of a task to its first
-# result, counted from the worker process's start when the task built the model (a cold worker).
-WORKER_MAXIMA = ("first_result_seconds",)
+                "infer_seconds": "double", "s3_retries": "bigint", "model_ready_seconds": "double",
+                "first_result_seconds": "double"}
+# Observed as the largest over the workers, not summed: the slowest start of a task to its model
+# being ready and to its first result (a batch featurized), counted from the worker process's
+# start when the task built the model (a cold worker), else from the task's.
+WORKER_MAXIMA = ("model_ready_seconds", "first_result_seconds")
 STAT_PREFIX = "_fruits_"
 STAT_COLUMNS = tuple(STAT_PREFIX + name for name in WORKER_STATS)
 
@@ -160,7 +162,7 @@ def worker_dict(totals: dict) -> dict:
     """metrics.json's `worker` section from the observed sums of one or more waves."""
     out = {name: totals.get(name) or 0 for name in ("model_builds", "model_calls", "images_done", "s3_retries")}
     out.update({name: round(float(totals.get(name) or 0.0), 3)
-                for name in ("decode_seconds", "infer_seconds", "first_result_seconds")})
+                for name in ("decode_seconds", "infer_seconds", *WORKER_MAXIMA)})
     return out
 
 
@@ -176,6 +178,7 @@ def make_featurize_function(spec: ModelSpec, store: StoreSpec, batch_size: int, 
 
     def featurize(batches: Iterator) -> Iterator:
         entered = time.time()
+        ready: Optional[float] = None
         first_result: Optional[float] = None
         builds: list[int] = []
         model, preprocess = None, preprocessor(spec.model)
@@ -193,11 +196,14 @@ def make_featurize_function(spec: ModelSpec, store: StoreSpec, batch_size: int, 
             times.decode += time.perf_counter() - start
             if model is None:  # built (or found in the worker's cache) once the task has an image
                 model = get_model(spec, on_build=lambda: builds.append(1))
+                started = process_started() if builds else entered
+                ready = time.time() - started
             result = featurize_batch(model, images, batch_size, dim, times, preprocess, max_pixels)
             if first_result is None:
-                first_result = time.time() - (process_started() if builds else entered)
+                first_result = time.time() - started
             stats = {"model_builds": len(builds), "model_calls": times.calls, "decode_seconds": times.decode,
-                     "infer_seconds": times.infer, "s3_retries": retries.take(), "first_result_seconds": first_result}
+                     "infer_seconds": times.infer, "s3_retries": retries.take(), "model_ready_seconds": ready,
+                     "first_result_seconds": first_result}
             builds.clear()
             yield result.to_arrow(batch, keep, stats)
 

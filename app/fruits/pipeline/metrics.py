@@ -58,8 +58,9 @@ def build_metrics(r: Run, listed: Listed, featurized: Featurized, reduced: Reduc
         "s3_retries": {"list": listed.list_retries, "read": featurized.worker["s3_retries"]},
         "model_builds": featurized.worker["model_builds"],
         "model_calls": featurized.worker["model_calls"],
-        # The slowest task from its start (a cold worker: the process's start) to its first result.
-        "worker_first_result_seconds": featurized.worker["first_result_seconds"],
+        # The slowest task from its start (a cold worker: the process's start) to its model and first result.
+        "worker_start_seconds": {"model_ready": featurized.worker["model_ready_seconds"],
+                                 "first_result": featurized.worker["first_result_seconds"]},
         # Summed over all Python workers (CPU-seconds when each task owns one core); decode includes reading.
         "worker_seconds": {"decode": featurized.worker["decode_seconds"], "featurize": featurized.worker["infer_seconds"]},
         "stage_seconds": {k: round(v, 3) for k, v in timer.seconds.items()},
