@@ -29,7 +29,7 @@ trap 'rm -rf "$context"' EXIT
 
 case "$kind" in
   app)
-    "$root/hack/airgap/base-image.sh" "${BASE_IMAGE:-debian:bookworm-slim}"
+    "$root/hack/airgap/base-image.sh" "${BASE_IMAGE:-$(sed -n 's/^ARG BASE_IMAGE=//p' "$here/Dockerfile")}"
     # Tracked and untracked-but-not-ignored files, as a fresh clone plus local edits would have.
     # shellcheck disable=SC2016 # $f is expanded by the inner sh
     (cd "$root" && git ls-files -z --cached --others --exclude-standard -- pyproject.toml README.md app images \

@@ -3,7 +3,8 @@
 #
 #   images/smoke-test.sh [IMAGE]
 #
-# 1. the job, TensorFlow and pyspark import; the weights label and env agree; size <= 3 GB
+# 1. the job, TensorFlow and pyspark import; the weights label and env agree; size <= 3 GB; nothing
+#    of the build (builder stage, CA files, weights source, build tools, TensorFlow's headers) left
 # 2. an arbitrary UID (no passwd entry) gets a user name and runs spark-submit
 # 3. the executor role refuses to start without Spark's variables
 # 4. the executor role for real: a standalone master and a client-mode driver in two containers,
@@ -34,6 +35,21 @@ size="$(docker image inspect --format '{{.Size}}' "$image")"
 say "weights: $label; size: $((size / 1000000)) MB"
 ((size <= max_bytes)) || fail "image is $size bytes, over the $max_bytes budget"
 [[ "$(docker image inspect --format '{{.Config.User}}' "$image")" == 185 ]] || fail "image does not run as UID 185"
+
+say "1b. nothing of the build left: no builder-stage layer, CA file, weights source or build tool"
+history="$(docker history --no-trunc --format '{{.CreatedBy}}' "$image")"
+[[ "$history" != *build-ca* && "$history" != *PIP_CERT* ]] || fail "a layer of the image was made with the build's CA files"
+docker run --rm "$image" bash -c '
+  set -u; bad=0
+  for path in /tmp/build-ca /tmp/weights /tmp/requirements.lock /tmp/fruits-image /root/.cache/pip \
+      "$(python -c "import sysconfig; print(sysconfig.get_paths()[\"purelib\"])")/tensorflow/include"; do
+    [ ! -e "$path" ] || { echo "left behind: $path"; bad=1; }
+  done
+  for tool in gcc cc g++ make; do ! command -v "$tool" >/dev/null || { echo "build tool in the image: $tool"; bad=1; }; done
+  ! dpkg -s python3-venv >/dev/null 2>&1 || { echo "python3-venv (a build package) is installed"; bad=1; }
+  stray="$(find / -xdev -name "*.h5" -size +1M -not -path "/opt/keras/models/*" 2>/dev/null)"
+  [ -z "$stray" ] || { echo "weights outside /opt/keras/models: $stray"; bad=1; }
+  exit "$bad"' || fail "build leftovers in the image (above)"
 
 say "2. arbitrary UID 12345: user name and spark-submit --version"
 docker run --rm --user 12345 "$image" bash -c 'id && python -c "import getpass; print(getpass.getuser())"'
