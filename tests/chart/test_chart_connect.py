@@ -121,7 +121,9 @@ def test_server_pod_is_sized_as_the_driver_pod(connect):
     assert (conf["spark.kubernetes.executor.request.cores"], conf["spark.kubernetes.executor.limit.cores"]) == ("250m", "1")
     assert conf["spark.executor.memoryOverhead"] == "1536m"
     eks = container(server_and_executor(connect["values-eks.yaml"])[0])
-    assert eks["resources"] == {"requests": {"cpu": "1", "memory": "6144Mi"}, "limits": {"memory": "6144Mi"}}
+    # and the driver's local disk (driver.ephemeralStorage).
+    assert eks["resources"] == {"requests": {"cpu": "1", "memory": "6144Mi", "ephemeral-storage": "8Gi"},
+                                "limits": {"memory": "6144Mi", "ephemeral-storage": "16Gi"}}
 
 
 @pytest.mark.parametrize("values_file", ["values-kind.yaml", CONNECT_CI])

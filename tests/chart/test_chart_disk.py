@@ -43,3 +43,15 @@ def test_no_template_and_no_local_dir_setting_when_unset(rendered):
 def test_a_bad_quantity_is_refused(template):
     proc = template("values-kind.yaml", "--set", "executor.ephemeralStorage.limit=lots")
     assert proc.returncode != 0 and "/executor/ephemeralStorage/limit" in proc.stderr, proc.stderr
+
+
+def test_the_connect_server_and_its_executors_get_the_same_disk(template):
+    proc = template("values-kind.yaml", "--set", "connect.enabled=true", "--set", "driver.ephemeralStorage.request=2Gi",
+                    "--show-only", "templates/connect/sparkconnect.yaml")
+    assert proc.returncode == 0, proc.stderr
+    spec = yaml.safe_load(proc.stdout)["spec"]
+    (server,) = spec["server"]["template"]["spec"]["containers"]
+    (executor,) = spec["executor"]["template"]["spec"]["containers"]
+    assert server["resources"]["requests"]["ephemeral-storage"] == "2Gi" and "cpu" in server["resources"]["requests"]
+    assert executor["resources"] == {"requests": {"ephemeral-storage": "1Gi"}, "limits": {"ephemeral-storage": "4Gi"}}
+    assert spec["sparkConf"][LOCAL_DIR.format(role="executor", key="options.sizeLimit")] == "2Gi"

@@ -78,6 +78,9 @@ annotations. Called with (dict "root" $ "role" "driver"|"executor" "component" L
 {{- with $pod.volumeMounts }}
 {{- $_ := set $container "volumeMounts" . }}
 {{- end }}
+{{- with include "fruits-pipeline.spark.ephemeralStorage" $values | fromYaml }}
+{{- $_ := set $container "resources" . }}
+{{- end }}
 {{- $spec := dict "serviceAccountName" $pod.serviceAccount "containers" (list $container) }}
 {{- range $key := list "nodeSelector" "tolerations" "affinity" "priorityClassName" }}
 {{- with index $pod $key }}
