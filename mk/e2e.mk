@@ -28,6 +28,8 @@ MINIO_IMAGE      ?= fruits-minio:$(lastword $(subst -, ,$(MINIO_VERSION)))
 # (bookworm's), tagged with it as catalog.postgres.image.tag in values.yaml says.
 CATALOG_POSTGRES_MAJOR ?= 15
 CATALOG_IMAGE    ?= fruits-postgres:$(CATALOG_POSTGRES_MAJOR)
+# The kind run's NetworkPolicy engine (kube-router's firewall; hack/kind/netpol.yaml).
+NETPOL_IMAGE     ?= fruits-kube-router:$(KUBE_ROUTER_VERSION)
 E2E_ARGS         ?=
 # Free disk the e2e run needs beside what is built: each worker's copy of the images (about 4 GiB)
 # and kind load's tar.
@@ -45,7 +47,7 @@ else
 endif
 
 .PHONY: e2e-images
-e2e-images: kind-node-image image operator-image catalog-image $(BIN)/kind $(BIN)/kubectl ## Build the e2e tier's images and cluster tools (not MinIO's image: it needs bin/minio, which make test builds)
+e2e-images: kind-node-image image operator-image catalog-image netpol-image $(BIN)/kind $(BIN)/kubectl ## Build the e2e tier's images and cluster tools (not MinIO's image: it needs bin/minio, which make test builds)
 
 .PHONY: kind-up
 kind-up: kind-node-image $(BIN)/kubectl ## Create the kind cluster $(KIND_CLUSTER) (kubeconfig in $(KIND_KUBECONFIG)) and wait for Ready
@@ -65,10 +67,16 @@ catalog-image: ## Build the in-cluster PostgreSQL image ($(CATALOG_IMAGE)) of th
 	eval "$$(images/docker-up.sh)" && hack/airgap/base-image.sh '$(BASE_IMAGE)' && \
 	  hack/airgap/catalog-image.sh '$(CATALOG_IMAGE)' '$(BASE_IMAGE)' '$(CATALOG_POSTGRES_MAJOR)'
 
+.PHONY: netpol-image
+netpol-image: ## Build the kind run's NetworkPolicy engine ($(NETPOL_IMAGE)): kube-router from its Go module, Debian's iptables
+	eval "$$(images/docker-up.sh)" && hack/airgap/base-image.sh '$(BASE_IMAGE)' && \
+	  hack/airgap/netpol-image.sh '$(NETPOL_IMAGE)' '$(BASE_IMAGE)' '$(KUBE_ROUTER_VERSION)' '$(KUBE_ROUTER_GO_UPGRADES)'
+
 .PHONY: kind-load
-kind-load: image operator-image minio-image catalog-image ## Load the app, operator, MinIO and PostgreSQL images into the kind cluster
+kind-load: image operator-image minio-image catalog-image netpol-image $(BIN)/kubectl ## Load the app, operator, MinIO, PostgreSQL and policy engine images into the kind cluster; start the engine
 	eval "$$(images/docker-up.sh)" && $(KIND_ENV) nice -n 19 hack/kind/cluster.sh load '$(KIND_CLUSTER)' \
-	  '$(IMAGE)' '$(OPERATOR_IMAGE)' '$(MINIO_IMAGE)' '$(CATALOG_IMAGE)'
+	  '$(IMAGE)' '$(OPERATOR_IMAGE)' '$(MINIO_IMAGE)' '$(CATALOG_IMAGE)' '$(NETPOL_IMAGE)' && \
+	  $(KIND_ENV) hack/kind/cluster.sh netpol '$(KIND_KUBECONFIG)' '$(NETPOL_IMAGE)'
 
 .PHONY: e2e
 e2e: install tools chart-deps ## Tier 5: kind cluster, operator + chart, SparkApplication on MinIO, dynamic allocation; then delete the cluster

@@ -3,6 +3,7 @@
 #
 #   hack/kind/cluster.sh up NAME NODE_IMAGE KUBECONFIG   create (or reuse) and wait for the nodes Ready
 #   hack/kind/cluster.sh load NAME IMAGE...              kind load docker-image into the workers
+#   hack/kind/cluster.sh netpol KUBECONFIG IMAGE         start the NetworkPolicy engine (netpol.yaml)
 #   hack/kind/cluster.sh down NAME KUBECONFIG            delete; fail if containers or networks remain
 # env: KIND_DEFAULT_CNI=no for a node image without kindnetd (hack/airgap/), KIND, KUBECTL
 set -euo pipefail
@@ -115,6 +116,18 @@ load)
         say "$* already in ${nodes[*]}"
     fi
     ;;
+netpol)
+    # After `load`: the engine's image is on the workers (imagePullPolicy Never), so its pods start
+    # at once rather than backing off from a pull that cannot succeed.
+    kubeconfig=$2 image=$3
+    sed "s|@NETPOL_IMAGE@|$image|" "$here/netpol.yaml" | KUBECONFIG=$kubeconfig "$kubectl" apply -f -
+    if ! KUBECONFIG=$kubeconfig "$kubectl" -n kube-system rollout status daemonset kube-router --timeout=180s; then
+        KUBECONFIG=$kubeconfig "$kubectl" -n kube-system get pods -l k8s-app=kube-router -o wide || true
+        KUBECONFIG=$kubeconfig "$kubectl" -n kube-system logs -l k8s-app=kube-router --tail=30 || true
+        exit 1
+    fi
+    say "NetworkPolicies are enforced on the workers (kube-router $image)"
+    ;;
 down)
     name=$2 kubeconfig=$3
     "$kind" delete cluster --name "$name" --kubeconfig "$kubeconfig"
@@ -132,7 +145,7 @@ down)
     say "cluster $name deleted; no containers or networks left"
     ;;
 *)
-    sed -n '2,7p' "$0" >&2
+    sed -n '2,8p' "$0" >&2
     exit 2
     ;;
 esac

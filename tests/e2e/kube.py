@@ -66,6 +66,7 @@ class ExecutorRecord:
     seen: dict[str, float] = field(default_factory=dict)  # pod -> first seen (s since start)
     running: dict[str, float] = field(default_factory=dict)  # pod -> first Running
     gone: dict[str, float] = field(default_factory=dict)  # pod -> deleted or finished
+    nodes: dict[str, str] = field(default_factory=dict)  # pod -> the node it was scheduled on
     peak_running: int = 0
     timeline: list[tuple[float, int]] = field(default_factory=list)  # (t, running) on each change
     first_running: object = None  # the first pod seen Running, as the API returned it then
@@ -102,6 +103,8 @@ class ExecutorWatcher(threading.Thread):
             for pod in pods:
                 name = pod.metadata.name
                 rec.seen.setdefault(name, now)
+                if pod.spec.node_name:
+                    rec.nodes[name] = pod.spec.node_name
                 if pod.metadata.deletion_timestamp is None and pod.status.phase in ("Pending", "Running"):
                     live.add(name)
                 if pod.status.phase == "Running" and pod.metadata.deletion_timestamp is None:
@@ -125,6 +128,7 @@ class Cluster:
         self.apps = client.AppsV1Api()
         self.custom = client.CustomObjectsApi()
         self.admission = client.AdmissionregistrationV1Api()
+        self.networking = client.NetworkingV1Api()
         self.env = dict(os.environ, KUBECONFIG=kubeconfig)
 
     @classmethod
@@ -172,8 +176,9 @@ class Cluster:
                 proc.kill()
 
     # -- objects -------------------------------------------------------------------------------
-    def node_ip(self) -> str:
-        node = self.core.list_node().items[0]
+    def node_ip(self, selector: str | None = None) -> str:
+        """The InternalIP of the first node (of those `selector` picks)."""
+        node = self.core.list_node(label_selector=selector).items[0]
         return next(a.address for a in node.status.addresses if a.type == "InternalIP")
 
     def spark_object(self, version: str, plural: str, name: str) -> dict | None:

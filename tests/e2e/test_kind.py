@@ -39,6 +39,7 @@ from minio.minioadmin import MinioAdmin
 from pyiceberg.catalog import Catalog, load_catalog
 
 from kube import CHART, NAMESPACE, OPERATOR_NAMESPACE, RELEASE, ROOT, SPARK_GROUP, SPARK_PLURAL, SPARK_VERSION, Cluster, ExecutorWatcher, run, wait_for
+from probes import PYTHON, Probe
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
@@ -102,6 +103,12 @@ CONNECT_READY_TIMEOUT_S = 240
 CONNECT_WORK_TIMEOUT_S = 420
 CONNECT_SCALE_DOWN_TIMEOUT_S = 180
 CONNECT_SAMPLE = 8
+# NetworkPolicies, enforced in the kind run by kube-router (hack/kind/netpol.yaml): probe pods of the
+# app image, and a server in a namespace of its own standing for any other pod of the cluster.
+APP_IMAGE = f"{KIND_VALUES['image']['repository']}:{KIND_VALUES['image']['tag']}"
+PROBE_NAMESPACE = "netpol-probe"
+PROBE_PORT = 8080
+CONTROL_PLANE = "node-role.kubernetes.io/control-plane"
 
 
 # The job caches its features on the executors until it ends, and Spark never releases an executor
@@ -295,6 +302,69 @@ def test_minio_runs_in_the_cluster_and_holds_the_sample(cluster: Cluster, s3, up
     assert minio and minio[0].status.phase == "Running", [p.metadata.name for p in minio]
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=INPUT_PREFIX)["KeyCount"]
     assert listed == len(uploaded) == SAMPLE_CLASSES * SAMPLE_PER_CLASS
+
+
+@pytest.fixture(scope="module")
+def probe_server(cluster: Cluster):
+    """An HTTP server in a namespace of its own, under no policy: any other pod of the cluster."""
+    cluster.restricted_namespace(PROBE_NAMESPACE)
+    server = Probe.start(cluster, "server", PROBE_NAMESPACE, APP_IMAGE, args=(PYTHON, "-m", "http.server", str(PROBE_PORT)))
+    yield server
+    cluster.kubectl("delete", "namespace", PROBE_NAMESPACE, "--wait=false", check=False)
+
+
+def test_network_policies_are_enforced(cluster: Cluster, probe_server):
+    """The engine itself: a client reaches the server, a deny-all ingress policy on the server then
+    closes its port to that client, and deleting the policy opens it again. Without enforcement
+    the port never closes and this fails."""
+    peer = Probe.start(cluster, "client", PROBE_NAMESPACE, APP_IMAGE)
+    target = probe_server.ip()
+    deny = client.V1NetworkPolicy(
+        metadata=client.V1ObjectMeta(name="deny-server"),
+        spec=client.V1NetworkPolicySpec(pod_selector=client.V1LabelSelector(match_labels={"app": probe_server.name}),
+                                        policy_types=["Ingress"]))
+    try:
+        opened = peer.settles(target, PROBE_PORT, open_=True)
+        cluster.networking.create_namespaced_network_policy(PROBE_NAMESPACE, deny)
+        closed = peer.settles(target, PROBE_PORT, open_=False)
+        cluster.networking.delete_namespaced_network_policy("deny-server", PROBE_NAMESPACE)
+        reopened = peer.settles(target, PROBE_PORT, open_=True)
+    finally:
+        peer.delete()
+        cluster.kubectl("-n", PROBE_NAMESPACE, "delete", "networkpolicy", "deny-server", "--ignore-not-found", check=False)
+    SUMMARY["network policy: enforced after (s)"] = {"open": round(opened, 1), "denied": round(closed, 1),
+                                                     "allowed again": round(reopened, 1)}
+
+
+def test_executors_reach_only_dns_s3_and_their_peers(cluster: Cluster, s3, probe_server):
+    """A pod with the executors' labels and account (what the chart's executor policy selects)
+    cannot open the API server, neither its Service nor the control plane's port, nor another pod;
+    it resolves names and reaches MinIO. A pod beside it without those labels opens all of them, so
+    the network works and the policy is what closes them; one with the driver's labels and account
+    reaches the API server."""
+    labels = cluster.networking.read_namespaced_network_policy(f"{RELEASE}-executor", NAMESPACE).spec.pod_selector.match_labels
+    minio = f"{KIND_VALUES['minio'].get('name', 'minio')}.{NAMESPACE}.svc.cluster.local", 9000
+    closed = {"the API server's Service": (cluster.core.read_namespaced_service("kubernetes", "default").spec.cluster_ip, 443),
+              "the API server on the control plane": (cluster.node_ip(CONTROL_PLANE), 6443),
+              "another pod": (probe_server.ip(), PROBE_PORT)}
+    probes = [Probe.start(cluster, "probe-executor", NAMESPACE, APP_IMAGE, labels=labels, service_account=f"{RELEASE}-executor"),
+              Probe.start(cluster, "probe-bystander", NAMESPACE, APP_IMAGE),
+              Probe.start(cluster, "probe-driver", NAMESPACE, APP_IMAGE, labels={**labels, "app.kubernetes.io/component": "driver"},
+                          service_account=f"{RELEASE}-driver")]
+    executor, bystander, driver = probes
+    try:
+        for host, port in closed.values():
+            bystander.settles(host, port, open_=True)
+            executor.settles(host, port, open_=False)
+        resolved, said = executor.resolves(minio[0])
+        assert resolved, f"the executor probe cannot resolve {minio[0]}: {said}"
+        executor.settles(*minio, open_=True)
+        driver.settles(*closed["the API server's Service"], open_=True)
+        driver.settles(*closed["the API server on the control plane"], open_=True)
+    finally:
+        for probe in probes:
+            probe.delete()
+    SUMMARY["network policy: executor"] = {"closed": sorted(closed), "open": ["DNS", "MinIO"]}
 
 
 # Executor pods of the chart's run as seen Running (the driver deletes them as it ends).
@@ -602,27 +672,71 @@ def scheduled_runs(cluster: Cluster) -> list[str]:
     return [a["metadata"]["name"] for a in sorted(apps["items"], key=lambda a: a["metadata"]["creationTimestamp"])]
 
 
-def test_scheduled_runs_featurize_only_what_changed(cluster: Cluster, s3, catalog, uploaded, tmp_path, chart_run):
-    """The chart's ScheduledSparkApplication (`--incremental`), due every minute with Forbid: two runs,
-    one after the other, each committing a run; the second reuses every file of the first, so it
-    calls the model not once."""
-    rendered = cluster.helm("template", RELEASE, str(CHART), "-n", OPERATOR_NAMESPACE, *helm_values(*SCHEDULE_VALUES),
-                            "--show-only", "templates/spark/scheduledsparkapplication.yaml").stdout
-    (tmp_path / "scheduled.yaml").write_text(rendered)
-    cluster.kubectl("apply", "-f", str(tmp_path / "scheduled.yaml"))
+class UpgradeMidRun:
+    """`helm upgrade` of the release while a scheduled run is running, with a value changed (the
+    schedule's template changes): the running application must be left as it is."""
+
+    def __init__(self, cluster: Cluster, name: str, values: list[str]):
+        self.cluster, self.name, self.values = cluster, name, values
+        self.driver_uid: str | None = None
+        self.app_uid: str | None = None
+
+    def __call__(self, state: str) -> None:
+        if self.driver_uid is not None or state != "RUNNING":
+            return
+        drivers = [p for p in self.cluster.pods(f"spark-role=driver,sparkoperator.k8s.io/app-name={self.name}")
+                   if p.status.phase == "Running"]
+        if not drivers:
+            return
+        self.driver_uid, self.app_uid = drivers[0].metadata.uid, self.cluster.sparkapp(self.name)["metadata"]["uid"]
+        self.cluster.helm("upgrade", RELEASE, str(CHART), "-n", OPERATOR_NAMESPACE, *self.values, "--timeout", "5m")
+
+    def check(self) -> None:
+        assert self.driver_uid, f"{self.name} was never seen running with its driver, so no upgrade happened mid-run"
+        (driver,) = self.cluster.pods(f"spark-role=driver,sparkoperator.k8s.io/app-name={self.name}")
+        assert driver.metadata.uid == self.driver_uid, f"{self.name}'s driver was replaced after the helm upgrade"
+        assert self.cluster.sparkapp(self.name)["metadata"]["uid"] == self.app_uid, f"{self.name} was re-created"
+
+
+def spot_node(cluster: Cluster) -> str:
+    return cluster.core.list_node(label_selector=f"{CAPACITY_LABEL}=spot").items[0].metadata.name
+
+
+def test_scheduled_runs_featurize_only_what_changed(cluster: Cluster, s3, catalog, uploaded, chart_run):
+    """The chart's ScheduledSparkApplication (`--incremental`), due every minute with Forbid, by a
+    `helm upgrade` that turns the schedule on (and so the one-off application off): two runs, one
+    after the other, each committing a run; the second reuses every file of the first, so it calls
+    the model not once. Mid first run another `helm upgrade` changes a value: the running
+    application keeps its driver and commits. The second runs with the spot worker cordoned:
+    spot is only preferred, so its executors start on the on-demand worker."""
+    values = helm_values(*SCHEDULE_VALUES)
+    cluster.helm("upgrade", RELEASE, str(CHART), "-n", OPERATOR_NAMESPACE, *values, "--wait", "--timeout", "5m")
+    assert cluster.sparkapp(APP) is None, "with a schedule the release still has its one-off SparkApplication"
     done: list[str] = []
     metrics: list[dict] = []
+    spot = spot_node(cluster)
     try:
         while len(done) < SCHEDULED_RUNS:
             name = wait_for(f"run {len(done) + 1} of {SCHEDULED}",
                             lambda: next((n for n in scheduled_runs(cluster) if n not in done), None), timeout=180, interval=5)
-            state, _, seconds = cluster.run_app(name, timeout=APP_TIMEOUT_S)
+            upgrade = UpgradeMidRun(cluster, name, [*values, "--set", "job.batchSize=8"]) if not done else None
+            state, record, seconds = cluster.run_app(name, timeout=APP_TIMEOUT_S, during=upgrade)
             assert state == "COMPLETED", f"{name}: state {state}; driver log tail:\n{cluster.driver_log(name)[-3000:]}"
+            if upgrade:
+                upgrade.check()
+                # The next run's executors find the spot worker unschedulable.
+                cluster.kubectl("cordon", spot)
+            else:
+                capacity = {pod: SpotDrain(cluster).capacity(node) for pod, node in record.nodes.items()}
+                assert record.running and set(capacity.values()) == {"on-demand"}, \
+                    f"{name}'s executors with spot cordoned: {capacity}, running: {sorted(record.running)}"
             metrics.append(check_run_output(s3, catalog, current_run(catalog), listed=len(uploaded), k=KIND_VALUES["job"]["pcaK"]))
             done.append(name)
             SUMMARY[f"scheduled run {len(done)}: {name}"] = {"wall time (s)": round(seconds), "incremental": metrics[-1]["incremental"],
-                                                             "model_calls": metrics[-1]["model_calls"]}
+                                                             "model_calls": metrics[-1]["model_calls"],
+                                                             "executor nodes": sorted(set(record.nodes.values()))}
     finally:
+        cluster.kubectl("uncordon", spot, check=False)
         cluster.kubectl("-n", NAMESPACE, "delete", "scheduledsparkapplication", SCHEDULED, "--ignore-not-found", check=False)
     first, second = metrics
     assert first["settings"]["incremental"] and second["settings"]["incremental"]
@@ -713,7 +827,12 @@ def test_connect_server_featurizes_from_outside_and_scales_its_executors(cluster
     for name, value in (("AWS_ACCESS_KEY_ID", keys["accessKeyId"]), ("AWS_SECRET_ACCESS_KEY", keys["secretAccessKey"]),
                         ("AWS_REGION", KIND_VALUES["s3"]["region"])):
         monkeypatch.setenv(name, value)
-    values = helm_values(*CONNECT_VALUES, "--set", f"s3.endpoint={s3.meta.endpoint_url}")
+    # That endpoint is a node's address to the executors, outside what their policy opens (MinIO's
+    # pods): a rule of `networkPolicy.extraEgress` opens that one address and port.
+    endpoint = urlsplit(s3.meta.endpoint_url)
+    to_endpoint = [{"to": [{"ipBlock": {"cidr": f"{endpoint.hostname}/32"}}], "ports": [{"protocol": "TCP", "port": endpoint.port}]}]
+    values = helm_values(*CONNECT_VALUES, "--set", f"s3.endpoint={s3.meta.endpoint_url}",
+                         "--set-json", f"networkPolicy.extraEgress={json.dumps(to_endpoint)}")
     admit_until_ready(cluster, values, tmp_path)
     cluster.helm("upgrade", RELEASE, str(CHART), "-n", OPERATOR_NAMESPACE, *values,
                  "--post-renderer", sys.executable, "--post-renderer-args", str(Path(__file__).with_name("drop_sparkapp.py")),
