@@ -86,7 +86,7 @@ def features(model: Any, inputs: np.ndarray, batch_size: int,
 
 def measure(args: argparse.Namespace, files: ModelFiles, pixels: np.ndarray, folder: Path) -> dict[str, Any]:
     """The runtime's model over `pixels` in each layout `args.layout` asks for; the fields of the JSON line."""
-    from fruits.models.build import preprocessor
+    from fruits.models.preprocess import preprocessor
 
     path, convert_seconds = files.get(args.runtime, args.precision)
     rates, seconds, extra = {}, {}, {}
@@ -134,7 +134,7 @@ def main() -> None:
     except ValueError as exc:
         parser.error(str(exc))
 
-    from fruits.models.build import preprocessor
+    from fruits.models.preprocess import preprocessor
     from fruits.models.quantize import CALIBRATION_IMAGES
 
     pixels = decoded_pixels(args.images)

@@ -105,7 +105,7 @@ def measure(args: argparse.Namespace, model: str, runtime: str, precision: str, 
 
 def run_model(args: argparse.Namespace, model: str, classes: np.ndarray, training: np.ndarray) -> list[dict]:
     """Every runtime on `model`; rows with their agreement to TensorFlow fp32 filled in."""
-    from fruits.models.build import preprocessor
+    from fruits.models.preprocess import preprocessor
     from fruits.models.quantize import cosine_similarity
 
     inputs = args.work / f"inputs-{model}.npy"

@@ -82,15 +82,15 @@ class ModelFiles:
             self._keras_model().export(str(path), format="tf_saved_model", verbose=False)
         return path
 
-    def _tflite_fp32(self, path: Path) -> None:
-        import tensorflow as tf
+    def _tflite_fp32(self, path: Path) -> None:  # the job's own converter, as its driver runs it
+        from fruits.models.convert import convert_to_tflite
 
-        path.write_bytes(tf.lite.TFLiteConverter.from_saved_model(str(self.saved_model())).convert())
+        path.write_bytes(convert_to_tflite(self._keras_model(), self.saved_model()))
 
     def _tflite_int8(self, path: Path) -> None:
-        from fruits.models.quantize import quantize_int8
+        from fruits.models.convert import convert_to_tflite
 
-        path.write_bytes(quantize_int8(self._keras_model(), self._calibration(), saved_model=self.saved_model()))
+        path.write_bytes(convert_to_tflite(self._keras_model(), self.saved_model(), self._calibration()))
 
     def _onnx_fp32(self, path: Path) -> None:
         # tf2onnx's command line is its supported entry point for a SavedModel.
@@ -142,25 +142,6 @@ MAKERS: dict[str, Callable[[ModelFiles, Path], None]] = {
 }
 
 
-class InterpreterFeaturizer:
-    """A flatbuffer on LiteRT's interpreter (the API of tf.lite's, which the job's TFLiteFeaturizer wraps)."""
-
-    def __init__(self, interpreter: Any):
-        self._interpreter = interpreter
-        self._input = interpreter.get_input_details()[0]["index"]
-        self._output = interpreter.get_output_details()[0]["index"]
-        self._batch = 0
-
-    def predict_on_batch(self, inputs: np.ndarray) -> np.ndarray:
-        if len(inputs) != self._batch:  # re-planning costs ms: only when the batch size changes
-            self._interpreter.resize_tensor_input(self._input, list(inputs.shape))
-            self._interpreter.allocate_tensors()
-            self._batch = len(inputs)
-        self._interpreter.set_tensor(self._input, np.ascontiguousarray(inputs, dtype=np.float32))
-        self._interpreter.invoke()
-        return self._interpreter.get_tensor(self._output).copy()
-
-
 class OnnxFeaturizer:
     """An ONNX file on ONNX Runtime's CPU provider, `threads` intra-op threads, ops in sequence."""
 
@@ -207,10 +188,10 @@ def load(runtime: str, precision: str, model: str, path: Optional[Path], threads
         from fruits.models.tflite import TFLiteFeaturizer
 
         return TFLiteFeaturizer(str(path), threads)
-    if runtime == "litert":
-        from ai_edge_litert.interpreter import Interpreter
+    if runtime == "litert":  # the job's default runtime, its own class
+        from fruits.models.litert import LiteRTFeaturizer
 
-        return InterpreterFeaturizer(Interpreter(model_path=str(path), num_threads=threads))
+        return LiteRTFeaturizer(str(path), threads)
     if runtime == "onnxruntime":
         return OnnxFeaturizer(path, threads)
     return OpenVinoFeaturizer(path, threads)

@@ -104,7 +104,7 @@ def _run_share(share: Share, barrier, results) -> None:
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from fruits.models.build import preprocessor
+    from fruits.models.preprocess import preprocessor
     from runtimes_engines import load
 
     model = load(share.runtime, share.precision, share.model, share.model_path, threads=1)
