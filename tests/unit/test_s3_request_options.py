@@ -46,3 +46,15 @@ def test_a_bad_combination_is_a_clear_config_error(environ, message):
 def test_a_bad_requester_pays_value_is_refused():
     with pytest.raises(ConfigError, match="FRUITS_S3_REQUESTER_PAYS must be true or false"):
         Settings.from_env({"FRUITS_S3_REQUESTER_PAYS": "maybe"})
+
+
+def test_s3a_of_a_local_spark_gets_the_same_options():
+    from fruits.spark.session import s3a_settings
+
+    s3 = S3Settings.from_settings(Settings.from_env({
+        "FRUITS_S3_REQUESTER_PAYS": "true", "FRUITS_S3_ENCRYPTION": "SSE-KMS", "FRUITS_S3_KMS_KEY_ID": "alias/lake"}))
+    options = {k: v for k, v in s3a_settings(s3).items() if "requester" in k or "encryption" in k}
+    assert options == {"spark.hadoop.fs.s3a.requester.pays.enabled": "true",
+                       "spark.hadoop.fs.s3a.encryption.algorithm": "SSE-KMS",
+                       "spark.hadoop.fs.s3a.encryption.key": "alias/lake"}
+    assert not any("requester" in k or "encryption" in k for k in s3a_settings(S3Settings()))

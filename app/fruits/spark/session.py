@@ -57,6 +57,13 @@ def s3a_settings(s3: S3Settings) -> dict[str, str]:
         settings["spark.hadoop.fs.s3a.path.style.access"] = str(s3.path_style).lower()
     if s3.credentials_provider:
         settings["spark.hadoop.fs.s3a.aws.credentials.provider"] = s3.credentials_provider
+    # The same requester-pays and encryption settings the job's own S3 client sends (fruits.storage.object_store).
+    if s3.requester_pays:
+        settings["spark.hadoop.fs.s3a.requester.pays.enabled"] = "true"
+    if s3.encryption:
+        settings["spark.hadoop.fs.s3a.encryption.algorithm"] = s3.encryption
+    if s3.kms_key_id:
+        settings["spark.hadoop.fs.s3a.encryption.key"] = s3.kms_key_id
     return settings
 
 
