@@ -9,7 +9,7 @@ converter, and the converter needs it to check its result; apart, neither import
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -17,14 +17,21 @@ import numpy as np
 class InterpreterFeaturizer:
     """A TFLite-format interpreter behind the one method the featurize UDF calls: predict_on_batch."""
 
-    def __init__(self, interpreter: Any):
+    def __init__(self, interpreter: Any, max_invoke: Optional[int] = None):
         self._interpreter = interpreter
+        self._max_invoke = max_invoke  # at most this many images per invoke (None: the whole batch)
         self._input = interpreter.get_input_details()[0]["index"]
         self._output = interpreter.get_output_details()[0]["index"]
         self._batch = 0
         self.output_shape = (None, int(interpreter.get_output_details()[0]["shape"][-1]))
 
     def predict_on_batch(self, inputs: np.ndarray) -> np.ndarray:
+        step = self._max_invoke or len(inputs)
+        if len(inputs) > step:
+            return np.concatenate([self._invoke(inputs[i : i + step]) for i in range(0, len(inputs), step)])
+        return self._invoke(inputs)
+
+    def _invoke(self, inputs: np.ndarray) -> np.ndarray:
         if len(inputs) != self._batch:  # re-planning costs ms: only when the batch size changes
             self._interpreter.resize_tensor_input(self._input, list(inputs.shape))
             self._interpreter.allocate_tensors()

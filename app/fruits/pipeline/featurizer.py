@@ -47,6 +47,11 @@ from fruits.storage.retry import RetryCount
 
 log = logging.getLogger(__name__)
 
+# When this worker loaded this module: with `process_started`, tells a worker forked for this
+# stage (its task began at the fork) from one reused from an earlier stage (it began when called).
+LOADED = time.time()
+FRESH_WORKER_SECONDS = 10.0
+
 
 @dataclass
 class BatchTimes:
@@ -123,7 +128,7 @@ WORKER_STATS = {"model_builds": "bigint", "model_calls": "bigint", "decode_secon
                 "first_result_seconds": "double"}
 # Observed as the largest over the workers, not summed: the slowest start of a task to its model
 # being ready and to its first result (a batch featurized), counted from the worker process's
-# start when the task built the model (a cold worker), else from the task's.
+# start when the process was forked for the task (its imports included), else from the task's call.
 WORKER_MAXIMA = ("model_ready_seconds", "first_result_seconds")
 STAT_PREFIX = "_fruits_"
 STAT_COLUMNS = tuple(STAT_PREFIX + name for name in WORKER_STATS)
@@ -196,7 +201,9 @@ def make_featurize_function(spec: ModelSpec, store: StoreSpec, batch_size: int, 
             times.decode += time.perf_counter() - start
             if model is None:  # built (or found in the worker's cache) once the task has an image
                 model = get_model(spec, on_build=lambda: builds.append(1))
-                started = process_started() if builds else entered
+                started = entered
+                if builds and LOADED - process_started() < FRESH_WORKER_SECONDS:
+                    started = min(entered, process_started())  # forked for this task: its imports count too
                 ready = time.time() - started
             result = featurize_batch(model, images, batch_size, dim, times, preprocess, max_pixels)
             if first_result is None:
