@@ -167,8 +167,8 @@ def main() -> int:
         result["models"][model] = {"weights": weights_for(model), "rows": rows, "fastest_that_agrees": best}
         print(f"\n{model} ({weights_for(model)} weights)\n{markdown_table(rows)}")
         print("fastest that agrees: " + ", ".join(f"{p} {r or 'none'}" for p, r in best.items()), flush=True)
-    path = args.work / "result.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
+        path = args.work / "result.json"  # after each model: a long run stopped half-way keeps its first half
+        path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"result: {path}")
     return 0
 
