@@ -8,7 +8,8 @@
 #   images/build.sh operator IMAGE OPERATOR_BINARY [docker build args...]
 #       images/operator.Dockerfile; the context holds the prebuilt controller binary alone.
 #
-# Prints the image's uncompressed size at the end.
+# The app build tags its builder stage IMAGE-builder too (the next build's cache). Prints the image's
+# uncompressed size at the end.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -63,10 +64,16 @@ esac
 
 say "docker build $image ($kind; context $context)"
 start=$SECONDS
+if [[ "$kind" == app ]]; then
+  # The builder stage (the venv, jars and weights as downloaded) under a tag of its own, IMAGE-builder:
+  # the build cache of the next build, and the one a rebuild replaces is pruned below.
+  docker build -f "$dockerfile" --target builder -t "$image-builder" "$@" "$context"
+fi
 docker build -f "$dockerfile" -t "$image" "$@" "$context"
 size="$(docker image inspect --format '{{.Size}}' "$image")"
-# A rebuild leaves the previous image untagged. Remove this project's untagged images (the label
-# is set by images/Dockerfile and inherited by the operator image), or a day of rebuilds fills the
-# engine's disk; untagged images of anyone else are left alone.
+# A rebuild leaves the previous image untagged. Remove this project's untagged images (the labels
+# are set by images/Dockerfile, the first inherited by the operator image), or a day of rebuilds
+# fills the engine's disk; untagged images of anyone else are left alone.
 docker image prune --force --filter label=org.fruits.weights >/dev/null || true
+docker image prune --force --filter label=org.fruits.stage=builder >/dev/null || true
 say "built $image in $((SECONDS - start))s; uncompressed size $((size / 1000000)) MB ($size bytes)"
