@@ -282,12 +282,18 @@ def test_operator_and_webhook_become_ready(cluster: Cluster, operator_and_minio)
     assert all(ready == wanted for ready, wanted in names.values()), f"not all Ready: {names}"
     image = deployments[0].spec.template.spec.containers[0].image
     assert "fruits-spark-operator" in image, image
-    # The webhook server patches its CA into both configurations once its certificate exists.
-    for kind, items in (("mutating", cluster.admission.list_mutating_webhook_configuration().items),
-                        ("validating", cluster.admission.list_validating_webhook_configuration().items)):
-        ours = [c for c in items if "spark-operator" in c.metadata.name]
-        assert ours, f"no {kind} webhook configuration of the spark-operator"
-        assert all(w.client_config.ca_bundle for c in ours for w in c.webhooks), f"{kind} webhook without a CA bundle"
+    # The webhook server patches its CA into both configurations once its certificate exists,
+    # which may be a few seconds after its pod is Ready.
+    def without_ca() -> list[str]:
+        missing = []
+        for kind, items in (("mutating", cluster.admission.list_mutating_webhook_configuration().items),
+                            ("validating", cluster.admission.list_validating_webhook_configuration().items)):
+            ours = [c for c in items if "spark-operator" in c.metadata.name]
+            missing += [f"no {kind} webhook configuration of the spark-operator"] if not ours else \
+                [f"{kind} {w.name}" for c in ours for w in c.webhooks if not w.client_config.ca_bundle]
+        return missing
+
+    wait_for("a CA bundle in every webhook of the spark-operator", lambda: not without_ca() or None, timeout=60)
 
 
 def test_job_key_is_a_minio_user_limited_to_its_bucket(s3):
@@ -719,7 +725,7 @@ def test_scheduled_runs_featurize_only_what_changed(cluster: Cluster, s3, catalo
         while len(done) < SCHEDULED_RUNS:
             name = wait_for(f"run {len(done) + 1} of {SCHEDULED}",
                             lambda: next((n for n in scheduled_runs(cluster) if n not in done), None), timeout=180, interval=5)
-            upgrade = UpgradeMidRun(cluster, name, [*values, "--set", "job.batchSize=8"]) if not done else None
+            upgrade = UpgradeMidRun(cluster, name, [*values, "--set", "driver.annotations.upgraded=mid-run"]) if not done else None
             state, record, seconds = cluster.run_app(name, timeout=APP_TIMEOUT_S, during=upgrade)
             assert state == "COMPLETED", f"{name}: state {state}; driver log tail:\n{cluster.driver_log(name)[-3000:]}"
             if upgrade:
