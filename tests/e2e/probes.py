@@ -51,8 +51,9 @@ class Probe:
                 termination_grace_period_seconds=0, restart_policy="Never",
                 containers=[client.V1Container(name="probe", image=image, image_pull_policy="Never", args=list(args),
                                                security_context=security)]))
-        cluster.core.create_namespaced_pod(namespace, pod)
         probe = cls(cluster, name, namespace)
+        probe.delete()  # one left by an interrupted run on a kept cluster (KEEP_CLUSTER=1)
+        cluster.core.create_namespaced_pod(namespace, pod)
         wait_for(f"probe pod {namespace}/{name} Running", lambda: probe.pod().status.phase == "Running",
                  timeout=PROBE_READY_TIMEOUT_S)
         return probe
@@ -95,8 +96,21 @@ class Probe:
         return time.monotonic() - start
 
     def delete(self) -> None:
+        """Delete the pod, if there is one, and wait until it is gone."""
         try:
             self.cluster.core.delete_namespaced_pod(self.name, self.namespace, grace_period_seconds=0)
         except ApiException as exc:
             if exc.status != 404:
                 raise
+            return
+
+        def gone() -> bool:
+            try:
+                self.pod()
+            except ApiException as exc:
+                if exc.status == 404:
+                    return True
+                raise
+            return False
+
+        wait_for(f"probe pod {self.namespace}/{self.name} to go", gone, timeout=PROBE_READY_TIMEOUT_S)

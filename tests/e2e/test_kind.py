@@ -751,6 +751,34 @@ def test_scheduled_runs_featurize_only_what_changed(cluster: Cluster, s3, catalo
     assert second["model_calls"] == 0, second["model_calls"]
 
 
+# A run deadline far shorter than a run: the driver fails the run, and says why where a person looks.
+DEADLINE_S = 20
+
+
+def test_run_past_its_deadline_fails_with_a_clear_message(cluster: Cluster, tmp_path, chart_run):
+    """The chart's one-off SparkApplication with `job.deadlineSeconds` and no retry: the driver
+    exits 124 past the deadline, and the application FAILS with the driver's line
+    `run deadline of N s reached` in its status or its events."""
+    rendered = cluster.helm("template", RELEASE, str(CHART), "-n", OPERATOR_NAMESPACE,
+                            *helm_values("--set", f"job.deadlineSeconds={DEADLINE_S}", "--set", "spark.restartPolicy.onFailureRetries=0"),
+                            "--show-only", "templates/spark/sparkapplication.yaml").stdout
+    (tmp_path / "deadline.yaml").write_text(rendered)
+    cluster.delete_sparkapp(APP)
+    cluster.kubectl("apply", "-f", str(tmp_path / "deadline.yaml"))
+    try:
+        state, _, seconds = cluster.run_app(APP, timeout=APP_TIMEOUT_S)
+        status = (cluster.sparkapp(APP) or {}).get("status", {})
+        events = [e.message or "" for e in cluster.core.list_namespaced_event(
+            NAMESPACE, field_selector=f"involvedObject.name={APP},involvedObject.kind=SparkApplication").items]
+    finally:
+        cluster.delete_sparkapp(APP)
+    said = [status.get("applicationState", {}).get("errorMessage", ""), *events]
+    SUMMARY["deadline run"] = {"state": state, "wall time (s)": round(seconds), "said": [m for m in said if "deadline" in m][:2]}
+    assert state == "FAILED", f"state {state} with a {DEADLINE_S} s deadline"
+    line = f"run deadline of {DEADLINE_S} s reached"
+    assert any(line in m for m in said), f"{line!r} in neither the status nor the events: {said}"
+
+
 def live_executors(cluster: Cluster) -> list[str]:
     """The Connect server's executor pods that are starting or running (not going)."""
     return sorted(p.metadata.name for p in cluster.pods(CONNECT_EXECUTORS)
