@@ -26,12 +26,13 @@ from fruits.config.job_config import MODEL_DIMS, PRECISIONS, JobConfig, S3Settin
 from fruits.config.settings import Settings
 from fruits.errors import ConfigError
 from fruits.inputs.listing import list_files, with_labels, with_skip_reason
+from fruits.models.runtime import converts_fp32
 from fruits.models.spec import ModelSpec
 from fruits.models.weights import resolve_weights
 from fruits.pipeline.featurizer import STAT_COLUMNS, make_featurize_function, output_schema
 from fruits.pipeline.pca import fit_reduce
 from fruits.pipeline.pca import project as project_with
-from fruits.pipeline.quantize import quantize_for_run
+from fruits.pipeline.quantize import converted_fp32_spec, quantize_for_run
 from fruits.spark.portable import conf_value, is_connect, ship_file, task_cpus
 from fruits.spark.session import effective_s3
 from fruits.storage.reads import StoreSpec
@@ -94,7 +95,8 @@ def featurize(df: DataFrame, *, model: str = "resnet50", weights: str = "imagene
     resolved = resolve_weights(weights, model, settings)
     store_s3 = effective_s3(spark, s3 or S3Settings.from_settings(settings))
     shipped = ship_file(spark, resolved.uri, store_s3) if resolved.uri and (resolved.kind == "file" or is_connect(spark)) else None
-    spec = ModelSpec(weights=resolved, model=model, seed=seed, threads=task_cpus(spark), shipped_file=shipped)
+    spec = ModelSpec(weights=resolved, model=model, seed=seed, threads=task_cpus(spark), shipped_file=shipped,
+                     runtime=settings.model_runtime)
 
     has_reason = "reason" in df.columns
     todo = df.filter(F.col("reason").isNull()).drop("reason") if has_reason else df
@@ -104,6 +106,8 @@ def featurize(df: DataFrame, *, model: str = "resnet50", weights: str = "imagene
     store = StoreSpec(s3=store_s3, max_file_bytes=settings.max_file_bytes)
     if precision == "int8":
         spec = _int8_spec(spec, todo, store, settings)
+    elif converts_fp32(spec.runtime):  # the job's runtime: the same features as the job's
+        spec = converted_fp32_spec(spark, spec)
     images = todo.count()
     todo = todo.repartition(max(1, math.ceil(images / images_per_task)))
     function = make_featurize_function(spec, store, batch_size, settings.max_pixels, keep=None)

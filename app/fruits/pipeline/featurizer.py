@@ -47,9 +47,8 @@ from fruits.storage.retry import RetryCount
 
 log = logging.getLogger(__name__)
 
-# When this worker loaded this module: with `process_started`, tells a worker forked for this
-# stage (its task began at the fork) from one reused from an earlier stage (it began when called).
-LOADED = time.time()
+# A worker process called within this many seconds of its start was forked for the task (its
+# imports count); an older one was reused from an earlier task or stage (counted from the call).
 FRESH_WORKER_SECONDS = 10.0
 
 
@@ -202,7 +201,7 @@ def make_featurize_function(spec: ModelSpec, store: StoreSpec, batch_size: int, 
             if model is None:  # built (or found in the worker's cache) once the task has an image
                 model = get_model(spec, on_build=lambda: builds.append(1))
                 started = entered
-                if builds and LOADED - process_started() < FRESH_WORKER_SECONDS:
+                if builds and entered - process_started() < FRESH_WORKER_SECONDS:
                     started = min(entered, process_started())  # forked for this task: its imports count too
                 ready = time.time() - started
             result = featurize_batch(model, images, batch_size, dim, times, preprocess, max_pixels)

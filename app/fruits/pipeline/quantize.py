@@ -52,19 +52,33 @@ def fp32_model(r: Run, spec: ModelSpec) -> tuple[str, dict]:
         log.info("fp32: the converted model an earlier run made (%s), checked by its sha256", r.converted.folder(key))
     else:
         prebuild, r.prebuild = r.prebuild, None
-        prebuild = prebuild or Fp32Prebuild(spec)
-        try:
-            started = time.perf_counter()
-            fp32 = prebuild.take()
-            local.write_bytes(convert_to_tflite(fp32.model, fp32.saved_model))
-            about["convert_seconds"] = round(time.perf_counter() - started, 1)
-            log.info("fp32: converted to .tflite for the %s runtime in %.1f s", spec.runtime, about["convert_seconds"])
-        finally:
-            prebuild.close()
+        about["convert_seconds"] = round(convert_fp32(spec, local, prebuild), 1)
+        log.info("fp32: converted to .tflite for the %s runtime in %.1f s", spec.runtime, about["convert_seconds"])
         if key is not None:
             r.converted.keep(key, local, {})
     about["sha256"] = sha256_file(local)
     return ship_model(r, spec, local, "fp32"), about
+
+
+def convert_fp32(spec: ModelSpec, destination: Path, prebuild: Optional[Fp32Prebuild] = None) -> float:
+    """Convert `spec`'s Keras model (`prebuild`'s, else built now) to an fp32 .tflite file; the seconds it took."""
+    prebuild = prebuild or Fp32Prebuild(spec)
+    try:
+        started = time.perf_counter()
+        fp32 = prebuild.take()
+        destination.write_bytes(convert_to_tflite(fp32.model, fp32.saved_model))
+        return time.perf_counter() - started
+    finally:
+        prebuild.close()
+
+
+def converted_fp32_spec(spark, spec: ModelSpec) -> ModelSpec:
+    """`spec` with its fp32 model converted here and shipped (fruits.api: no output to keep it in)."""
+    local = Path(tempfile.mkdtemp(prefix="fruits-fp32-")) / CONVERTED_FILE
+    convert_fp32(spec, local)
+    shipped = local.with_name(f"{spec.model}-fp32-{sha256_file(local)[:16]}.tflite")
+    local.rename(shipped)
+    return dataclasses.replace(spec, model_file=ship_file(spark, str(shipped)))
 
 
 def int8_model(r: Run, spec: ModelSpec, images: DataFrame) -> tuple[str, dict, dict]:
