@@ -114,16 +114,16 @@ def test_component_labels_come_from_the_templates(connect):
 
 def test_server_pod_is_sized_as_the_driver_pod(connect):
     """The operator makes the server pod itself, so the chart sizes it as Spark sizes a driver pod:
-    heap plus overhead (kind: 768m + 1g), the driver's CPU request and limit."""
+    heap plus overhead (kind: 768m + 3g), the driver's CPU request and limit."""
     box = container(server_and_executor(connect["values-kind.yaml"])[0])
-    assert box["resources"] == {"requests": {"cpu": "250m", "memory": "1792Mi"}, "limits": {"cpu": "1", "memory": "1792Mi"}}
+    assert box["resources"] == {"requests": {"cpu": "250m", "memory": "3840Mi"}, "limits": {"cpu": "1", "memory": "3840Mi"}}
     conf = connect["values-kind.yaml"].one("SparkConnect")["spec"]["sparkConf"]
     assert (conf["spark.kubernetes.executor.request.cores"], conf["spark.kubernetes.executor.limit.cores"]) == ("250m", "1")
     assert conf["spark.executor.memoryOverhead"] == "1536m"
     eks = container(server_and_executor(connect["values-eks.yaml"])[0])
     # and the driver's local disk (driver.ephemeralStorage).
-    assert eks["resources"] == {"requests": {"cpu": "1", "memory": "6144Mi", "ephemeral-storage": "8Gi"},
-                                "limits": {"memory": "6144Mi", "ephemeral-storage": "16Gi"}}
+    assert eks["resources"] == {"requests": {"cpu": "1", "memory": "7168Mi", "ephemeral-storage": "8Gi"},
+                                "limits": {"memory": "7168Mi", "ephemeral-storage": "16Gi"}}
 
 
 @pytest.mark.parametrize("values_file", ["values-kind.yaml", CONNECT_CI])
