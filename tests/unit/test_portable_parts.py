@@ -48,7 +48,8 @@ def test_the_workers_statistics_ride_on_the_first_row_and_are_dropped_by_name():
     assert features.to_arrow(batch, keep=None).schema.names[:4] == ["path", "size", "modified", "extra"]
     assert output_schema("path string").startswith("path string, features array<float>, error string, _fruits_model_builds bigint")
     assert worker_dict({"images_done": 2, "decode_seconds": 0.12345}) == {
-        "model_builds": 0, "model_calls": 0, "images_done": 2, "s3_retries": 0, "decode_seconds": 0.123, "infer_seconds": 0.0}
+        "model_builds": 0, "model_calls": 0, "images_done": 2, "s3_retries": 0, "decode_seconds": 0.123, "infer_seconds": 0.0,
+        "model_ready_seconds": 0.0, "first_result_seconds": 0.0}
 
 
 @pytest.mark.parametrize("remote, master, message", [
