@@ -120,6 +120,12 @@ class TaskProgress:
                 with self._lock:
                     for stage in stages or ():
                         self._seen[(operation_id, stage.stage_id)] = (stage.num_completed_tasks, stage.num_tasks)
+                    # The client's last report of an action may predate its last tasks: an action
+                    # that ended has finished its stages (a failed one ends the block, unreported).
+                    if done:
+                        for key, (_, total) in list(self._seen.items()):
+                            if key[0] == operation_id:
+                                self._seen[key] = (total, total)
 
             self._handler = handler
             self._spark.registerProgressHandler(handler)
