@@ -48,6 +48,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             if deadline.expired.is_set():
                 raise DeadlineExceeded(deadline.message) from exc
             raise
+    if deadline.expired.is_set():
+        deadline.finished_late()
     if result.pack is not None:
         print_pack(result.pack, config.input_uri, then="")
     print(summarize(result.metrics))

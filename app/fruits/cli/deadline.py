@@ -46,6 +46,14 @@ class Deadline:
         return (f"run deadline of {self.seconds:g} s reached (--deadline): the run was cancelled and nothing of it "
                 f"was committed; the tables keep their current snapshot")
 
+    def finished_late(self) -> None:
+        """The run ended well after its deadline had passed (a last step with no Spark job to cancel,
+        such as the catalog commit): say so where the message said nothing was committed."""
+        message = (f"run deadline of {self.seconds:g} s passed, but the run had finished and committed before it "
+                   "could be stopped")
+        log.warning(message)
+        write_termination_message(self.termination_log, message)
+
     def __enter__(self) -> "Deadline":
         if self.seconds > 0:
             self._thread.start()
