@@ -16,7 +16,7 @@ from fruits.errors import JobError
 from fruits.inputs.image_pack import packed_contents
 from fruits.models.runtime import converts_fp32
 from fruits.models.spec import ModelSpec
-from fruits.pipeline.featurizer import make_featurize_function, output_schema, worker_dict, worker_sums, worker_totals
+from fruits.pipeline.featurizer import add_wave, make_featurize_function, output_schema, worker_dict, worker_sums, worker_totals
 from fruits.pipeline.progress import report_progress
 from fruits.pipeline.quantize import fp32_model, int8_model
 from fruits.pipeline.run import Featurized, Listed, Run
@@ -75,8 +75,7 @@ def featurize_stage(r: Run, listed: Listed) -> Featurized:
                 (part.repartition(tasks).mapInArrow(featurize, output_schema(FILE_SCHEMA))
                  .observe(observed, *worker_sums()).select(*RAW_COLUMNS).repartition(files)
                  .write.option("parquet.block.size", RAW_ROW_GROUP_BYTES).parquet(uri))
-                for name, value in observed.get.items():
-                    totals[name] = totals.get(name, 0) + (value or 0)
+                add_wave(totals, observed.get)
                 done.append(uri)
     images.unpersist()
     if r.prebuild is not None:  # started for a conversion that nothing needed (no image to featurize)

@@ -162,6 +162,20 @@ def worker_sums() -> list:
             *((F.max if name in WORKER_MAXIMA else F.sum)(STAT_PREFIX + name).alias(name) for name in WORKER_STATS)]
 
 
+def add_wave(totals: dict, observed: dict) -> None:
+    """Fold one wave's observed statistics into `totals`: sums add up, WORKER_MAXIMA keep the largest.
+
+    >>> totals = {}
+    >>> add_wave(totals, {"model_calls": 3, "first_result_seconds": 1.5})
+    >>> add_wave(totals, {"model_calls": 2, "first_result_seconds": 0.5})
+    >>> totals
+    {'model_calls': 5, 'first_result_seconds': 1.5}
+    """
+    for name, value in observed.items():
+        combine = max if name in WORKER_MAXIMA else (lambda a, b: a + b)
+        totals[name] = combine(totals.get(name, 0), value or 0)
+
+
 def worker_dict(totals: dict) -> dict:
     """metrics.json's `worker` section from the observed sums of one or more waves."""
     out = {name: totals.get(name) or 0 for name in ("model_builds", "model_calls", "images_done", "s3_retries")}
