@@ -32,7 +32,7 @@ from fruits.models.weights import resolve_weights
 from fruits.pipeline.featurizer import STAT_COLUMNS, make_featurize_function, output_schema
 from fruits.pipeline.pca import fit_reduce
 from fruits.pipeline.pca import project as project_with
-from fruits.pipeline.quantize import converted_fp32_spec, quantize_for_run
+from fruits.pipeline.quantize import converted_fp32_spec, quantize_for_run, ship_model
 from fruits.spark.portable import conf_value, is_connect, ship_file, task_cpus
 from fruits.spark.session import effective_s3
 from fruits.storage.reads import StoreSpec
@@ -127,7 +127,7 @@ def _int8_spec(spec: ModelSpec, images: DataFrame, store: StoreSpec, settings: S
     folder = Path(tempfile.mkdtemp(prefix="fruits-int8-"))
     destination = folder / f"{spec.model}-int8.tflite"
     quantize_for_run(spec, images, store, destination, max_pixels=settings.max_pixels)
-    return dataclasses.replace(spec, precision="int8", model_file=ship_file(images.sparkSession, str(destination)))
+    return dataclasses.replace(spec, precision="int8", model_file=ship_model(images.sparkSession, spec, destination, "int8"))
 
 
 def fit_pca(df: DataFrame, *, k: Optional[int] = None, variance: Optional[float] = None,

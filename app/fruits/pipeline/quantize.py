@@ -57,7 +57,7 @@ def fp32_model(r: Run, spec: ModelSpec) -> tuple[str, dict]:
         if key is not None:
             r.converted.keep(key, local, {})
     about["sha256"] = sha256_file(local)
-    return ship_model(r, spec, local, "fp32"), about
+    return ship_model(r.spark, spec, local, "fp32"), about
 
 
 def convert_fp32(spec: ModelSpec, destination: Path, prebuild: Optional[Fp32Prebuild] = None) -> float:
@@ -76,9 +76,7 @@ def converted_fp32_spec(spark, spec: ModelSpec) -> ModelSpec:
     """`spec` with its fp32 model converted here and shipped (fruits.api: no output to keep it in)."""
     local = Path(tempfile.mkdtemp(prefix="fruits-fp32-")) / CONVERTED_FILE
     convert_fp32(spec, local)
-    shipped = local.with_name(f"{spec.model}-fp32-{sha256_file(local)[:16]}.tflite")
-    local.rename(shipped)
-    return dataclasses.replace(spec, model_file=ship_file(spark, str(shipped)))
+    return dataclasses.replace(spec, model_file=ship_model(spark, spec, local, "fp32"))
 
 
 def int8_model(r: Run, spec: ModelSpec, images: DataFrame) -> tuple[str, dict, dict]:
@@ -110,15 +108,15 @@ def int8_model(r: Run, spec: ModelSpec, images: DataFrame) -> tuple[str, dict, d
         r.lake.files.upload(folder / name, f"{r.run[INT8]}/{name}")
         r.lake.files.write_text(f"{r.run[INT8]}/report.json", json.dumps(report))
     about = {"runtime": spec.runtime, "converted": converted, "sha256": sha256_file(folder / name)}
-    return ship_model(r, spec, folder / name, "int8"), report, about
+    return ship_model(r.spark, spec, folder / name, "int8"), report, about
 
 
-def ship_model(r: Run, spec: ModelSpec, local: Path, precision: str) -> str:
+def ship_model(spark, spec: ModelSpec, local: Path, precision: str) -> str:
     """Ship a converted model under a name that says its content: Spark keeps every file added to a
     session and refuses a second file of the same name with other bytes (a later run in one session)."""
     shipped = local.with_name(f"{spec.model}-{precision}-{sha256_file(local)[:16]}.tflite")
     local.rename(shipped)
-    return ship_file(r.spark, str(shipped))
+    return ship_file(spark, str(shipped))
 
 
 def sample_pixels(images: DataFrame, store: StoreSpec, seed: int, count: int,
